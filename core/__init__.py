@@ -1,0 +1,1 @@
+"""vectorctl's core: everything that is not drawing. Never imports Textual or `tui`."""

@@ -1,0 +1,1 @@
+"""The SQL side: typed models compatible with the image-search service, sessions, migrations."""

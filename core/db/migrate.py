@@ -1,0 +1,76 @@
+"""Schema upgrades in place: `vectorctl db upgrade` and the start-up check behind it.
+
+vectorctl shares its database with the image-search service, so its Alembic history lives in
+a version table of its own and each revision adds only what the database lacks (see
+`core.db.migrations.steps`). The Alembic environment ships inside the package: no alembic.ini.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import Script, ScriptDirectory
+from alembic.script.revision import ResolutionError
+from sqlalchemy import Connection, Engine, text
+
+from core.errors import SchemaOutOfDate
+
+VERSION_TABLE = "vectorctl_alembic_version"
+_MIGRATIONS = Path(__file__).with_name("migrations")
+_UPGRADE_LOCK = 0x76656374  # any constant shared by every vectorctl process ("vect")
+
+
+def upgrade(engine: Engine) -> list[str]:
+    """Apply every pending revision in one transaction; returns what changed, [] if nothing."""
+    changes: list[str] = []
+    with engine.begin() as connection:
+        _exclude_other_upgrades(connection)
+        if not _pending_revisions(connection):
+            return changes
+        config = Config()
+        config.set_main_option("script_location", str(_MIGRATIONS).replace("%", "%%"))
+        config.attributes.update(connection=connection, changes=changes)
+        command.upgrade(config, "head")
+    return changes
+
+
+def pending_changes(engine: Engine) -> list[str]:
+    """What `upgrade` would change, without changing anything: [] means up to date.
+
+    Each pending revision inspects the database as it is now, which is exact because every
+    revision only adds what is missing.
+    """
+    with engine.connect() as connection:
+        revisions = _pending_revisions(connection)
+        return [step.todo for revision in revisions for step in revision.module.plan(connection)]
+
+
+def _pending_revisions(connection: Connection) -> list[Script]:
+    """Revisions not yet recorded in this database, oldest first."""
+    context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
+    current = context.get_current_heads()
+    try:
+        pending = list(ScriptDirectory(str(_MIGRATIONS)).iterate_revisions("heads", current))
+    except ResolutionError:
+        raise SchemaOutOfDate(
+            f"the database schema is at vectorctl revision {', '.join(current)}, "
+            "newer than this vectorctl knows: upgrade vectorctl"
+        ) from None
+    return pending[::-1]
+
+
+def _exclude_other_upgrades(connection: Connection) -> None:
+    """Processes (the TUI and a worker) or threads starting together must take turns.
+
+    Otherwise both would add the same table; and Alembic's `op` and `context` are
+    process-wide, so two upgrades in one process must not overlap either.
+    """
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _UPGRADE_LOCK})
+    else:
+        # pysqlite leaves DDL outside any transaction: an immediate one takes the write lock
+        # now and makes the whole upgrade atomic.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")

@@ -1,0 +1,133 @@
+"""Small result objects returned by the service; `as_dict()` is the CLI's JSON contract."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+from typing import Any
+
+from core.targets import Target
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Target):
+        return str(value)
+    if isinstance(value, JsonResult):
+        return value.as_dict()
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+class JsonResult:
+    def as_dict(self) -> dict[str, Any]:
+        return {f.name: _jsonable(getattr(self, f.name)) for f in fields(self)}  # type: ignore[arg-type]
+
+
+@dataclass
+class DirectoryStats(JsonResult):
+    path: str
+    vector_count: int = 0  # points at any depth below
+    direct_vector_count: int = 0  # points whose file sits directly in this directory
+    asset_count: int = 0  # database assets at any depth below
+    session_count: int = 0  # training sessions for this directory or one below it
+    last_trained_at: datetime | None = None
+
+
+@dataclass
+class PointSample(JsonResult):
+    id: int | str
+    path: str | None
+    asset_id: str | None = None
+
+
+@dataclass
+class Preview(JsonResult):
+    target: Target
+    count: int
+    sample: list[PointSample] = field(default_factory=list)
+    note: str = ""  # e.g. "session 4 has no jobs; matched by payload only"
+
+
+@dataclass
+class DeleteResult(JsonResult):
+    target: Target
+    deleted_count: int
+    log_id: int | None  # None when nothing matched: no deletion happened, no audit row
+    backup: str | None
+    status: str = "completed"
+
+
+@dataclass
+class OrphanReport(JsonResult):
+    count: int
+    scanned: int
+    orphans: list[PointSample] = field(default_factory=list)
+
+
+@dataclass
+class ResetResult(JsonResult):
+    deleted_count: int
+    log_id: int
+    snapshot: str | None
+    backup: str | None
+
+
+@dataclass
+class RestoreResult(JsonResult):
+    log_id: int  # the audit row of this restore
+    source_log_id: int
+    restored_count: int
+
+
+@dataclass
+class AuditEntry(JsonResult):
+    id: int
+    deletion_type: str
+    deletion_target: str
+    vector_count: int
+    deletion_reason: str | None
+    status: str  # completed, started, interrupted, failed, partial, cancelled
+    operator: str | None
+    created_at: datetime | None
+    finished_at: datetime | None
+    backup: str | None
+    error: str | None
+    metadata: dict[str, Any] | None
+
+
+@dataclass
+class SessionRow(JsonResult):
+    id: int
+    directory_path: str
+    category_id: int | None
+    category_name: str | None
+    status: str
+    total_images: int | None
+    processed_images: int | None
+    failed_images: int | None
+    job_count: int
+    created_at: datetime | None
+    started_at: datetime | None
+    completed_at: datetime | None
+    reset_at: datetime | None
+    reset_reason: str | None
+
+
+@dataclass
+class Info(JsonResult):
+    config: dict[str, Any]
+    database_ok: bool
+    store_ok: bool
+    database_error: str | None = None
+    store_error: str | None = None
+    collection_exists: bool | None = None
+    vector_size: int | None = None
+    points: int | None = None
+    assets: int | None = None
+    sessions: int | None = None
+    categories: int | None = None

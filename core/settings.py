@@ -1,0 +1,206 @@
+"""Where vectorctl finds its database and vector store.
+
+Resolution order, strongest first: explicit flags > environment (`VECTORCTL_*`) > profile
+file (TOML) > the embedded default (SQLite file + Qdrant Edge directory in the user's data
+directory), which needs no setup at all.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from core.errors import ValidationError
+
+DEFAULT_COLLECTION = "image_assets"
+DEFAULT_VECTOR_SIZE = 512
+RESET_PHRASE = "DELETE ALL VECTORS"
+
+# Environment variable for each setting that can come from the environment.
+ENV_VARS = {
+    "database_url": "VECTORCTL_DATABASE_URL",
+    "qdrant_url": "VECTORCTL_QDRANT_URL",
+    "qdrant_api_key": "VECTORCTL_QDRANT_API_KEY",
+    "qdrant_path": "VECTORCTL_QDRANT_PATH",
+    "qdrant_edge": "VECTORCTL_QDRANT_EDGE",
+    "collection": "VECTORCTL_COLLECTION",
+    "data_dir": "VECTORCTL_DATA_DIR",
+    "operator": "VECTORCTL_OPERATOR",
+    "read_only": "VECTORCTL_READ_ONLY",
+    "clip_model": "VECTORCTL_CLIP_MODEL",
+    "clip_pretrained": "VECTORCTL_CLIP_PRETRAINED",
+    "device": "VECTORCTL_DEVICE",
+}
+PROFILE_ENV = "VECTORCTL_PROFILE"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """One deployment: which database, which vector store, who is operating."""
+
+    data_dir: Path
+    database_url: str
+    qdrant_url: str | None = None
+    qdrant_api_key: str | None = None
+    qdrant_path: str | None = None
+    qdrant_edge: str | None = None
+    collection: str = DEFAULT_COLLECTION
+    vector_size: int = DEFAULT_VECTOR_SIZE
+    distance: str = "cosine"
+    read_only: bool = False
+    operator: str = ""
+    clip_model: str = "ViT-B-32"
+    clip_pretrained: str = "openai"
+    device: str = "auto"
+    # Where each setting came from ("flag", "env", "profile", "default"), for `info`.
+    sources: Mapping[str, str] = field(default_factory=dict, compare=False)
+
+    @property
+    def store_kind(self) -> str:
+        """`server`, `local` (qdrant-client local mode) or `edge` (Qdrant Edge in process)."""
+        if self.qdrant_url:
+            return "server"
+        if self.qdrant_path:
+            return "local"
+        return "edge"
+
+    @property
+    def store_location(self) -> str:
+        """The server URL or the storage directory, for messages (never holds a secret)."""
+        return self.qdrant_url or self.qdrant_path or self.qdrant_edge or ""
+
+    @property
+    def backup_dir(self) -> Path:
+        return self.data_dir / "backups"
+
+    @property
+    def embedded_database(self) -> bool:
+        """True when the database is the default SQLite file, which vectorctl may migrate itself."""
+        return self.sources.get("database_url") == "default"
+
+    def masked_database_url(self) -> str:
+        return mask_url(self.database_url)
+
+    def describe(self) -> dict[str, Any]:
+        """The resolved configuration with every secret masked, for `info` and the header."""
+        return {
+            "database_url": self.masked_database_url(),
+            "store": self.store_kind,
+            "qdrant": mask_url(self.store_location) if self.qdrant_url else self.store_location,
+            "qdrant_api_key": "****" if self.qdrant_api_key else None,
+            "collection": self.collection,
+            "vector_size": self.vector_size,
+            "distance": self.distance,
+            "data_dir": str(self.data_dir),
+            "read_only": self.read_only,
+            "operator": self.operator,
+            "sources": dict(self.sources),
+        }
+
+
+def mask_url(url: str) -> str:
+    """Hide the password of a URL (`postgresql://u:secret@h/db` -> `postgresql://u:***@h/db`)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return url
+    creds, _, host = rest.rpartition("@")
+    user = creds.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}" if ":" in creds else url
+
+
+def default_operator() -> str:
+    try:
+        user = getpass.getuser()
+    except Exception:  # no user name in the environment (containers): still say where
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
+
+
+def _parse_bool(name: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ValidationError(f"{name} must be true or false, not {value!r}")
+
+
+def _read_profile(path: Path | None, env: Mapping[str, str]) -> tuple[dict[str, Any], Path | None]:
+    explicit = path or (Path(env[PROFILE_ENV]) if env.get(PROFILE_ENV) else None)
+    candidate = explicit or Path(platformdirs.user_config_dir("vectorctl")) / "profile.toml"
+    if not candidate.exists():
+        if explicit:
+            raise ValidationError(f"profile file {candidate} does not exist")
+        return {}, None
+    try:
+        data = tomllib.loads(candidate.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ValidationError(f"profile file {candidate} cannot be read: {exc}") from exc
+    known = {f.name for f in fields(Settings)} - {"sources"}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ValidationError(f"profile file {candidate} has unknown keys: {', '.join(unknown)}")
+    return data, candidate
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+    profile: Path | None = None,
+    use_profile: bool = True,
+) -> Settings:
+    """Resolve settings: `overrides` (flags; None means not given) > env > profile > default."""
+    env = os.environ if env is None else env
+    flags = {k: v for k, v in (overrides or {}).items() if v is not None}
+    profile_values = _read_profile(profile, env)[0] if use_profile else {}
+
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for name in ENV_VARS.keys() | flags.keys() | profile_values.keys():
+        if name in flags:
+            values[name], sources[name] = flags[name], "flag"
+        elif name in ENV_VARS and env.get(ENV_VARS[name]):
+            values[name], sources[name] = env[ENV_VARS[name]], "env"
+        elif name in profile_values:
+            values[name], sources[name] = profile_values[name], "profile"
+
+    data_dir = Path(values.get("data_dir") or platformdirs.user_data_dir("vectorctl")).expanduser()
+    values["data_dir"] = data_dir
+    sources.setdefault("data_dir", "default")
+    if not values.get("database_url"):
+        values["database_url"] = f"sqlite:///{data_dir / 'vectorctl.sqlite3'}"
+        sources["database_url"] = "default"
+    stores = [k for k in ("qdrant_url", "qdrant_path", "qdrant_edge") if values.get(k)]
+    if len(stores) > 1:
+        raise ValidationError(
+            "choose one vector store: "
+            + " and ".join(f"--{k.replace('_', '-')}" for k in stores)
+            + " were both given"
+        )
+    if not stores:
+        values["qdrant_edge"] = str(data_dir / "qdrant-edge")
+        sources["qdrant_edge"] = "default"
+    values["read_only"] = _parse_bool("read_only", values.get("read_only", False))
+    if "vector_size" in values:
+        values["vector_size"] = int(values["vector_size"])
+    values.setdefault("operator", default_operator())
+    if values.get("device", "auto") not in ("auto", "cpu", "cuda"):
+        raise ValidationError(f"device must be auto, cpu or cuda, not {values['device']!r}")
+    if not str(values.get("collection", DEFAULT_COLLECTION)).strip():
+        raise ValidationError("collection name is empty")
+    return Settings(sources=sources, **values)
+
+
+def with_overrides(settings: Settings, **changes: Any) -> Settings:
+    """A copy with some values replaced (tests and the demo point at their own places)."""
+    return replace(settings, **changes)

@@ -1,0 +1,51 @@
+"""What a destructive operation aims at, as the operator names it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class TargetKind(StrEnum):
+    DIRECTORY = "directory"
+    ASSET = "asset"
+    SESSION = "session"
+    CATEGORY = "category"
+    ORPHANS = "orphans"
+    ALL = "all"
+
+
+# The audit log's deletion_type for each target, as the image-search service names them.
+DELETION_TYPES = {
+    TargetKind.DIRECTORY: "DIRECTORY",
+    TargetKind.ASSET: "ASSET",
+    TargetKind.SESSION: "SESSION",
+    TargetKind.CATEGORY: "CATEGORY",
+    TargetKind.ORPHANS: "ORPHAN",
+    TargetKind.ALL: "FULL_RESET",
+}
+
+
+@dataclass(frozen=True)
+class Target:
+    """An operator's request, e.g. Target(TargetKind.DIRECTORY, "/photos/2024")."""
+
+    kind: TargetKind
+    value: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.kind.value} {self.value}".strip()
+
+    @classmethod
+    def parse(cls, kind: str, value: str = "") -> Target:
+        """From CLI words: `dir`/`directory`, `asset`, `session`, `category`."""
+        aliases = {"dir": TargetKind.DIRECTORY}
+        try:
+            resolved = aliases.get(kind) or TargetKind(kind)
+        except ValueError:
+            from core.errors import ValidationError
+
+            raise ValidationError(
+                f"unknown target kind {kind!r}: use dir, asset, session or category"
+            ) from None
+        return cls(resolved, value)

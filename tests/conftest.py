@@ -1,0 +1,111 @@
+"""Real databases and real stores for every test.
+
+`db_url` runs each test on SQLite and on the throw-away PostgreSQL server that
+`scripts/test` starts (its URL arrives in VECTORCTL_TEST_POSTGRES_URL); each PostgreSQL test
+gets a database of its own through pytest-postgresql's DatabaseJanitor.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import make_url
+
+from core.db.engine import create_db_engine
+from core.db.migrate import upgrade
+from core.service import VectorService
+from core.settings import Settings, load_settings
+from tests.builders import VECTOR_SIZE
+
+POSTGRES_ENV = "VECTORCTL_TEST_POSTGRES_URL"
+DB_BACKENDS = ["sqlite", "postgresql"]
+STORE_ENGINES = ["local", "edge"]
+
+
+def _postgres_server_url() -> str:
+    url = os.environ.get(POSTGRES_ENV)
+    if not url:
+        pytest.fail(
+            f"{POSTGRES_ENV} is not set: run the tests with scripts/test, which starts a "
+            "throw-away PostgreSQL server (PostgreSQL tests are not optional)"
+        )
+    return url
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    from pytest_postgresql.janitor import DatabaseJanitor
+
+    server = make_url(_postgres_server_url())
+    dbname = f"vectorctl_test_{uuid.uuid4().hex[:12]}"
+    janitor = DatabaseJanitor(
+        user=server.username or "postgres",
+        host=server.host or "127.0.0.1",
+        port=server.port or 5432,
+        dbname=dbname,
+        password=server.password,
+    )
+    janitor.init()
+    try:
+        yield server.set(database=dbname).render_as_string(hide_password=False)
+    finally:
+        janitor.drop()
+
+
+@pytest.fixture(params=DB_BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'vectorctl.sqlite3'}"
+    return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture(params=STORE_ENGINES)
+def store_engine(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def settings(db_url: str, store_engine: str, tmp_path: Path) -> Settings:
+    return make_settings(db_url, store_engine, tmp_path)
+
+
+def make_settings(db_url: str, store_engine: str, tmp_path: Path, **extra: object) -> Settings:
+    """Settings for one isolated deployment: its own database, store directory and data dir."""
+    store = {"local": "qdrant_path", "edge": "qdrant_edge"}[store_engine]
+    return load_settings(
+        {
+            "database_url": db_url,
+            store: str(tmp_path / f"store-{store_engine}"),
+            "data_dir": str(tmp_path / "data"),
+            "operator": "tester@test",
+            "vector_size": VECTOR_SIZE,
+            **extra,
+        },
+        env={},
+        use_profile=False,
+    )
+
+
+def upgraded(url: str) -> str:
+    """Bring a test database to the current schema the way `vectorctl db upgrade` does."""
+    engine = create_db_engine(url)
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()
+    return url
+
+
+@pytest.fixture
+def service(settings: Settings) -> Iterator[VectorService]:
+    """A service on an upgraded database and a store with an empty collection."""
+    upgraded(settings.database_url)
+    svc = VectorService(settings)
+    svc.ensure_collection()
+    yield svc
+    svc.close()

@@ -1,0 +1,443 @@
+"""The `vectorctl` command line: the same operations as the console, scriptable.
+
+Exit codes: 0 success, 1 the operation failed, 2 usage or validation error. With --json
+every command prints exactly one JSON document on stdout. Textual is imported only when
+the console itself is opened (no sub-command), so scripted calls over SSH start fast.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.table import Table
+
+from core.errors import ValidationError, VectorctlError
+from core.service import VectorService
+from core.settings import RESET_PHRASE, load_settings
+from core.targets import Target
+from tui.output import emit_json, error_line, progress_bars, stderr, stdout
+
+F = TypeVar("F", bound=Callable[..., Any])
+TARGET_KINDS = click.Choice(["dir", "asset", "session", "category"])
+
+
+class State:
+    """What the global options resolved to; the service is opened on first use."""
+
+    def __init__(self, overrides: dict[str, Any], profile: Path | None):
+        self.overrides = overrides
+        self.profile = profile
+        self._service: VectorService | None = None
+
+    @property
+    def service(self) -> VectorService:
+        if self._service is None:
+            self._service = VectorService(load_settings(self.overrides, profile=self.profile))
+        return self._service
+
+    def close(self) -> None:
+        if self._service is not None:
+            self._service.close()
+
+
+def command(fn: F) -> F:
+    """Run a command body, turning typed errors into one line and the documented exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        as_json = bool(kwargs.get("as_json"))
+        try:
+            return fn(*args, **kwargs)
+        except VectorctlError as exc:
+            error_line(str(exc), as_json=as_json, exit_code=exc.exit_code)
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            error_line("interrupted", as_json=as_json, exit_code=1)
+            sys.exit(1)
+        except Exception as exc:
+            if os.environ.get("VECTORCTL_DEBUG"):
+                raise
+            error_line(f"{type(exc).__name__}: {exc}", as_json=as_json, exit_code=1)
+            sys.exit(1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+pass_state = click.make_pass_decorator(State)
+
+
+@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--database-url", help="SQLAlchemy URL (sqlite:///… or postgresql://…).")
+@click.option("--qdrant-url", help="Qdrant server URL.")
+@click.option("--qdrant-path", help="qdrant-client local-mode storage directory.")
+@click.option("--qdrant-edge", help="Qdrant Edge storage directory (the embedded default).")
+@click.option("--collection", help="Collection name (default image_assets).")
+@click.option("--data-dir", help="Where the embedded default and backups live.")
+@click.option("--profile", type=click.Path(path_type=Path), help="Profile file (TOML).")
+@click.option("--operator", help="Name recorded in the audit log (default user@host).")
+@click.option("--read-only", is_flag=True, default=None, help="Refuse every mutation.")
+@click.pass_context
+def cli(ctx: click.Context, profile: Path | None, **options: Any) -> None:
+    """vectorctl: see, preview, delete and retrain the vectors of an image library.
+
+    Without a command, opens the full-screen console.
+    """
+    state = State(options, profile)
+    ctx.obj = state
+    ctx.call_on_close(state.close)
+    if ctx.invoked_subcommand is None:
+        _open_console(state)
+
+
+@command
+def _open_console(state: State) -> None:
+    from tui.app import run_app
+
+    run_app(state.service.settings)
+
+
+@cli.command()
+@json_option
+@pass_state
+@command
+def info(state: State, as_json: bool) -> None:
+    """Resolved configuration (secrets masked), reachability and totals."""
+    result = state.service.info()
+    if as_json:
+        emit_json(result.as_dict())
+    else:
+        table = Table(show_header=False, box=None)
+        for key, value in result.config.items():
+            if key != "sources":
+                source = result.config["sources"].get(key, "")
+                table.add_row(key, str(value), f"[dim]{source}[/]")
+        stdout.print(table)
+        db = "ok" if result.database_ok else f"[red]{result.database_error}[/]"
+        store = "ok" if result.store_ok else f"[red]{result.store_error}[/]"
+        stdout.print(f"database: {db}  assets={result.assets} sessions={result.sessions}")
+        stdout.print(
+            f"store: {store}  collection exists={result.collection_exists} "
+            f"size={result.vector_size} points={result.points}"
+        )
+    if not (result.database_ok and result.store_ok):
+        sys.exit(1)
+
+
+@cli.command()
+@click.option("--under", help="Only this directory and below.")
+@click.option("--depth", type=int, help="Levels below --under (or the root) to list.")
+@json_option
+@pass_state
+@command
+def stats(state: State, under: str | None, depth: int | None, as_json: bool) -> None:
+    """Vectors, assets and sessions per directory."""
+    rows = state.service.directory_stats(under=under, max_depth=depth)
+    if as_json:
+        emit_json([r.as_dict() for r in rows])
+        return
+    table = Table("directory", "vectors", "direct", "assets", "sessions", "last trained")
+    for r in rows:
+        drift = r.asset_count != r.vector_count
+        table.add_row(
+            r.path,
+            f"[yellow]{r.vector_count}[/]" if drift else str(r.vector_count),
+            str(r.direct_vector_count),
+            str(r.asset_count),
+            str(r.session_count),
+            r.last_trained_at.strftime("%Y-%m-%d %H:%M") if r.last_trained_at else "-",
+        )
+    stdout.print(table)
+
+
+def _print_preview(state: State, target: Target, as_json: bool) -> Any:
+    preview = state.service.preview(target)
+    if as_json:
+        return preview
+    stdout.print(f"[bold]{preview.count}[/] vectors selected by {target}")
+    for s in preview.sample:
+        stdout.print(f"  {s.id}  {s.path}", highlight=False)
+    if preview.count > len(preview.sample):
+        stdout.print(f"  … and {preview.count - len(preview.sample)} more")
+    if preview.note:
+        stdout.print(f"[dim]{preview.note}[/]")
+    return preview
+
+
+@cli.command()
+@click.argument("kind", type=TARGET_KINDS)
+@click.argument("value")
+@json_option
+@pass_state
+@command
+def preview(state: State, kind: str, value: str, as_json: bool) -> None:
+    """Exact count and a sample of what a delete would remove (changes nothing)."""
+    result = _print_preview(state, Target.parse(kind, value), as_json)
+    if as_json:
+        emit_json(result.as_dict())
+
+
+def _confirm(state: State, question: str, yes: bool, as_json: bool, preview_doc: Any) -> None:
+    """Ask on a terminal; refuse (exit 1, nothing touched) on a script without --yes."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        if as_json:
+            emit_json({"deleted_count": 0, "refused": "not confirmed", **preview_doc})
+        stderr.print(
+            "not confirmed: stdin is not a terminal and --yes was not given; nothing deleted"
+        )
+        sys.exit(1)
+    if not click.confirm(question, default=False, err=True):
+        stderr.print("cancelled; nothing deleted")
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("kind", type=TARGET_KINDS)
+@click.argument("value")
+@click.option("--reason", help="Why, for the audit log.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--no-backup", is_flag=True, help="Skip the points backup (no restore possible).")
+@json_option
+@pass_state
+@command
+def delete(
+    state: State,
+    kind: str,
+    value: str,
+    reason: str | None,
+    yes: bool,
+    no_backup: bool,
+    as_json: bool,
+) -> None:
+    """Delete the vectors of a directory, asset, training session or category."""
+    target = Target.parse(kind, value)
+    service = state.service
+    service.require_writable(f"delete {target}")
+    shown = _print_preview(state, target, as_json)
+    if shown.count == 0:
+        result = service.delete(target, reason=reason)
+    else:
+        _confirm(state, f"Delete {shown.count} vectors ({target})?", yes, as_json, shown.as_dict())
+        with progress_bars(not as_json) as (progress, cancel):
+            result = service.delete(
+                target, reason=reason, backup=not no_backup, progress=progress, cancel=cancel
+            )
+    if as_json:
+        emit_json(result.as_dict())
+    else:
+        _print_deleted(result.deleted_count, result.log_id, result.backup)
+
+
+def _print_deleted(count: int, log_id: int | None, backup: str | None) -> None:
+    if log_id is None:
+        stdout.print("nothing matched; nothing deleted, no audit entry written")
+        return
+    stdout.print(f"deleted [bold]{count}[/] vectors (audit entry {log_id})")
+    if backup:
+        stdout.print(f"backup: {backup}  (undo: vectorctl restore {log_id})", highlight=False)
+
+
+@cli.group(invoke_without_command=True)
+@json_option
+@click.pass_context
+@command
+def orphans(ctx: click.Context, as_json: bool) -> None:
+    """Vectors whose asset no longer exists in the database (preview)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    state: State = ctx.obj
+    with progress_bars(not as_json) as (progress, cancel):
+        found = state.service.find_orphans(progress=progress, cancel=cancel)
+    if as_json:
+        emit_json(found.as_dict())
+        return
+    stdout.print(f"[bold]{found.count}[/] orphan vectors among {found.scanned} scanned")
+    for o in found.orphans[:20]:
+        stdout.print(f"  {o.id}  asset {o.asset_id}  {o.path}", highlight=False)
+    if found.count > 20:
+        stdout.print(f"  … and {found.count - 20} more (--json lists all)")
+
+
+@orphans.command("clean")
+@click.option("--reason", help="Why, for the audit log.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--no-backup", is_flag=True, help="Skip the points backup.")
+@json_option
+@pass_state
+@command
+def orphans_clean(
+    state: State, reason: str | None, yes: bool, no_backup: bool, as_json: bool
+) -> None:
+    """Delete the orphan vectors found by a fresh scan."""
+    service = state.service
+    service.require_writable("clean orphans")
+    with progress_bars(not as_json) as (progress, cancel):
+        found = service.find_orphans(progress=progress, cancel=cancel)
+    if found.count:
+        _confirm(
+            state, f"Delete {found.count} orphan vectors?", yes, as_json, {"count": found.count}
+        )
+    with progress_bars(not as_json) as (progress, cancel):
+        result = service.clean_orphans(
+            reason=reason, backup=not no_backup, progress=progress, cancel=cancel
+        )
+    if as_json:
+        emit_json(result.as_dict())
+    else:
+        _print_deleted(result.deleted_count, result.log_id, result.backup)
+
+
+@cli.command()
+@click.option("--confirm", "phrase", required=True, help=f'Must be exactly "{RESET_PHRASE}".')
+@click.option("--reason", help="Why, for the audit log.")
+@click.option("--no-backup", is_flag=True, help="Skip the points backup of the whole collection.")
+@json_option
+@pass_state
+@command
+def reset(state: State, phrase: str, reason: str | None, no_backup: bool, as_json: bool) -> None:
+    """Drop and recreate the whole collection (snapshot first on a server)."""
+    with progress_bars(not as_json) as (progress, cancel):
+        result = state.service.reset(
+            phrase, reason=reason, backup=not no_backup, progress=progress, cancel=cancel
+        )
+    if as_json:
+        emit_json(result.as_dict())
+    else:
+        stdout.print(
+            f"collection reset: {result.deleted_count} vectors removed "
+            f"(audit entry {result.log_id})"
+        )
+        if result.snapshot:
+            stdout.print(f"server snapshot: {result.snapshot}")
+        if result.backup:
+            stdout.print(f"backup: {result.backup}", highlight=False)
+
+
+def _iso(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValidationError(f"{value!r} is not an ISO date or time (e.g. 2024-06-01)") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@cli.command()
+@click.option("--type", "deletion_type", help="DIRECTORY, ASSET, SESSION, CATEGORY, ORPHAN, …")
+@click.option("--status", help="completed, started, interrupted, failed, partial, cancelled")
+@click.option("--since", help="ISO date/time (UTC unless given).")
+@click.option("--until", help="ISO date/time (UTC unless given).")
+@click.option("--text", help="Text in the target or the reason.")
+@click.option("--limit", type=int, default=100, show_default=True)
+@json_option
+@pass_state
+@command
+def audit(
+    state: State,
+    deletion_type: str | None,
+    status: str | None,
+    since: str | None,
+    until: str | None,
+    text: str | None,
+    limit: int,
+    as_json: bool,
+) -> None:
+    """The audit log of every deletion and restore."""
+    entries = state.service.audit_log(
+        deletion_type=deletion_type,
+        status=status,
+        since=_iso(since),
+        until=_iso(until),
+        text=text,
+        limit=limit,
+    )
+    if as_json:
+        emit_json([e.as_dict() for e in entries])
+        return
+    table = Table("id", "when", "type", "target", "count", "status", "operator", "reason")
+    for e in entries:
+        table.add_row(
+            str(e.id),
+            e.created_at.strftime("%Y-%m-%d %H:%M") if e.created_at else "-",
+            e.deletion_type,
+            e.deletion_target,
+            str(e.vector_count),
+            e.status,
+            e.operator or "-",
+            e.deletion_reason or "",
+        )
+    stdout.print(table)
+
+
+@cli.command()
+@click.argument("log_id", type=int)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@json_option
+@pass_state
+@command
+def restore(state: State, log_id: int, yes: bool, as_json: bool) -> None:
+    """Upsert the points backed up by audit entry LOG_ID back, exactly."""
+    service = state.service
+    service.require_writable(f"restore audit entry {log_id}")
+    entry = service.audit_entry(log_id)
+    if not as_json:
+        stdout.print(
+            f"entry {log_id}: {entry.deletion_type} {entry.deletion_target}, "
+            f"{entry.vector_count} vectors, backup {entry.backup}",
+            highlight=False,
+        )
+    if not yes and sys.stdin.isatty() and not click.confirm("Restore these points?", err=True):
+        sys.exit(1)
+    with progress_bars(not as_json) as (progress, cancel):
+        result = service.restore(log_id, progress=progress, cancel=cancel)
+    if as_json:
+        emit_json(result.as_dict())
+    else:
+        stdout.print(f"restored {result.restored_count} vectors (audit entry {result.log_id})")
+
+
+@cli.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@json_option
+@pass_state
+@command
+def db_upgrade(state: State, as_json: bool) -> None:
+    """Bring an existing (service) database up to date in place; safe to repeat."""
+    from core.db import migrate
+    from core.db.engine import check_connection, create_db_engine
+
+    settings = load_settings(state.overrides, profile=state.profile)
+    if settings.read_only:
+        from core.errors import ReadOnlyError
+
+        raise ReadOnlyError("read-only mode: refusing to upgrade the database schema")
+    engine = create_db_engine(settings.database_url)
+    try:
+        check_connection(engine)
+        changes = migrate.upgrade(engine)
+    finally:
+        engine.dispose()
+    if as_json:
+        emit_json({"changes": changes, "database_url": settings.masked_database_url()})
+    else:
+        for change in changes:
+            stdout.print(f"  {change}")
+        stdout.print("database is up to date" + (f" ({len(changes)} changes)" if changes else ""))
+
+
+def main() -> None:
+    cli(prog_name="vectorctl")
