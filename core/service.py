@@ -44,7 +44,9 @@ from core.results import (
     SessionRow,
 )
 from core.settings import RESET_PHRASE, Settings
+from core.stats_cache import StatsCache, fingerprint
 from core.store.base import F_ASSET_ID, F_PATH, Selector, VectorStore
+from core.store_maintenance import BackfillResult, CopyResult, backfill_ancestors, copy_collection
 from core.targets import DELETION_TYPES, Target, TargetKind
 
 SAMPLE_SIZE = 10
@@ -58,6 +60,11 @@ class VectorService:
         self._store: VectorStore | None = None
         self._audit: AuditLog | None = None
         self._open_lock = threading.Lock()
+        self._stats_cache = StatsCache(
+            settings.data_dir / "cache",
+            f"{settings.store_kind}|{settings.store_location}|{settings.collection}|"
+            f"{settings.masked_database_url()}",
+        )
 
     # -- connections ----------------------------------------------------------------------
 
@@ -163,18 +170,24 @@ class VectorService:
         return result
 
     def directory_stats(
-        self, under: str | None = None, max_depth: int | None = None
+        self, under: str | None = None, max_depth: int | None = None, *, fresh: bool = False
     ) -> list[DirectoryStats]:
+        """Every directory's figures; served from the maintained copy while it is valid
+        unless `fresh` asks for a recomputation."""
         prefix = normalize_prefix(under) if under is not None else None
         if max_depth is not None and max_depth < 0:
             raise ValidationError("depth must be 0 or more")
-        recursive, direct = stats.vector_counts(self._collection())
+        store = self._collection()
         with self.db() as db:
-            assets = stats.asset_counts(db)
-            sessions, latest = stats.session_summary(db)
-        return stats.merge(
-            recursive, direct, assets, sessions, latest, under=prefix, max_depth=max_depth
-        )
+            fp = fingerprint(store, db)
+            rows = None if fresh else self._stats_cache.get(fp)
+            if rows is None:
+                recursive, direct = stats.vector_counts(store)
+                rows = stats.merge(
+                    recursive, direct, stats.asset_counts(db), *stats.session_summary(db)
+                )
+                self._stats_cache.put(fp, rows)
+        return stats.select_rows(rows, under=prefix, max_depth=max_depth)
 
     def sessions(self, directory: str | None = None) -> list[SessionRow]:
         jobs = (
@@ -419,6 +432,7 @@ class VectorService:
             metadata={"collection": store.collection, "backup_requested": backup},
         )
         snapshot = location = None
+        self._stats_cache.clear()
         try:
             snapshot = store.create_snapshot()
             if backup and total:
@@ -475,6 +489,7 @@ class VectorService:
             metadata={"source_log_id": log_id, "backup": entry.backup},
         )
         done = 0
+        self._stats_cache.clear()
         try:
             for batch in read_batches(Path(entry.backup)):
                 check_cancel(cancel, f"restore of entry {log_id}")
@@ -487,9 +502,44 @@ class VectorService:
         self.audit.finish(restore_id, "completed", done)
         return RestoreResult(log_id=restore_id, source_log_id=log_id, restored_count=done)
 
+    # -- whole-collection chores ----------------------------------------------------------
+
+    def backfill(
+        self, *, progress: ProgressCallback | None = None, cancel: CancelToken | None = None
+    ) -> BackfillResult:
+        """Add ancestor directories to legacy points (changes payloads, deletes nothing)."""
+        self.require_writable("backfill the collection")
+        self._stats_cache.clear()
+        return backfill_ancestors(self._collection(), progress=progress, cancel=cancel)
+
+    def copy_to(
+        self,
+        target: Settings,
+        *,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> CopyResult:
+        """Copy this collection into another store (for example local mode to Qdrant Edge)."""
+        from core.store import open_store
+
+        if (target.store_kind, target.store_location, target.collection) == (
+            self.settings.store_kind,
+            self.settings.store_location,
+            self.settings.collection,
+        ):
+            raise ValidationError("source and target of the copy are the same collection")
+        destination = open_store(target)
+        try:
+            return copy_collection(
+                self._collection(), destination, progress=progress, cancel=cancel
+            )
+        finally:
+            destination.close()
+
     # -- helpers --------------------------------------------------------------------------
 
     def _run(self, plan: protocol.Plan, **kwargs: Any) -> protocol.Outcome:
+        self._stats_cache.clear()
         return protocol.run(
             plan,
             store=self.store,

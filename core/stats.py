@@ -8,7 +8,6 @@ none after a backfill, and are streamed and grouped by their path.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from sqlalchemy import func, select
@@ -35,10 +34,17 @@ def vector_counts(store: VectorStore) -> tuple[Counter[str], Counter[str]]:
 
 
 def asset_counts(db: Session) -> Counter[str]:
-    """Database assets per directory, at any depth. Streams paths; memory follows directories."""
+    """Database assets per directory, at any depth.
+
+    The database groups by parent directory itself (`rtrim(path, <path without '/'>)` keeps
+    everything up to the last '/', on SQLite and PostgreSQL alike), so Python only rolls
+    up one row per directory instead of one per asset.
+    """
+    parent = func.rtrim(ImageAsset.path, func.replace(ImageAsset.path, "/", ""))
     counts: Counter[str] = Counter()
-    for path in db.execute(select(ImageAsset.path).execution_options(yield_per=5000)).scalars():
-        counts.update(ancestor_dirs(path))
+    for directory, n in db.execute(select(parent, func.count()).group_by(parent)):
+        for d in ancestor_dirs(str(directory) + "x"):
+            counts[d] += n
     return counts
 
 
@@ -72,26 +78,29 @@ def merge(
     assets: Counter[str],
     sessions: Counter[str],
     latest: dict[str, datetime],
-    *,
-    under: str | None = None,
-    max_depth: int | None = None,
 ) -> list[DirectoryStats]:
-    names: Iterable[str] = set(recursive) | set(assets) | set(sessions)
-    base_depth = depth(under) if under else 0
-    out = []
-    for name in sorted(names):
-        if under and not (name == under or is_under(name, under)):
-            continue
-        if max_depth is not None and depth(name) - base_depth > max_depth:
-            continue
-        out.append(
-            DirectoryStats(
-                path=name,
-                vector_count=recursive.get(name, 0),
-                direct_vector_count=direct.get(name, 0),
-                asset_count=assets.get(name, 0),
-                session_count=sessions.get(name, 0),
-                last_trained_at=latest.get(name),
-            )
+    """One row per directory known to either side, sorted by path."""
+    return [
+        DirectoryStats(
+            path=name,
+            vector_count=recursive.get(name, 0),
+            direct_vector_count=direct.get(name, 0),
+            asset_count=assets.get(name, 0),
+            session_count=sessions.get(name, 0),
+            last_trained_at=latest.get(name),
         )
-    return out
+        for name in sorted(set(recursive) | set(assets) | set(sessions))
+    ]
+
+
+def select_rows(
+    rows: list[DirectoryStats], *, under: str | None = None, max_depth: int | None = None
+) -> list[DirectoryStats]:
+    """Keep `under` and what lies below it, at most `max_depth` levels down."""
+    base_depth = depth(under) if under else 0
+    return [
+        r
+        for r in rows
+        if (not under or r.path == under or is_under(r.path, under))
+        and (max_depth is None or depth(r.path) - base_depth <= max_depth)
+    ]

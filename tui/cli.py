@@ -20,7 +20,7 @@ from rich.table import Table
 
 from core.errors import ValidationError, VectorctlError
 from core.service import VectorService
-from core.settings import RESET_PHRASE, load_settings
+from core.settings import RESET_PHRASE, load_settings, with_overrides
 from core.targets import Target
 from tui.output import emit_json, error_line, progress_bars, stderr, stdout
 
@@ -437,6 +437,65 @@ def db_upgrade(state: State, as_json: bool) -> None:
         for change in changes:
             stdout.print(f"  {change}")
         stdout.print("database is up to date" + (f" ({len(changes)} changes)" if changes else ""))
+
+
+@cli.group()
+def store() -> None:
+    """Vector-store chores: backfill legacy points, copy a collection to another engine."""
+
+
+@store.command("backfill")
+@json_option
+@pass_state
+@command
+def store_backfill(state: State, as_json: bool) -> None:
+    """Give legacy points their ancestor directories (fast statistics and deletes)."""
+    state.service.require_writable("backfill the collection")
+    with progress_bars(not as_json) as (progress, cancel):
+        result = state.service.backfill(progress=progress, cancel=cancel)
+    if as_json:
+        emit_json(result.as_dict())
+    else:
+        stdout.print(f"backfilled {result.updated} points ({result.skipped} without a path)")
+
+
+@store.command("migrate")
+@click.option("--to-edge", help="Target Qdrant Edge directory.")
+@click.option("--to-path", help="Target qdrant-client local-mode directory.")
+@click.option(
+    "--to-url", help="Target Qdrant server URL (API key: VECTORCTL_TARGET_QDRANT_API_KEY)."
+)
+@click.option("--to-collection", help="Target collection name (default: the same).")
+@json_option
+@pass_state
+@command
+def store_migrate(
+    state: State,
+    to_edge: str | None,
+    to_path: str | None,
+    to_url: str | None,
+    to_collection: str | None,
+    as_json: bool,
+) -> None:
+    """Copy the collection (ids, vectors, payloads) into another store."""
+    chosen = [v for v in (to_edge, to_path, to_url) if v]
+    if len(chosen) != 1:
+        raise ValidationError("name exactly one target: --to-edge, --to-path or --to-url")
+    source = state.service.settings
+    target = with_overrides(
+        source,
+        qdrant_edge=to_edge,
+        qdrant_path=to_path,
+        qdrant_url=to_url,
+        qdrant_api_key=os.environ.get("VECTORCTL_TARGET_QDRANT_API_KEY") if to_url else None,
+        collection=to_collection or source.collection,
+    )
+    with progress_bars(not as_json) as (progress, cancel):
+        result = state.service.copy_to(target, progress=progress, cancel=cancel)
+    if as_json:
+        emit_json(result.as_dict())
+    else:
+        stdout.print(f"copied {result.copied} points from {result.source} to {result.target}")
 
 
 def main() -> None:

@@ -1,0 +1,91 @@
+"""A maintained copy of the directory statistics, trusted only while cheap fingerprints of
+both sides are unchanged.
+
+Computing statistics reads two facets and groups the asset table; reading this copy costs
+one exact point count and one small aggregate query. A change made by another writer moves
+the point count or the database aggregates and so invalidates the copy; vectorctl's own
+mutations clear it outright. (A foreign change that keeps every one of these figures equal,
+such as moving one point between directories, is only seen by a fresh computation: the
+console's refresh asks for one.)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from core.db.models import ImageAsset, TrainingSession
+from core.results import DirectoryStats
+from core.store.base import VectorStore
+
+FORMAT = 1
+
+
+def fingerprint(store: VectorStore, db: Session) -> dict[str, Any]:
+    assets = db.execute(
+        select(func.count(), func.max(ImageAsset.id), func.max(ImageAsset.indexed_at))
+    ).one()
+    sessions = db.execute(
+        select(
+            func.count(),
+            func.max(TrainingSession.id),
+            func.max(TrainingSession.completed_at),
+            func.max(TrainingSession.reset_at),
+        )
+    ).one()
+    return {
+        "format": FORMAT,
+        "points": store.count(),
+        "assets": [_plain(v) for v in assets],
+        "sessions": [_plain(v) for v in sessions],
+    }
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+class StatsCache:
+    def __init__(self, directory: Path, deployment: str):
+        key = hashlib.sha256(deployment.encode()).hexdigest()[:16]
+        self.path = directory / f"stats-{key}.json"
+
+    def get(self, fp: dict[str, Any]) -> list[DirectoryStats] | None:
+        try:
+            data = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return None
+        if data.get("fingerprint") != fp:
+            return None
+        return [
+            DirectoryStats(
+                **{
+                    **row,
+                    "last_trained_at": datetime.fromisoformat(row["last_trained_at"])
+                    if row["last_trained_at"]
+                    else None,
+                }
+            )
+            for row in data["rows"]
+        ]
+
+    def put(self, fp: dict[str, Any], rows: list[DirectoryStats]) -> None:
+        """Best effort: a data directory that cannot be written only costs speed."""
+        payload = json.dumps({"fingerprint": fp, "rows": [r.as_dict() for r in rows]})
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            partial = self.path.with_suffix(f".{os.getpid()}.partial")
+            partial.write_text(payload)
+            partial.replace(self.path)
+        except OSError:
+            pass
+
+    def clear(self) -> None:
+        self.path.unlink(missing_ok=True)
