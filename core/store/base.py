@@ -53,7 +53,7 @@ class Selector:
         )
 
 
-@dataclass
+@dataclass(slots=True)
 class Record:
     """A point as read from or written to the store. `vector` is None unless asked for."""
 

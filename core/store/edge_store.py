@@ -1,0 +1,269 @@
+"""The vector store on Qdrant Edge: the Qdrant engine in process, one shard per collection.
+
+Layout of the configured directory: `vectorctl.lock` (who holds the store, see
+`core.store.lock`) and one shard directory per collection, holding the engine's files and
+`vectorctl-collection.json` (vector size and distance: a loaded shard does not report its
+configuration, and `collection_info`/`recreate_collection` need it). Edge has payload
+indexes, exact counts and facets, filter deletes and MatchPrefix, but no snapshots and no
+background optimiser.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import qdrant_edge as qe
+
+from core.errors import ConnectionFailed, StoreMismatch, ValidationError
+from core.store.base import CollectionInfo, PointId, Record
+from core.store.common import (
+    DISTANCES,
+    ID_BATCH,
+    UPSERT_BATCH,
+    Condition,
+    HasId,
+    IndexSpec,
+    IsEmpty,
+    MatchAny,
+    MatchPrefix,
+    MatchValue,
+    QdrantEngineStore,
+    batched,
+    first_line,
+    indexes_to_create,
+    normalize_id,
+    normalize_ids,
+    to_record,
+    vector_of,
+)
+from core.store.lock import DirectoryLock
+
+CONFIG_FILE = "vectorctl-collection.json"
+_DISTANCE = {
+    "cosine": qe.Distance.Cosine,
+    "dot": qe.Distance.Dot,
+    "euclid": qe.Distance.Euclid,
+    "manhattan": qe.Distance.Manhattan,
+}
+
+
+class EdgeStore(QdrantEngineStore[qe.Filter]):
+    kind = "edge"
+
+    def __init__(self, directory: str | Path, collection: str):
+        if not collection or collection in (".", "..") or "/" in collection:
+            raise ValidationError(f"collection name {collection!r} cannot name a directory")
+        root = Path(directory).expanduser()
+        self.location = str(root)
+        self.collection = collection
+        self._path = root / collection
+        self._lock = DirectoryLock.acquire(root, "Qdrant Edge store")
+        try:
+            self._shard: qe.EdgeShard | None = self._load()
+        except BaseException:
+            self._lock.release()
+            raise
+
+    # -- collection -----------------------------------------------------------------------
+
+    def collection_info(self) -> CollectionInfo:
+        if self._shard is None:
+            return CollectionInfo(self.collection, exists=False)
+        config = self._read_config()
+        return CollectionInfo(
+            self.collection,
+            exists=True,
+            vector_size=config.get("vector_size"),
+            distance=config.get("distance"),
+            points_count=self._count(None),
+        )
+
+    def ensure_collection(self, vector_size: int, distance: str = "cosine") -> None:
+        if distance not in DISTANCES:
+            raise ValidationError(f"distance must be one of {', '.join(DISTANCES)}")
+        if self._shard is None:
+            self._create(vector_size, distance)
+            return
+        existing = self._read_config().get("vector_size")
+        if existing is None:
+            self._adopt(vector_size, distance)
+        elif existing != vector_size:
+            raise StoreMismatch(
+                f"collection {self.collection!r} in {self.location} holds vectors of size "
+                f"{existing}, not {vector_size}"
+            )
+        self._ensure_indexes()
+
+    def recreate_collection(self) -> None:
+        shard = self._require()
+        config = self._read_config()
+        if not config:
+            raise StoreMismatch(
+                f"collection {self.collection!r} in {self.location} has no recorded vector "
+                "configuration: run a write command once before recreating it"
+            )
+        shard.close()
+        self._shard = None
+        shutil.rmtree(self._path)
+        self._create(int(config["vector_size"]), str(config["distance"]))
+
+    def create_snapshot(self) -> str | None:
+        return None  # Edge cannot create snapshots: backups are points-level archives
+
+    def close(self) -> None:
+        if self._shard is not None:
+            self._shard.close()
+            self._shard = None
+        self._lock.release()
+
+    # -- points ---------------------------------------------------------------------------
+
+    def retrieve(self, ids: Sequence[PointId], *, with_vectors: bool = False) -> list[Record]:
+        shard = self._require()
+        records: list[Record] = []
+        for batch in batched(normalize_ids(ids), ID_BATCH):
+            found = shard.retrieve(list(batch), with_payload=True, with_vector=with_vectors)
+            records += [to_record(p.id, p.payload, p.vector) for p in found]
+        return records
+
+    def upsert(self, records: Sequence[Record]) -> None:
+        shard = self._require()
+        for batch in batched(records, UPSERT_BATCH):
+            points = [qe.Point(normalize_id(r.id), vector_of(r), r.payload) for r in batch]
+            shard.update(qe.UpdateOperation.upsert_points(points))
+
+    def set_payload(self, ids: Sequence[PointId], payload: dict[str, Any]) -> None:
+        shard = self._require()
+        for batch in batched(normalize_ids(ids), ID_BATCH):
+            shard.update(qe.UpdateOperation.set_payload(list(batch), payload))
+
+    # -- engine primitives used by QdrantEngineStore --------------------------------------
+
+    def _to_filter(self, conditions: list[Condition]) -> qe.Filter:
+        return qe.Filter(should=[_condition(c) for c in conditions])
+
+    def _count(self, flt: qe.Filter | None) -> int:
+        return self._require().count(qe.CountRequest(exact=True, filter=flt))
+
+    def _scroll_page(
+        self,
+        flt: qe.Filter | None,
+        offset: PointId | None,
+        limit: int,
+        with_payload: bool | list[str],
+        with_vectors: bool,
+    ) -> tuple[list[Record], PointId | None]:
+        request = qe.ScrollRequest(
+            offset=offset,
+            limit=limit,
+            filter=flt,
+            with_payload=with_payload,
+            with_vector=with_vectors,
+        )
+        points, next_offset = self._require().scroll(request)
+        # Reading a property converts it from the engine: touch only what was asked for.
+        page = [
+            to_record(p.id, p.payload if with_payload else None, p.vector if with_vectors else None)
+            for p in points
+        ]
+        return page, (None if next_offset is None else normalize_id(next_offset))
+
+    def _delete_points(self, ids: list[PointId]) -> None:
+        self._require().update(qe.UpdateOperation.delete_points(list(ids)))
+
+    def _delete_where(self, flt: qe.Filter) -> None:
+        self._require().update(qe.UpdateOperation.delete_points_by_filter(flt))
+
+    def _facet(self, key: str, limit: int) -> list[tuple[Any, int]]:
+        shard = self._require()
+        try:
+            response = shard.facet(qe.FacetRequest(key, limit=limit, exact=True))
+        except Exception:  # the engine raises bare Exceptions; a missing index is ours to say
+            if key not in shard.info().payload_schema:
+                raise self._unindexed(key) from None
+            raise
+        return [(hit.value, hit.count) for hit in response.hits]
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _load(self) -> qe.EdgeShard | None:
+        if not self._path.is_dir() or not any(self._path.iterdir()):
+            return None
+        try:
+            return qe.EdgeShard.load(str(self._path))
+        except Exception as exc:  # the engine raises bare Exceptions
+            raise ConnectionFailed(
+                f"Qdrant Edge store {self.location} cannot be opened (is another program "
+                f"using it?): {first_line(exc)}"
+            ) from None
+
+    def _create(self, vector_size: int, distance: str) -> None:
+        params = qe.EdgeVectorParams(size=vector_size, distance=_DISTANCE[distance])
+        self._shard = qe.EdgeShard.create(str(self._path), qe.EdgeConfig(vectors=params))
+        self._write_config(vector_size, distance)
+        self._ensure_indexes()
+
+    def _adopt(self, vector_size: int, distance: str) -> None:
+        """Record the configuration of a shard that lacks vectorctl's file (created elsewhere,
+        or a create interrupted before writing it), after the engine confirms it matches."""
+        self._require().close()
+        self._shard = None
+        params = qe.EdgeVectorParams(size=vector_size, distance=_DISTANCE[distance])
+        try:
+            self._shard = qe.EdgeShard.load(str(self._path), qe.EdgeConfig(vectors=params))
+        except Exception as exc:  # the engine raises bare Exceptions
+            self._shard = self._load()
+            raise StoreMismatch(
+                f"collection {self.collection!r} in {self.location} does not hold vectors of "
+                f"size {vector_size} ({distance}): {first_line(exc)}"
+            ) from None
+        self._write_config(vector_size, distance)
+
+    def _write_config(self, vector_size: int, distance: str) -> None:
+        config = {"vector_size": vector_size, "distance": distance}
+        (self._path / CONFIG_FILE).write_text(json.dumps(config), encoding="utf-8")
+
+    def _read_config(self) -> dict[str, Any]:
+        """Vector size and distance; empty when vectorctl has not recorded them yet."""
+        try:
+            text = (self._path / CONFIG_FILE).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return {}
+        data: dict[str, Any] = json.loads(text)
+        return data
+
+    def _ensure_indexes(self) -> None:
+        shard = self._require()
+        existing = {k: v.params for k, v in shard.info().payload_schema.items()}
+        for spec in indexes_to_create(existing, prefix_match=True):
+            shard.update(qe.UpdateOperation.create_field_index(spec.field, _schema(spec)))
+
+    def _require(self) -> qe.EdgeShard:
+        if self._shard is None:
+            raise self._missing()
+        return self._shard
+
+
+def _schema(spec: IndexSpec) -> Any:
+    if spec.kind == "integer":
+        return qe.PayloadSchemaType.Integer
+    return qe.KeywordIndexParams(prefix=True) if spec.prefix else qe.PayloadSchemaType.Keyword
+
+
+def _condition(condition: Condition) -> Any:
+    match condition:
+        case MatchValue(key, value):
+            return qe.FieldCondition(key=key, match=qe.MatchValue(value))
+        case MatchAny(key, values):
+            return qe.FieldCondition(key=key, match=qe.MatchAny(list(values)))
+        case MatchPrefix(key, prefix):
+            return qe.FieldCondition(key=key, match=qe.MatchPrefix(prefix))
+        case HasId(ids):
+            return qe.HasIdCondition(set(ids))
+        case IsEmpty(key):
+            return qe.IsEmptyCondition(key)
+    raise TypeError(f"unknown condition {condition!r}")
