@@ -1,0 +1,224 @@
+"""A demo library in the data directory, so every screen has something true to show.
+
+Real image files (drawn with Pillow) in nested year/event directories are scanned and
+embedded through the real pipeline, with explicitly random weights (no trained model can be
+assumed on a demo machine; every evidence row says so). Then the library is given a history:
+a retrained directory (a RESET session), audited deletions with backups, orphan vectors
+(assets removed from the database, vectors left behind), missing vectors (a deleted
+directory, and an inbox scanned but not embedded) and one damaged file whose job failed.
+
+A marker file makes re-running safe: a built demo is reported, never built twice.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import delete, select
+
+from core.db.engine import transaction
+from core.db.models import Category, ImageAsset, TrainingEvidence, TrainingJob
+from core.embedding import RANDOM, RANDOM_LABEL, Embedder, EmbedderConfig, load_embedder
+from core.ingest import scan
+from core.jobs import run_worker
+from core.orphans import asset_id_of
+from core.progress import CancelToken, ProgressCallback, ProgressEvent, report
+from core.results import JsonResult
+from core.retrain import retrain
+from core.service import VectorService
+from core.store.base import F_ASSET_ID, Selector
+from core.targets import Target, TargetKind
+
+DEMO_DIR = "demo-photos"
+MARKER = ".vectorctl-demo"
+EVENTS = {
+    "2022": ("beach", "birthday", "hiking"),
+    "2023": ("city-trip", "wedding", "snow"),
+    "2024": ("garden", "concert", "road-trip"),
+}
+CATEGORIES = {"2022": "Family", "2023": "Travel", "2024": "Travel"}
+REASON = "demo history"
+
+
+@dataclass
+class DemoResult(JsonResult):
+    root: str
+    created: bool  # False: an earlier run built it, nothing was changed
+    images: int
+    embedded: int
+    failed: int
+    deletions: int  # audited deletions written
+    orphan_vectors: int
+    missing_vectors: int  # assets without a vector
+    weights: str
+    seconds: float
+
+
+def build_demo(
+    service: VectorService,
+    *,
+    per_event: int = 30,
+    embedder: Embedder | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> DemoResult:
+    """Build the demo library under `<data dir>/demo-photos` (about 300 images by default)."""
+    service.require_writable("build the demo library")
+    started = time.monotonic()
+    root = (service.settings.data_dir / DEMO_DIR).resolve()
+    if (root / MARKER).exists():
+        return _summary(service, root, False, 0, 0, 0, RANDOM_LABEL, started)
+
+    report(progress, ProgressEvent("generating", 0, None, "drawing demo images"))
+    _draw_library(root, per_event)
+    (root / "2023" / "wedding" / "damaged.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    categories = _categories(service)
+    for year in EVENTS:
+        scan(service.db, root / year, category_id=categories[CATEGORIES[year]])
+
+    if embedder is None:
+        settings = service.settings
+        embedder = load_embedder(EmbedderConfig(settings.clip_model, RANDOM, settings.device))
+    service.ensure_collection()
+    store = service.store
+    worked = run_worker(
+        service.settings,
+        db=service.db,
+        store=store,
+        embedder=embedder,
+        progress=progress,
+        cancel=cancel,
+    )
+
+    redone = retrain(
+        service,
+        str(root / "2022"),
+        reason=f"{REASON}: new model",
+        wait=True,
+        embedder=embedder,
+        progress=progress,
+        cancel=cancel,
+    )
+    deletions = len(redone.log_ids)
+    deletions += _delete(service, Target(TargetKind.DIRECTORY, str(root / "2023" / "snow")))
+    with service.db() as db:
+        one = db.scalars(
+            select(ImageAsset.id).where(ImageAsset.path.endswith("/2024/garden/img003.jpg"))
+        ).one()
+    deletions += _delete(service, Target(TargetKind.ASSET, str(one)))
+    _forget_assets(service, root / "2024" / "concert", count=5)
+
+    _draw(root / "inbox", [f"new{i:02}.jpg" for i in range(max(3, per_event // 2))], seed=99)
+    scan(service.db, root / "inbox")
+    (root / MARKER).write_text("built by vectorctl demo\n")
+    return _summary(
+        service,
+        root,
+        True,
+        worked.embedded + (redone.embedded or 0),
+        worked.failed,
+        deletions,
+        embedder.weights_label,
+        started,
+    )
+
+
+def _draw_library(root: Path, per_event: int) -> None:
+    for year, events in EVENTS.items():
+        for n, event in enumerate(events):
+            names = [f"img{i:03}.jpg" for i in range(per_event)]
+            _draw(root / year / event, names, seed=int(year) * 10 + n)
+
+
+def _draw(directory: Path, names: Sequence[str], seed: int) -> None:
+    """Small JPEGs with a sky, a ground and a few shapes, coloured per directory."""
+    from PIL import Image, ImageDraw
+
+    rng = random.Random(seed)
+    directory.mkdir(parents=True, exist_ok=True)
+    base = [rng.randrange(60, 200) for _ in range(3)]
+    for name in names:
+        path = directory / name
+        if path.exists():
+            continue
+        width, height = rng.choice([(160, 120), (120, 160), (160, 160)])
+        image = Image.new("RGB", (width, height), tuple(min(255, c + 40) for c in base))
+        draw = ImageDraw.Draw(image)
+        draw.rectangle((0, height * 2 // 3, width, height), fill=tuple(c // 2 for c in base))
+        for _ in range(rng.randint(2, 5)):
+            x, y, r = rng.randrange(width), rng.randrange(height), rng.randint(6, 30)
+            colour = tuple(rng.randrange(256) for _ in range(3))
+            draw.ellipse((x - r, y - r, x + r, y + r), fill=colour)
+        image.save(path, quality=85)
+
+
+def _categories(service: VectorService) -> dict[str, int]:
+    with transaction(service.db) as db:
+        ids = {}
+        for name in sorted(set(CATEGORIES.values())):
+            found = db.scalars(select(Category.id).where(Category.name == name)).first()
+            if found is None:
+                category = Category(name=name, description="demo library")
+                db.add(category)
+                db.flush()
+                found = category.id
+            ids[name] = found
+        return ids
+
+
+def _delete(service: VectorService, target: Target) -> int:
+    result = service.delete(target, reason=REASON)
+    return 1 if result.log_id is not None else 0
+
+
+def _forget_assets(service: VectorService, directory: Path, count: int) -> None:
+    """Remove some assets from the database (and their files) but not their vectors."""
+    with transaction(service.db) as db:
+        victims = db.execute(
+            select(ImageAsset.id, ImageAsset.path)
+            .where(ImageAsset.path.startswith(f"{directory}/", autoescape=True))
+            .order_by(ImageAsset.id)
+            .limit(count)
+        ).all()
+        ids = [v.id for v in victims]
+        for table in (TrainingEvidence, TrainingJob):
+            db.execute(delete(table).where(table.asset_id.in_(ids)))
+        db.execute(delete(ImageAsset).where(ImageAsset.id.in_(ids)))
+    for victim in victims:
+        Path(victim.path).unlink(missing_ok=True)
+
+
+def _summary(
+    service: VectorService,
+    root: Path,
+    created: bool,
+    embedded: int,
+    failed: int,
+    deletions: int,
+    weights: str,
+    started: float,
+) -> DemoResult:
+    under = ImageAsset.path.startswith(f"{root}/", autoescape=True)
+    with service.db() as db:
+        assets = set(db.scalars(select(ImageAsset.id).where(under)))
+    with_vectors = {
+        asset_id_of(record)
+        for page in service.store.scroll(Selector(directory=str(root)), fields=[F_ASSET_ID])
+        for record in page
+    }
+    return DemoResult(
+        root=str(root),
+        created=created,
+        images=len(assets),
+        embedded=embedded,
+        failed=failed,
+        deletions=deletions,
+        orphan_vectors=service.find_orphans().count,
+        missing_vectors=len(assets - with_vectors),
+        weights=weights,
+        seconds=round(time.monotonic() - started, 2),
+    )

@@ -1,0 +1,642 @@
+"""Training jobs: the queue in the database and the worker that embeds images.
+
+The queue is the service's `training_jobs` table, so any number of workers on any number of
+machines can share a PostgreSQL database. A worker claims a batch with one
+`UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED) RETURNING id` (on SQLite the same
+single statement takes the one write lock), and holds it under a lease: a crashed worker's
+RUNNING jobs are claimed again once the lease expires. Every write is conditional on still
+holding the claim, and the vector is upserted before the database records the job as done,
+so a crash at any point loses nothing and a second run only repeats idempotent upserts.
+
+torch is loaded (through `core.embedding`) only once there is a job to run.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, case, func, insert, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.db.engine import create_db_engine, session_factory, transaction
+from core.db.models import ImageAsset, TrainingEvidence, TrainingJob, TrainingSession, utcnow
+from core.embedding import MODEL_NAME, Embedder, EmbedderConfig, load_embedder, vector_checksum
+from core.paths import ancestor_dirs, parent_dir
+from core.progress import CancelToken, ProgressCallback, ProgressEvent, report
+from core.results import JsonResult
+from core.settings import Settings
+from core.store.base import (
+    F_ASSET_ID,
+    F_CATEGORY_ID,
+    F_CREATED_AT,
+    F_DIR,
+    F_DIRS,
+    F_PATH,
+    F_SESSION_ID,
+    Record,
+    VectorStore,
+)
+
+# Job and session statuses, as the image-search service spells them.
+PENDING = "PENDING"
+RUNNING = "RUNNING"
+COMPLETED = "COMPLETED"
+FAILED = "FAILED"
+CANCELLED = "CANCELLED"  # jobs of a session reset before they ran
+RESET = "RESET"  # sessions whose vectors were deleted for a retrain
+
+DEFAULT_BATCH_SIZE = 32
+DEFAULT_LEASE_SECONDS = 600.0  # must exceed the time to decode and embed two batches
+DEFAULT_MAX_ATTEMPTS = 3  # a job whose worker died this many times is failed, not retried
+
+
+@dataclass(frozen=True)
+class ClaimedJob:
+    """One claimed job with what embedding and the point's payload need."""
+
+    job_id: int
+    asset_id: int
+    session_id: int
+    path: str
+    created_at: datetime | None
+    category_id: int | None
+
+
+@dataclass
+class WorkerResult(JsonResult):
+    embedded: int = 0
+    failed: int = 0
+    cancelled: bool = False
+    worker_id: str = ""
+    seconds: float = 0.0
+    device: str | None = None
+    weights: str | None = None  # the weights label, e.g. "random (not a trained model)"
+
+
+@dataclass
+class _Decoded:
+    """An image after the decode threads: model-sized pixels, or why there are none."""
+
+    pixels: Any = None
+    width: int = 0
+    height: int = 0
+    seconds: float = 0.0
+    error: str | None = None
+
+
+@dataclass
+class _Batch:
+    jobs: list[ClaimedJob]
+    decoded: list[Future[_Decoded]] = field(default_factory=list)
+
+
+# -- queue ------------------------------------------------------------------------------
+
+
+def queue_jobs(db: Session, session_id: int, asset_ids: Iterable[int]) -> int:
+    """Insert one PENDING job per asset for the session; returns how many were queued."""
+    rows = [{"session_id": session_id, "asset_id": a, "status": PENDING} for a in asset_ids]
+    if rows:
+        db.execute(insert(TrainingJob), rows)
+    return len(rows)
+
+
+def open_job_count(db: Session, session_ids: Sequence[int] | None = None) -> int:
+    """Jobs not finished yet (pending or running), optionally of some sessions only."""
+    query = select(func.count(TrainingJob.id)).where(TrainingJob.status.in_((PENDING, RUNNING)))
+    if session_ids is not None:
+        query = query.where(TrainingJob.session_id.in_(session_ids))
+    return int(db.execute(query).scalar_one())
+
+
+def claim_jobs(
+    factory: sessionmaker[Session],
+    worker_id: str,
+    limit: int,
+    *,
+    lease_seconds: float = DEFAULT_LEASE_SECONDS,
+    session_ids: Sequence[int] | None = None,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+) -> list[ClaimedJob]:
+    """Claim up to `limit` pending jobs (or running ones whose lease expired), oldest first.
+
+    RUNNING rows without a lease were started by someone else (the service's own workers)
+    and are left alone.
+    """
+    now = utcnow()
+    scope = [] if session_ids is None else [TrainingJob.session_id.in_(session_ids)]
+    expired = and_(TrainingJob.status == RUNNING, TrainingJob.lease_expires_at < now)
+    with transaction(factory) as db:
+        _fail_abandoned(db, expired, scope, max_attempts, now)
+        candidates = (
+            select(TrainingJob.id)
+            .where(or_(TrainingJob.status == PENDING, expired), *scope)
+            .order_by(TrainingJob.id)
+            .limit(limit)
+        )
+        if db.get_bind().dialect.name == "postgresql":
+            candidates = candidates.with_for_update(skip_locked=True)
+        ids = (
+            db.execute(
+                update(TrainingJob)
+                .where(TrainingJob.id.in_(candidates))
+                .values(
+                    status=RUNNING,
+                    claimed_by=worker_id,
+                    lease_expires_at=now + timedelta(seconds=lease_seconds),
+                    attempts=func.coalesce(TrainingJob.attempts, 0) + 1,
+                    started_at=now,
+                    error_message=None,
+                )
+                .returning(TrainingJob.id)
+                .execution_options(synchronize_session=False)
+            )
+            .scalars()
+            .all()
+        )
+        if not ids:
+            return []
+        rows = db.execute(
+            select(
+                TrainingJob.id,
+                TrainingJob.asset_id,
+                TrainingJob.session_id,
+                ImageAsset.path,
+                ImageAsset.created_at,
+                TrainingSession.category_id,
+            )
+            .join(ImageAsset, ImageAsset.id == TrainingJob.asset_id)
+            .join(TrainingSession, TrainingSession.id == TrainingJob.session_id)
+            .where(TrainingJob.id.in_(ids))
+            .order_by(TrainingJob.id)
+        ).all()
+        jobs = [ClaimedJob(*row) for row in rows]
+        db.execute(
+            update(TrainingSession)
+            .where(
+                TrainingSession.id.in_({j.session_id for j in jobs}),
+                TrainingSession.status.in_((PENDING, RUNNING)),
+            )
+            .values(status=RUNNING, started_at=func.coalesce(TrainingSession.started_at, now))
+            .execution_options(synchronize_session=False)
+        )
+        return jobs
+
+
+def release_jobs(factory: sessionmaker[Session], worker_id: str, job_ids: Sequence[int]) -> None:
+    """Hand claimed but unprocessed jobs back to the queue (cancel, or an error mid-run)."""
+    if not job_ids:
+        return
+    with transaction(factory) as db:
+        sessions = (
+            db.execute(
+                update(TrainingJob)
+                .where(
+                    TrainingJob.id.in_(job_ids),
+                    TrainingJob.claimed_by == worker_id,
+                    TrainingJob.status == RUNNING,
+                )
+                .values(
+                    status=PENDING,
+                    claimed_by=None,
+                    lease_expires_at=None,
+                    started_at=None,
+                    attempts=func.coalesce(TrainingJob.attempts, 1) - 1,
+                )
+                .returning(TrainingJob.session_id)
+                .execution_options(synchronize_session=False)
+            )
+            .scalars()
+            .all()
+        )
+        refresh_sessions(db, set(sessions))
+
+
+def refresh_sessions(db: Session, session_ids: Iterable[int]) -> None:
+    """Recount the sessions' processed/failed images from their jobs and settle their status.
+
+    Counting (instead of incrementing) keeps the figures right with many workers: the
+    session rows are locked first, so the last worker to finish counts everyone's commits.
+    RESET sessions keep their status.
+    """
+    ids = sorted(set(session_ids))
+    if not ids:
+        return
+    locked = select(TrainingSession.id, TrainingSession.status).where(TrainingSession.id.in_(ids))
+    if db.get_bind().dialect.name == "postgresql":
+        # FOR NO KEY UPDATE: other workers' evidence rows (foreign-key share locks on the
+        # session) must not wait for this, or two finishing workers deadlock.
+        locked = locked.order_by(TrainingSession.id).with_for_update(key_share=True)
+    statuses = {row.id: row.status for row in db.execute(locked)}
+    counts = db.execute(
+        select(
+            TrainingJob.session_id,
+            *(
+                func.coalesce(func.sum(case((TrainingJob.status == s, 1), else_=0)), 0)
+                for s in (PENDING, RUNNING, COMPLETED, FAILED)
+            ),
+        )
+        .where(TrainingJob.session_id.in_(ids))
+        .group_by(TrainingJob.session_id)
+    ).all()
+    now = utcnow()
+    for session_id, pending, running, completed, failed in counts:
+        values: dict[str, Any] = {"processed_images": completed, "failed_images": failed}
+        if statuses.get(session_id) != RESET:  # a reset session keeps its status
+            finished = pending + running == 0
+            values["completed_at"] = now if finished else None
+            if finished:
+                values["status"] = FAILED if failed and not completed else COMPLETED
+            else:
+                values["status"] = RUNNING if running else PENDING
+        db.execute(
+            update(TrainingSession)
+            .where(TrainingSession.id == session_id)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def _fail_abandoned(
+    db: Session, expired: Any, scope: list[Any], max_attempts: int, now: datetime
+) -> None:
+    """Jobs whose lease expired `max_attempts` times probably kill their worker: fail them."""
+    sessions = (
+        db.execute(
+            update(TrainingJob)
+            .where(expired, func.coalesce(TrainingJob.attempts, 0) >= max_attempts, *scope)
+            .values(
+                status=FAILED,
+                completed_at=now,
+                lease_expires_at=None,
+                error_message=f"abandoned: its worker stopped responding {max_attempts} times",
+            )
+            .returning(TrainingJob.session_id)
+            .execution_options(synchronize_session=False)
+        )
+        .scalars()
+        .all()
+    )
+    refresh_sessions(db, set(sessions))
+
+
+# -- worker -----------------------------------------------------------------------------
+
+
+def run_worker(
+    settings: Settings,
+    *,
+    db: sessionmaker[Session] | None = None,
+    store: VectorStore | None = None,
+    embedder: Embedder | None = None,
+    follow: bool = False,
+    session_ids: Sequence[int] | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    lease_seconds: float = DEFAULT_LEASE_SECONDS,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    decode_threads: int | None = None,
+    poll_seconds: float = 2.0,
+    worker_id: str | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> WorkerResult:
+    """Run queued jobs until the queue is empty (or, with `follow`, until cancelled).
+
+    Pass `db` (a session factory) and `store` when the caller already holds them (the
+    service, whose embedded store is locked to its process); otherwise they are opened from
+    `settings` and closed afterwards. `session_ids` limits the worker to some sessions
+    (retrain --wait).
+    """
+    engine = None
+    if db is None:
+        engine = create_db_engine(settings.database_url)
+        db = session_factory(engine)
+    own_store = store is None
+    try:
+        if store is None:
+            from core.store import open_store
+
+            store = open_store(settings)
+        worker = _Worker(
+            settings=settings,
+            factory=db,
+            store=store,
+            embedder=embedder,
+            session_ids=session_ids,
+            batch_size=batch_size,
+            lease_seconds=lease_seconds,
+            max_attempts=max_attempts,
+            worker_id=worker_id or default_worker_id(),
+            progress=progress,
+            cancel=cancel,
+        )
+        threads = decode_threads or default_decode_threads()
+        return worker.run(follow=follow, decode_threads=threads, poll_seconds=poll_seconds)
+    finally:
+        if own_store and store is not None:
+            store.close()
+        if engine is not None:
+            engine.dispose()
+
+
+def default_decode_threads() -> int:
+    """Half the cores (at most 4): the model's own threads use the rest, and on a CPU the
+    two oversubscribing each other cost more than decoding gains (measured on 2 cores)."""
+    return max(1, min(4, (os.cpu_count() or 2) // 2))
+
+
+def default_worker_id() -> str:
+    """host:pid:random — unique per worker, readable in `claimed_by`."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"[:255]
+
+
+class _Worker:
+    """One worker run: claims batches, decodes the next batch while embedding this one."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        factory: sessionmaker[Session],
+        store: VectorStore,
+        embedder: Embedder | None,
+        session_ids: Sequence[int] | None,
+        batch_size: int,
+        lease_seconds: float,
+        max_attempts: int,
+        worker_id: str,
+        progress: ProgressCallback | None,
+        cancel: CancelToken | None,
+    ):
+        self.settings = settings
+        self.factory = factory
+        self.store = store
+        self.embedder = embedder
+        self.session_ids = session_ids
+        self.batch_size = max(1, batch_size)
+        self.lease_seconds = lease_seconds
+        self.max_attempts = max_attempts
+        self.progress = progress
+        self.cancel = cancel
+        self.result = WorkerResult(worker_id=worker_id)
+        self._started = time.monotonic()
+
+    @property
+    def worker_id(self) -> str:
+        return self.result.worker_id
+
+    def _cancelled(self) -> bool:
+        return self.cancel is not None and self.cancel.is_set()
+
+    def run(self, *, follow: bool, decode_threads: int, poll_seconds: float) -> WorkerResult:
+        if not self._wait_for_jobs(follow, poll_seconds):
+            return self._finish()
+        embedder = self._ready_embedder()
+        held: list[_Batch] = []  # claimed batches not yet finished: released on the way out
+        try:
+            with ThreadPoolExecutor(max(1, decode_threads), "vectorctl-decode") as pool:
+                current = self._claim(pool, held, embedder)
+                while True:
+                    if self._cancelled():
+                        self.result.cancelled = True
+                        break
+                    if current is None:
+                        if not follow or not self._sleep(poll_seconds):
+                            break
+                        current = self._claim(pool, held, embedder)
+                        continue
+                    following = self._claim(pool, held, embedder)  # decodes meanwhile
+                    self._process(current, embedder)
+                    held.remove(current)
+                    current = following
+        finally:
+            release_jobs(
+                self.factory, self.worker_id, [j.job_id for batch in held for j in batch.jobs]
+            )
+        return self._finish()
+
+    def _finish(self) -> WorkerResult:
+        self.result.seconds = round(time.monotonic() - self._started, 3)
+        return self.result
+
+    def _wait_for_jobs(self, follow: bool, poll_seconds: float) -> bool:
+        """True once there is work; loading the model waits until then."""
+        while True:
+            if self._cancelled():
+                self.result.cancelled = True
+                return False
+            with self.factory() as db:
+                if open_job_count(db, self.session_ids) > 0:
+                    return True
+            if not follow or not self._sleep(poll_seconds):
+                return False
+
+    def _sleep(self, seconds: float) -> bool:
+        """Sleep in short steps; False when cancelled meanwhile."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if self._cancelled():
+                self.result.cancelled = True
+                return False
+            time.sleep(min(0.1, seconds))
+        return True
+
+    def _ready_embedder(self) -> Embedder:
+        """Load the model and check its vectors fit the collection, before any claim."""
+        embedder = self.embedder or load_embedder(EmbedderConfig.from_settings(self.settings))
+        info = self.store.collection_info()
+        if info.exists:
+            embedder.check_vector_size(info.vector_size, self.store.collection)
+        else:
+            embedder.check_vector_size(self.settings.vector_size, self.store.collection)
+            self.store.ensure_collection(embedder.dim, self.settings.distance)
+        self.result.device = embedder.device
+        self.result.weights = embedder.weights_label
+        return embedder
+
+    def _claim(
+        self, pool: ThreadPoolExecutor, held: list[_Batch], embedder: Embedder
+    ) -> _Batch | None:
+        """Claim the next batch and start decoding it; it stays in `held` until finished."""
+        jobs = claim_jobs(
+            self.factory,
+            self.worker_id,
+            self.batch_size,
+            lease_seconds=self.lease_seconds,
+            session_ids=self.session_ids,
+            max_attempts=self.max_attempts,
+        )
+        if not jobs:
+            return None
+        batch = _Batch(jobs, [pool.submit(_decode, embedder, job.path) for job in jobs])
+        held.append(batch)
+        return batch
+
+    def _process(self, batch: _Batch, embedder: Embedder) -> None:
+        decoded = [future.result() for future in batch.decoded]
+        good = [(job, d) for job, d in zip(batch.jobs, decoded, strict=True) if d.error is None]
+        started = time.perf_counter()
+        vectors = embedder.embed_prepared([d.pixels for _, d in good])
+        embed_share = (time.perf_counter() - started) / max(1, len(good))
+        if good:
+            self.store.upsert(
+                [
+                    Record(id=job.asset_id, payload=point_payload(job), vector=vector.tolist())
+                    for (job, _), vector in zip(good, vectors, strict=True)
+                ]
+            )
+        failures = [
+            (job, d.error or "") for job, d in zip(batch.jobs, decoded, strict=True) if d.error
+        ]
+        with transaction(self.factory) as db:
+            done = self._record_done(db, good, vectors, embed_share, embedder)
+            failed = self._record_failed(db, failures, embedder)
+            refresh_sessions(db, {job.session_id for job in batch.jobs})
+        self.result.embedded += done
+        self.result.failed += failed
+        self._report()
+
+    def _record_done(
+        self,
+        db: Session,
+        good: list[tuple[ClaimedJob, _Decoded]],
+        vectors: Any,
+        embed_share: float,
+        embedder: Embedder,
+    ) -> int:
+        """Complete the jobs this worker still holds; evidence and indexed_at for those only."""
+        if not good:
+            return 0
+        now = utcnow()
+        owned = set(
+            db.execute(
+                update(TrainingJob)
+                .where(
+                    TrainingJob.id.in_([job.job_id for job, _ in good]),
+                    TrainingJob.claimed_by == self.worker_id,
+                    TrainingJob.status == RUNNING,
+                )
+                .values(status=COMPLETED, completed_at=now, lease_expires_at=None)
+                .returning(TrainingJob.id)
+                .execution_options(synchronize_session=False)
+            )
+            .scalars()
+            .all()
+        )
+        evidence = [
+            {
+                "asset_id": job.asset_id,
+                "session_id": job.session_id,
+                "model_name": MODEL_NAME,
+                "model_version": embedder.model_version,
+                "embedding_checksum": vector_checksum(vector),
+                "device": embedder.device,
+                "processing_time_ms": round((d.seconds + embed_share) * 1000),
+                "metadata_json": {
+                    "width": d.width,
+                    "height": d.height,
+                    "weights": embedder.weights_label,
+                    "vector_size": embedder.dim,
+                    "worker": self.worker_id,
+                },
+                "created_at": now,
+            }
+            for (job, d), vector in zip(good, vectors, strict=True)
+            if job.job_id in owned
+        ]
+        if evidence:
+            db.execute(insert(TrainingEvidence), evidence)
+            db.execute(
+                update(ImageAsset)
+                .where(ImageAsset.id.in_([e["asset_id"] for e in evidence]))
+                .values(indexed_at=now)
+                .execution_options(synchronize_session=False)
+            )
+        return len(evidence)
+
+    def _record_failed(
+        self, db: Session, failures: list[tuple[ClaimedJob, str]], embedder: Embedder
+    ) -> int:
+        now = utcnow()
+        count = 0
+        for job, error in failures:
+            marked = db.execute(
+                update(TrainingJob)
+                .where(
+                    TrainingJob.id == job.job_id,
+                    TrainingJob.claimed_by == self.worker_id,
+                    TrainingJob.status == RUNNING,
+                )
+                .values(status=FAILED, error_message=error, completed_at=now, lease_expires_at=None)
+                .execution_options(synchronize_session=False)
+            )
+            if marked.rowcount:  # type: ignore[attr-defined]
+                count += 1
+                db.add(
+                    TrainingEvidence(
+                        asset_id=job.asset_id,
+                        session_id=job.session_id,
+                        model_name=MODEL_NAME,
+                        model_version=embedder.model_version,
+                        device=embedder.device,
+                        error_message=error,
+                        metadata_json={"weights": embedder.weights_label},
+                    )
+                )
+        return count
+
+    def _report(self) -> None:
+        with self.factory() as db:
+            remaining = open_job_count(db, self.session_ids)
+        done = self.result.embedded + self.result.failed
+        elapsed = max(time.monotonic() - self._started, 1e-9)
+        rate = done / elapsed
+        report(
+            self.progress,
+            ProgressEvent(
+                "embedding",
+                done,
+                done + remaining,
+                message=f"{self.result.embedded} embedded, {self.result.failed} failed",
+                failed=self.result.failed,
+                rate=rate,
+                eta_seconds=remaining / rate if rate > 0 else None,
+            ),
+        )
+
+
+def point_payload(job: ClaimedJob) -> dict[str, Any]:
+    """The service's payload (asset_id as a string, path, created_at, category_id) plus the
+    fields vectorctl indexes: ancestor directories, the directory, the session."""
+    payload: dict[str, Any] = {F_ASSET_ID: str(job.asset_id), F_PATH: job.path}
+    if job.created_at is not None:
+        payload[F_CREATED_AT] = job.created_at.isoformat()
+    if job.category_id is not None:
+        payload[F_CATEGORY_ID] = job.category_id
+    payload[F_DIRS] = ancestor_dirs(job.path)
+    payload[F_DIR] = parent_dir(job.path)
+    payload[F_SESSION_ID] = job.session_id
+    return payload
+
+
+def _decode(embedder: Embedder, path: str) -> _Decoded:
+    """Runs in a decode thread: any failure here fails only this image's job."""
+    from PIL import Image
+
+    started = time.perf_counter()
+    try:
+        with Image.open(path) as image:
+            width, height = image.size  # the file's own size, before any draft scaling
+            pixels = embedder.prepare(image)
+    except Exception as exc:  # unreadable, truncated, not an image, bomb, ...
+        message = str(exc).strip() or type(exc).__name__
+        return _Decoded(error=f"cannot read image {path}: {message}"[:2000])
+    return _Decoded(pixels, width, height, time.perf_counter() - started)

@@ -1,0 +1,218 @@
+"""Retrain directories: delete their vectors, reset their sessions, queue and run new jobs.
+
+The delete goes through the service's destructive-operation protocol (audited, backed up),
+so a retrain is undoable like any delete. Order per directory: delete the vectors, then in
+one database transaction mark the old sessions RESET (their unstarted jobs CANCELLED),
+clear `indexed_at`, create the new session and queue a job per asset. Jobs are queued only
+after the delete so no worker can embed an image whose vector the delete then removes. A
+crash between the two steps leaves assets marked indexed without vectors — visible as
+missing vectors — and running the same retrain again completes it.
+
+With several directories, each is deleted and requeued in turn and gets its own session (a
+session has one directory); then one worker run embeds every new session.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import ColumnElement, or_, select, update
+from sqlalchemy.orm import Session
+
+from core.db.engine import transaction
+from core.db.models import Category, ImageAsset, TrainingJob, TrainingSession, utcnow
+from core.embedding import Embedder, EmbedderConfig, load_embedder
+from core.errors import NotFoundError, ValidationError
+from core.jobs import CANCELLED, PENDING, RESET, queue_jobs, run_worker
+from core.paths import normalize_prefix
+from core.progress import CancelToken, ProgressCallback
+from core.results import JsonResult
+from core.service import VectorService
+from core.targets import Target, TargetKind
+
+
+@dataclass
+class RetrainResult(JsonResult):
+    directories: list[str]
+    deleted_count: int
+    sessions_reset: int
+    session_id: int | None  # the new session; the first one when several directories
+    queued: int
+    session_ids: list[int] = field(default_factory=list)
+    log_ids: list[int] = field(default_factory=list)  # audit rows of the deletes
+    embedded: int | None = None  # with wait only
+    failed: int | None = None
+    cancelled: bool = False
+
+
+def retrain(
+    service: VectorService,
+    directories: str | Sequence[str],
+    *,
+    category_id: int | None = None,
+    reason: str | None = None,
+    backup: bool = True,
+    wait: bool = False,
+    embedder: Embedder | None = None,
+    batch_size: int = 32,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> RetrainResult:
+    """Retrain one or several directories; with `wait`, embed the new jobs before returning.
+
+    Without `category_id` each new session keeps the category of the directory's latest
+    session, so the points keep their `category_id`. With `wait` the model is loaded and
+    checked against the collection before anything is deleted: a missing weights file must
+    not leave a directory without vectors.
+    """
+    prefixes = _validate(service, directories, category_id)
+    if wait and embedder is None:
+        embedder = load_embedder(EmbedderConfig.from_settings(service.settings))
+    if embedder is not None:
+        _check_collection(service, embedder)
+
+    result = RetrainResult(list(prefixes), 0, 0, None, 0)
+    for prefix in prefixes:
+        _delete_vectors(service, prefix, reason, backup, progress, cancel, result)
+        with transaction(service.db) as db:
+            _requeue(db, prefix, category_id, reason, result)
+    result.session_id = result.session_ids[0] if result.session_ids else None
+
+    if wait and result.queued:
+        worked = run_worker(
+            service.settings,
+            db=service.db,
+            store=service.store,
+            embedder=embedder,
+            session_ids=result.session_ids,
+            batch_size=batch_size,
+            progress=progress,
+            cancel=cancel,
+        )
+        result.embedded, result.failed, result.cancelled = (
+            worked.embedded,
+            worked.failed,
+            worked.cancelled,
+        )
+    elif wait:
+        result.embedded = result.failed = 0
+    return result
+
+
+def _validate(
+    service: VectorService, directories: str | Sequence[str], category_id: int | None
+) -> list[str]:
+    service.require_writable("retrain")
+    raw = [directories] if isinstance(directories, str) else list(directories)
+    if not raw:
+        raise ValidationError("name at least one directory to retrain")
+    prefixes = list(dict.fromkeys(normalize_prefix(d) for d in raw))
+    for outer in prefixes:
+        for inner in prefixes:
+            if inner != outer and inner.startswith(outer + "/"):
+                raise ValidationError(f"{inner} lies inside {outer}: retrain {outer} once")
+    with service.db() as db:
+        if category_id is not None and db.get(Category, category_id) is None:
+            raise NotFoundError(f"category {category_id} does not exist")
+        for prefix in prefixes:
+            if db.execute(select(ImageAsset.id).where(_under(prefix)).limit(1)).first() is None:
+                raise NotFoundError(
+                    f"no image assets under {prefix}: scan it first (`vectorctl scan {prefix}`)"
+                )
+    return prefixes
+
+
+def _check_collection(service: VectorService, embedder: Embedder) -> None:
+    info = service.store.collection_info()
+    size = info.vector_size if info.exists else service.settings.vector_size
+    embedder.check_vector_size(size, service.settings.collection)
+
+
+def _delete_vectors(
+    service: VectorService,
+    prefix: str,
+    reason: str | None,
+    backup: bool,
+    progress: ProgressCallback | None,
+    cancel: CancelToken | None,
+    result: RetrainResult,
+) -> None:
+    """Through the protocol; a collection that does not exist yet has nothing to delete."""
+    if not service.store.collection_info().exists:
+        return
+    deleted = service.delete(
+        Target(TargetKind.DIRECTORY, prefix),
+        reason=reason or f"retrain {prefix}",
+        backup=backup,
+        progress=progress,
+        cancel=cancel,
+    )
+    result.deleted_count += deleted.deleted_count
+    if deleted.log_id is not None:
+        result.log_ids.append(deleted.log_id)
+
+
+def _requeue(
+    db: Session,
+    prefix: str,
+    category_id: int | None,
+    reason: str | None,
+    result: RetrainResult,
+) -> None:
+    now = utcnow()
+    old_sessions = db.execute(
+        select(TrainingSession.id, TrainingSession.directory_path, TrainingSession.category_id)
+        .where(
+            or_(
+                TrainingSession.directory_path == prefix,
+                TrainingSession.directory_path.startswith(prefix + "/", autoescape=True),
+            ),
+            TrainingSession.status != RESET,
+        )
+        .order_by(TrainingSession.id)
+    ).all()
+    old_ids = [row.id for row in old_sessions]
+    if old_ids:
+        db.execute(
+            update(TrainingSession)
+            .where(TrainingSession.id.in_(old_ids))
+            .values(status=RESET, reset_at=now, reset_reason=reason or "retrain")
+            .execution_options(synchronize_session=False)
+        )
+        db.execute(
+            update(TrainingJob)
+            .where(TrainingJob.session_id.in_(old_ids), TrainingJob.status == PENDING)
+            .values(status=CANCELLED, error_message="session reset by retrain", completed_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    if category_id is None:
+        own = [r.category_id for r in old_sessions if r.directory_path == prefix]
+        category_id = own[-1] if own else None
+
+    asset_ids = list(db.execute(select(ImageAsset.id).where(_under(prefix))).scalars())
+    db.execute(
+        update(ImageAsset)
+        .where(_under(prefix))
+        .values(indexed_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    session = TrainingSession(
+        name=f"retrain {prefix}",
+        directory_path=prefix,
+        category_id=category_id,
+        status=PENDING,
+        total_images=len(asset_ids),
+        processed_images=0,
+        failed_images=0,
+    )
+    db.add(session)
+    db.flush()
+    result.queued += queue_jobs(db, session.id, sorted(asset_ids))
+    result.sessions_reset += len(old_ids)
+    result.session_ids.append(session.id)
+
+
+def _under(prefix: str) -> ColumnElement[bool]:
+    """Assets inside the directory at any depth (not `/a/b-old` for `/a/b`)."""
+    return ImageAsset.path.startswith(prefix + "/", autoescape=True)

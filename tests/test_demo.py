@@ -1,0 +1,63 @@
+"""The demo library: built through the real pipeline, with a true history, safe to re-run."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import select
+
+from core.db.engine import create_db_engine
+from core.db.migrate import upgrade
+from core.db.models import TrainingEvidence, TrainingSession
+from core.demo import build_demo
+from core.embedding import RANDOM_LABEL, EmbedderConfig, load_embedder
+from core.jobs import COMPLETED, PENDING, RESET
+from core.service import VectorService
+from core.settings import Settings
+from tests.tiny_clip import TINY_MODEL, register_tiny_model, tiny_settings
+
+pytestmark = pytest.mark.clip
+
+
+@pytest.fixture
+def service(
+    settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[VectorService]:
+    engine = create_db_engine(settings.database_url)
+    upgrade(engine)
+    engine.dispose()
+    register_tiny_model(tmp_path_factory.mktemp("clip"))
+    service = VectorService(tiny_settings(settings))
+    yield service
+    service.close()
+
+
+def test_demo_builds_a_library_with_a_history_and_is_safe_to_rerun(
+    service: VectorService,
+) -> None:
+    embedder = load_embedder(EmbedderConfig(TINY_MODEL, "random", "cpu"))
+
+    built = build_demo(service, per_event=6, embedder=embedder)
+
+    assert built.created and built.images == 9 * 6 + 1 - 5 + 3  # + damaged, - forgotten, + inbox
+    assert built.failed == 1 and built.weights == RANDOM_LABEL
+    assert built.deletions == 3  # the retrain's delete, a directory, an asset
+    assert built.orphan_vectors == 5
+    assert built.missing_vectors == 1 + 6 + 1 + 3  # damaged, snow, one asset, inbox
+    assert built.embedded == 9 * 6 + 3 * 6  # the library, then the retrained year
+    with service.db() as db:
+        statuses = set(db.scalars(select(TrainingSession.status)))
+        labels = {e.metadata_json["weights"] for e in db.scalars(select(TrainingEvidence))}
+    assert {RESET, COMPLETED, PENDING} <= statuses
+    assert labels == {RANDOM_LABEL}
+    assert len(service.audit_log()) >= 3
+
+    again = build_demo(service, per_event=6, embedder=embedder)
+
+    assert not again.created and again.deletions == 0 and again.embedded == 0
+    assert (again.images, again.orphan_vectors, again.missing_vectors) == (
+        built.images,
+        built.orphan_vectors,
+        built.missing_vectors,
+    )
