@@ -83,8 +83,8 @@ def build_demo(
     if embedder is None:
         settings = service.settings
         embedder = load_embedder(EmbedderConfig(settings.clip_model, RANDOM, settings.device))
-    service.ensure_collection()
     store = service.store
+    store.ensure_collection(embedder.dim, service.settings.distance)  # the demo's own model
     worked = run_worker(
         service.settings,
         db=service.db,
@@ -107,7 +107,10 @@ def build_demo(
     deletions += _delete(service, Target(TargetKind.DIRECTORY, str(root / "2023" / "snow")))
     with service.db() as db:
         one = db.scalars(
-            select(ImageAsset.id).where(ImageAsset.path.endswith("/2024/garden/img003.jpg"))
+            select(ImageAsset.id)
+            .where(ImageAsset.path.like("%/2024/garden/%"))
+            .order_by(ImageAsset.path.desc())
+            .limit(1)
         ).one()
     deletions += _delete(service, Target(TargetKind.ASSET, str(one)))
     _forget_assets(service, root / "2024" / "concert", count=5)

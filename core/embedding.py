@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from core.errors import StoreMismatch, ValidationError, VectorctlError
+from core.errors import ModelUnavailable, StoreMismatch, ValidationError
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -36,10 +36,6 @@ POINT_TO_FILE = (
 )
 
 _load_lock = threading.Lock()  # open_clip's config registry and torch's RNG are global
-
-
-class ModelUnavailable(VectorctlError):
-    """The configured OpenCLIP model or its weights cannot be loaded; nothing was embedded."""
 
 
 @dataclass(frozen=True)

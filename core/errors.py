@@ -39,6 +39,10 @@ class StoreMismatch(VectorctlError):
     """The collection exists but not as expected (missing, or another vector size)."""
 
 
+class ModelUnavailable(VectorctlError):
+    """The configured OpenCLIP model or its weights cannot be loaded; nothing was embedded."""
+
+
 class OperationFailed(VectorctlError):
     """A destructive or long operation started and did not finish; the audit row says how far."""
 

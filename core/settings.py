@@ -32,6 +32,7 @@ ENV_VARS = {
     "qdrant_path": "VECTORCTL_QDRANT_PATH",
     "qdrant_edge": "VECTORCTL_QDRANT_EDGE",
     "collection": "VECTORCTL_COLLECTION",
+    "vector_size": "VECTORCTL_VECTOR_SIZE",
     "data_dir": "VECTORCTL_DATA_DIR",
     "operator": "VECTORCTL_OPERATOR",
     "read_only": "VECTORCTL_READ_ONLY",
@@ -192,7 +193,14 @@ def load_settings(
         sources["qdrant_edge"] = "default"
     values["read_only"] = _parse_bool("read_only", values.get("read_only", False))
     if "vector_size" in values:
-        values["vector_size"] = int(values["vector_size"])
+        try:
+            values["vector_size"] = int(values["vector_size"])
+        except ValueError:
+            raise ValidationError(
+                f"vector size must be a number, not {values['vector_size']!r}"
+            ) from None
+        if values["vector_size"] < 1:
+            raise ValidationError("vector size must be positive")
     values.setdefault("operator", default_operator())
     if values.get("device", "auto") not in ("auto", "cpu", "cuda"):
         raise ValidationError(f"device must be auto, cpu or cuda, not {values['device']!r}")

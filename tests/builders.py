@@ -119,4 +119,3 @@ def delete_asset_rows(service: VectorService, asset_ids: list[int]) -> None:
         for a in asset_ids:
             row: Any = db.get(ImageAsset, a)
             db.delete(row)
-

@@ -21,10 +21,20 @@ Run = Callable[..., Result]
 
 
 def global_options(settings: Settings) -> list[str]:
-    store = ["--qdrant-path", settings.qdrant_path] if settings.qdrant_path else [
-        "--qdrant-edge", str(settings.qdrant_edge)]
-    return ["--database-url", settings.database_url, *store, "--data-dir",
-            str(settings.data_dir), "--operator", "cli@test"]
+    store = (
+        ["--qdrant-path", settings.qdrant_path]
+        if settings.qdrant_path
+        else ["--qdrant-edge", str(settings.qdrant_edge)]
+    )
+    return [
+        "--database-url",
+        settings.database_url,
+        *store,
+        "--data-dir",
+        str(settings.data_dir),
+        "--operator",
+        "cli@test",
+    ]
 
 
 @pytest.fixture
@@ -56,8 +66,13 @@ def test_stats_json_lists_directories(run: Run, populated: dict[str, int]) -> No
     assert result.exit_code == 0, result.output
     rows = {r["path"]: r for r in doc(result)}
     assert rows["/photos/2024"] == {
-        "path": "/photos/2024", "vector_count": 2, "direct_vector_count": 2, "asset_count": 2,
-        "session_count": 1, "last_trained_at": "2024-06-01T00:00:00+00:00"}
+        "path": "/photos/2024",
+        "vector_count": 2,
+        "direct_vector_count": 2,
+        "asset_count": 2,
+        "session_count": 1,
+        "last_trained_at": "2024-06-01T00:00:00+00:00",
+    }
     assert rows["/photos"]["vector_count"] == 3
 
 
@@ -86,8 +101,9 @@ def test_delete_with_yes_json(run: Run, populated: dict[str, int]) -> None:
     assert body["deleted_count"] == 2 and body["target"] == "directory /photos/2024"
     assert body["log_id"] and Path(body["backup"]).exists()
     entries = doc(run("audit", "--json"))
-    assert [(e["deletion_type"], e["vector_count"], e["operator"], e["status"]) for e in entries] == [
-        ("DIRECTORY", 2, "cli@test", "completed")]
+    assert [
+        (e["deletion_type"], e["vector_count"], e["operator"], e["status"]) for e in entries
+    ] == [("DIRECTORY", 2, "cli@test", "completed")]
     restored = run("restore", str(body["log_id"]), "--yes", "--json")
     assert doc(restored)["restored_count"] == 2
     assert doc(run("preview", "dir", "/photos/2024", "--json"))["count"] == 2
@@ -120,8 +136,13 @@ def test_bad_input_exits_2_and_changes_nothing(run: Run, populated: dict[str, in
 def test_delete_nothing_matching_exits_0_without_audit(run: Run, populated: dict[str, int]) -> None:
     result = run("delete", "dir", "/nowhere", "--json")
     assert result.exit_code == 0
-    assert doc(result) == {"target": "directory /nowhere", "deleted_count": 0, "log_id": None,
-                           "backup": None, "status": "completed"}
+    assert doc(result) == {
+        "target": "directory /nowhere",
+        "deleted_count": 0,
+        "log_id": None,
+        "backup": None,
+        "status": "completed",
+    }
 
 
 def test_orphans_preview_and_clean(run: Run, populated: dict[str, int], settings: Settings) -> None:
@@ -130,9 +151,13 @@ def test_orphans_preview_and_clean(run: Run, populated: dict[str, int], settings
     svc.close()
     body = doc(run("orphans", "--json"))
     assert body["count"] == 1
-    assert body["orphans"] == [{"id": populated["/photos/2024-old/c.jpg"],
-                                "path": "/photos/2024-old/c.jpg",
-                                "asset_id": str(populated["/photos/2024-old/c.jpg"])}]
+    assert body["orphans"] == [
+        {
+            "id": populated["/photos/2024-old/c.jpg"],
+            "path": "/photos/2024-old/c.jpg",
+            "asset_id": str(populated["/photos/2024-old/c.jpg"]),
+        }
+    ]
     assert run("orphans", "clean", "--json").exit_code == 1  # not confirmed
     cleaned = run("orphans", "clean", "--yes", "--json")
     assert doc(cleaned)["deleted_count"] == 1
@@ -174,15 +199,25 @@ def test_info_json_masks_secrets(run: Run, populated: dict[str, int]) -> None:
 
 def vectorctl(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "tui", *args], capture_output=True, text=True, timeout=120,
+        [sys.executable, "-m", "tui", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
         env={"PATH": "/usr/bin:/bin", "HOME": "/tmp", **(env or {})},
     )
 
 
 def test_unreachable_qdrant_is_one_line_without_secret(tmp_path: Path) -> None:
     proc = vectorctl(
-        "--database-url", f"sqlite:///{tmp_path}/x.db", "--qdrant-url", "http://127.0.0.1:9",
-        "--data-dir", str(tmp_path), "preview", "dir", "/photos",
+        "--database-url",
+        f"sqlite:///{tmp_path}/x.db",
+        "--qdrant-url",
+        "http://127.0.0.1:9",
+        "--data-dir",
+        str(tmp_path),
+        "preview",
+        "dir",
+        "/photos",
         env={"VECTORCTL_QDRANT_API_KEY": "sekrit-key"},
     )
     assert proc.returncode == 1
@@ -193,8 +228,14 @@ def test_unreachable_qdrant_is_one_line_without_secret(tmp_path: Path) -> None:
 
 def test_unreachable_database_masks_password(tmp_path: Path) -> None:
     proc = vectorctl(
-        "--database-url", "postgresql://ops:hunter2@127.0.0.1:9/images",
-        "--qdrant-path", str(tmp_path / "q"), "--data-dir", str(tmp_path), "stats", "--json",
+        "--database-url",
+        "postgresql://ops:hunter2@127.0.0.1:9/images",
+        "--qdrant-path",
+        str(tmp_path / "q"),
+        "--data-dir",
+        str(tmp_path),
+        "stats",
+        "--json",
     )
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr

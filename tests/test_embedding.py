@@ -13,11 +13,10 @@ from PIL import Image
 from core.embedding import (
     RANDOM_LABEL,
     EmbedderConfig,
-    ModelUnavailable,
     load_embedder,
     vector_checksum,
 )
-from core.errors import StoreMismatch
+from core.errors import ModelUnavailable, StoreMismatch
 from tests.tiny_clip import TINY_DIM, TINY_MODEL, make_images, register_tiny_model
 
 pytestmark = pytest.mark.clip

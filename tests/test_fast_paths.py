@@ -33,8 +33,10 @@ def mixed(service: VectorService) -> list[str]:
     index_assets(service, paths[70:100], legacy=True)
     add_assets(service, paths[100:])
     service.store.upsert(
-        [Record(10_000 + i, tool_payload(10_000 + i, f"/gone/{i}.jpg"), vector_for(i))
-         for i in range(5)]
+        [
+            Record(10_000 + i, tool_payload(10_000 + i, f"/gone/{i}.jpg"), vector_for(i))
+            for i in range(5)
+        ]
     )
     return paths
 
@@ -59,10 +61,15 @@ def test_directory_stats_equal_a_full_scan(service: VectorService, mixed: list[s
     assert {r.path for r in rows} == set(recursive) | set(assets)
     for r in rows:
         assert (r.vector_count, r.direct_vector_count, r.asset_count) == (
-            recursive[r.path], direct[r.path], assets[r.path]), r.path
+            recursive[r.path],
+            direct[r.path],
+            assets[r.path],
+        ), r.path
 
 
-def test_directory_counts_equal_a_python_prefix_check(service: VectorService, mixed: list[str]) -> None:
+def test_directory_counts_equal_a_python_prefix_check(
+    service: VectorService, mixed: list[str]
+) -> None:
     everything = [r for page in service.store.scroll(fields=["path"]) for r in page]
     for directory in ["/photos/2024", "/photos/2024/trip", "/fotos/été 2024", "/scans/x-y"]:
         expected = sum(is_under(r.payload["path"], directory) for r in everything)
@@ -76,7 +83,9 @@ def test_maintained_statistics_are_reused_until_something_changes(
     first = service.directory_stats()
     facets = []
     real_facet = service.store.facet
-    monkeypatch.setattr(service.store, "facet", lambda *a, **k: facets.append(a) or real_facet(*a, **k))
+    monkeypatch.setattr(
+        service.store, "facet", lambda *a, **k: facets.append(a) or real_facet(*a, **k)
+    )
 
     assert service.directory_stats() == first
     assert facets == []  # served from the maintained copy
@@ -88,7 +97,9 @@ def test_maintained_statistics_are_reused_until_something_changes(
     assert rows["/new/dir"].vector_count == 1
 
 
-def test_maintained_statistics_notice_a_new_session(service: VectorService, mixed: list[str]) -> None:
+def test_maintained_statistics_notice_a_new_session(
+    service: VectorService, mixed: list[str]
+) -> None:
     before = {r.path: r for r in service.directory_stats()}
     add_session(service, "/scans", [])
     after = {r.path: r for r in service.directory_stats()}
@@ -135,8 +146,9 @@ def test_copy_collection_to_the_other_embedded_engine(
     assert result.copied == service.store.count() == 105
     copy = open_store(target)
     try:
-        original = {r.id: r for page in service.store.scroll(fields=None, with_vectors=True)
-                    for r in page}
+        original = {
+            r.id: r for page in service.store.scroll(fields=None, with_vectors=True) for r in page
+        }
         copied = {r.id: r for page in copy.scroll(fields=None, with_vectors=True) for r in page}
         assert copied.keys() == original.keys()
         assert all(copied[i].payload == original[i].payload for i in original)

@@ -25,7 +25,11 @@ def test_normalize_prefix_drops_trailing_and_double_slashes() -> None:
 
 
 def test_ancestor_dirs_lists_every_directory_above_a_file() -> None:
-    assert ancestor_dirs("/photos/2024/trip/a.jpg") == ["/photos", "/photos/2024", "/photos/2024/trip"]
+    assert ancestor_dirs("/photos/2024/trip/a.jpg") == [
+        "/photos",
+        "/photos/2024",
+        "/photos/2024/trip",
+    ]
     assert ancestor_dirs("/a.jpg") == []
     assert parent_dir("/photos/2024/a.jpg") == "/photos/2024"
 
@@ -53,8 +57,9 @@ def test_flags_beat_environment_beat_profile_beat_default(tmp_path: Path) -> Non
 
 def test_two_stores_at_once_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValidationError, match="choose one vector store"):
-        load_settings({"qdrant_url": "http://x", "qdrant_path": str(tmp_path)}, env={},
-                      use_profile=False)
+        load_settings(
+            {"qdrant_url": "http://x", "qdrant_path": str(tmp_path)}, env={}, use_profile=False
+        )
 
 
 def test_profile_with_unknown_key_is_refused(tmp_path: Path) -> None:

@@ -48,9 +48,7 @@ LIBRARY = [
 
 
 def all_points(service: VectorService) -> dict[int | str, Record]:
-    return {
-        r.id: r for page in service.store.scroll(fields=None, with_vectors=True) for r in page
-    }
+    return {r.id: r for page in service.store.scroll(fields=None, with_vectors=True) for r in page}
 
 
 def audit_rows(service: VectorService) -> int:
@@ -61,19 +59,32 @@ def audit_rows(service: VectorService) -> int:
 # -- statistics ---------------------------------------------------------------------------
 
 
-def test_stats_count_recursive_and_direct_vectors_assets_and_sessions(service: VectorService) -> None:
+def test_stats_count_recursive_and_direct_vectors_assets_and_sessions(
+    service: VectorService,
+) -> None:
     ids = index_assets(service, LIBRARY)
     index_assets(service, ["/photos/legacy/x.jpg"], legacy=True)
-    add_session(service, "/photos/2024", [ids["/photos/2024/a.jpg"]],
-                completed_at=datetime(2024, 7, 1, tzinfo=UTC))
-    add_session(service, "/photos/2024/trip", [ids["/photos/2024/trip/c.jpg"]],
-                completed_at=datetime(2024, 8, 1, tzinfo=UTC))
+    add_session(
+        service,
+        "/photos/2024",
+        [ids["/photos/2024/a.jpg"]],
+        completed_at=datetime(2024, 7, 1, tzinfo=UTC),
+    )
+    add_session(
+        service,
+        "/photos/2024/trip",
+        [ids["/photos/2024/trip/c.jpg"]],
+        completed_at=datetime(2024, 8, 1, tzinfo=UTC),
+    )
 
     by_path = {s.path: s for s in service.directory_stats()}
 
     assert by_path["/photos"].vector_count == 6
     assert by_path["/photos"].direct_vector_count == 0
-    assert (by_path["/photos/2024"].vector_count, by_path["/photos/2024"].direct_vector_count) == (3, 2)
+    assert (by_path["/photos/2024"].vector_count, by_path["/photos/2024"].direct_vector_count) == (
+        3,
+        2,
+    )
     assert by_path["/photos/2024-old"].vector_count == 1
     assert by_path["/photos/legacy"].vector_count == 1  # legacy point, grouped by its path
     assert by_path["/photos/2024"].asset_count == 3
@@ -106,7 +117,10 @@ def test_preview_counts_exactly_and_changes_nothing(service: VectorService) -> N
     preview = service.preview(Target(DIR, "/photos/2024"))
     assert preview.count == 3
     assert {s.path for s in preview.sample} == {
-        "/photos/2024/a.jpg", "/photos/2024/b.jpg", "/photos/2024/trip/c.jpg"}
+        "/photos/2024/a.jpg",
+        "/photos/2024/b.jpg",
+        "/photos/2024/trip/c.jpg",
+    }
     assert service.store.count() == 5
     assert audit_rows(service) == 0
 
@@ -120,9 +134,15 @@ def test_delete_dir_keeps_sibling_with_same_prefix(service: VectorService) -> No
 
     entry = service.audit_entry(result.log_id)
     assert (entry.deletion_type, entry.deletion_target, entry.vector_count) == (
-        "DIRECTORY", "/photos/2024", 3)
+        "DIRECTORY",
+        "/photos/2024",
+        3,
+    )
     assert (entry.status, entry.operator, entry.deletion_reason) == (
-        "completed", "tester@test", "bad import")
+        "completed",
+        "tester@test",
+        "bad import",
+    )
     assert entry.backup and Path(entry.backup).exists()
 
 
@@ -140,7 +160,9 @@ def test_delete_dir_with_unicode_and_spaces(service: VectorService) -> None:
     assert {r.payload["path"] for r in all_points(service).values()} == {"/fotos/été 2024x/b.jpg"}
 
 
-def test_delete_prefix_matching_nothing_reports_zero_and_writes_no_audit(service: VectorService) -> None:
+def test_delete_prefix_matching_nothing_reports_zero_and_writes_no_audit(
+    service: VectorService,
+) -> None:
     index_assets(service, LIBRARY)
     result = service.delete(Target(DIR, "/nowhere"))
     assert (result.deleted_count, result.log_id) == (0, None)
@@ -204,8 +226,9 @@ def test_delete_session_takes_job_assets_and_payload_session_id(service: VectorS
     ids = index_assets(service, LIBRARY)
     session = add_session(service, "/photos/2024", [ids["/photos/2024/a.jpg"]])
     # a point written by this session that has no job row (payload session id only)
-    service.store.upsert([Record(500, tool_payload(500, "/photos/2024/z.jpg", session_id=session),
-                                 vector_for(500))])
+    service.store.upsert(
+        [Record(500, tool_payload(500, "/photos/2024/z.jpg", session_id=session), vector_for(500))]
+    )
     assert service.delete(Target(TargetKind.SESSION, str(session))).deleted_count == 2
     assert set(all_points(service)) == set(ids.values()) - {ids["/photos/2024/a.jpg"]}
 
@@ -280,8 +303,11 @@ def test_reset_recreates_empty_collection_with_same_configuration(service: Vecto
     result = service.reset("DELETE ALL VECTORS", reason="new model")
     after = service.store.collection_info()
     assert result.deleted_count == 5
-    assert (after.exists, after.vector_size, after.distance) == (True, before.vector_size,
-                                                                 before.distance)
+    assert (after.exists, after.vector_size, after.distance) == (
+        True,
+        before.vector_size,
+        before.distance,
+    )
     assert service.store.count() == 0
     assert service.audit_entry(result.log_id).deletion_type == "FULL_RESET"
 
@@ -289,8 +315,9 @@ def test_reset_recreates_empty_collection_with_same_configuration(service: Vecto
 def test_restore_brings_back_identical_points(service: VectorService) -> None:
     index_assets(service, LIBRARY)
     odd = str(uuid.uuid4())
-    service.store.upsert([Record(odd, legacy_payload(9, "/photos/2024/ünï côdé.jpg"),
-                                 vector_for(9))])
+    service.store.upsert(
+        [Record(odd, legacy_payload(9, "/photos/2024/ünï côdé.jpg"), vector_for(9))]
+    )
     before = all_points(service)
     deleted = service.delete(Target(DIR, "/photos/2024"))
     assert deleted.deleted_count == 4
@@ -339,14 +366,17 @@ def test_cancel_stops_between_batches_and_is_recorded(service: VectorService, mo
             cancel.set()
 
     with pytest.raises(Cancelled):
-        service.delete(Target(DIR, "/big"), backup=False, progress=stop_after_first_batch,
-                       cancel=cancel)
+        service.delete(
+            Target(DIR, "/big"), backup=False, progress=stop_after_first_batch, cancel=cancel
+        )
     assert service.store.count() == 5
     entry = service.audit_log()[0]
     assert (entry.status, entry.vector_count) == ("cancelled", 2)
 
 
-def test_store_failure_mid_delete_leaves_partial_audit_row(service: VectorService, monkeypatch) -> None:
+def test_store_failure_mid_delete_leaves_partial_audit_row(
+    service: VectorService, monkeypatch
+) -> None:
     # Fault injection: the real store, with its delete made to fail on the second call.
     import core.protocol
 

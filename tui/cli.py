@@ -21,7 +21,7 @@ from rich.table import Table
 from core.errors import ValidationError, VectorctlError
 from core.service import VectorService
 from core.settings import RESET_PHRASE, load_settings, with_overrides
-from core.targets import Target
+from core.targets import Target, TargetKind
 from tui.output import emit_json, error_line, progress_bars, stderr, stdout
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -80,10 +80,14 @@ pass_state = click.make_pass_decorator(State)
 @click.option("--qdrant-path", help="qdrant-client local-mode storage directory.")
 @click.option("--qdrant-edge", help="Qdrant Edge storage directory (the embedded default).")
 @click.option("--collection", help="Collection name (default image_assets).")
+@click.option("--vector-size", type=int, help="Vector size of a new collection (default 512).")
 @click.option("--data-dir", help="Where the embedded default and backups live.")
 @click.option("--profile", type=click.Path(path_type=Path), help="Profile file (TOML).")
 @click.option("--operator", help="Name recorded in the audit log (default user@host).")
 @click.option("--read-only", is_flag=True, default=None, help="Refuse every mutation.")
+@click.option("--clip-model", help="OpenCLIP architecture (default ViT-B-32).")
+@click.option("--clip-pretrained", help="Weights: a pretrained tag, a local file, or 'random'.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Embedding device.")
 @click.pass_context
 def cli(ctx: click.Context, profile: Path | None, **options: Any) -> None:
     """vectorctl: see, preview, delete and retrain the vectors of an image library.
@@ -364,15 +368,20 @@ def audit(
     if as_json:
         emit_json([e.as_dict() for e in entries])
         return
-    table = Table("id", "when", "type", "target", "count", "status", "operator", "reason")
+    table = Table(box=None, header_style="bold")
+    for name in ("id", "when", "type", "count", "status"):
+        table.add_column(name, no_wrap=True)
+    table.add_column("target", overflow="fold", min_width=24)
+    table.add_column("operator", no_wrap=True, overflow="ellipsis", max_width=16)
+    table.add_column("reason", overflow="fold")
     for e in entries:
         table.add_row(
             str(e.id),
             e.created_at.strftime("%Y-%m-%d %H:%M") if e.created_at else "-",
             e.deletion_type,
-            e.deletion_target,
             str(e.vector_count),
             e.status,
+            e.deletion_target,
             e.operator or "-",
             e.deletion_reason or "",
         )
@@ -496,6 +505,192 @@ def store_migrate(
         emit_json(result.as_dict())
     else:
         stdout.print(f"copied {result.copied} points from {result.source} to {result.target}")
+
+
+# -- ingest, queue and retrain -------------------------------------------------------------
+
+
+def _print_result(result: Any, as_json: bool, text: str) -> None:
+    if as_json:
+        emit_json(result.as_dict())
+    else:
+        stdout.print(text, highlight=False)
+
+
+@cli.command()
+@click.argument("root")
+@click.option("--category", "category_id", type=int, help="Category of the new session.")
+@json_option
+@pass_state
+@command
+def scan(state: State, root: str, category_id: int | None, as_json: bool) -> None:
+    """Register the image files under ROOT and queue a job per new image."""
+    from core.ingest import scan as scan_files
+
+    state.service.require_writable(f"scan {root}")
+    with progress_bars(not as_json) as (progress, cancel):
+        result = scan_files(
+            state.service.db, root, category_id=category_id, progress=progress, cancel=cancel
+        )
+    _print_result(
+        result,
+        as_json,
+        f"{result.found} images found, {result.registered} registered, {result.skipped} known; "
+        f"{result.queued} jobs queued"
+        + (f" in session {result.session_id}" if result.session_id else "")
+        + " (run `vectorctl worker`)",
+    )
+
+
+@cli.command()
+@click.option("--follow", is_flag=True, help="Keep waiting for new jobs until Ctrl-C.")
+@click.option("--batch-size", type=click.IntRange(1, 1024), default=32, show_default=True)
+@json_option
+@pass_state
+@command
+def worker(state: State, follow: bool, batch_size: int, as_json: bool) -> None:
+    """Embed queued jobs (several workers may share one PostgreSQL database)."""
+    from core.jobs import run_worker
+
+    service = state.service
+    service.require_writable("run a worker")
+    with progress_bars(not as_json) as (progress, cancel):
+        result = run_worker(
+            service.settings,
+            db=service.db,
+            store=service.store,
+            follow=follow,
+            batch_size=batch_size,
+            progress=progress,
+            cancel=cancel,
+        )
+    _print_result(
+        result,
+        as_json,
+        f"embedded {result.embedded}, failed {result.failed}"
+        f"{' (cancelled)' if result.cancelled else ''} on {result.device}, "
+        f"weights {result.weights}",
+    )
+    if result.failed and not result.embedded:
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("prefixes", nargs=-1, required=True)
+@click.option("--category", "category_id", type=int, help="Category of the new sessions.")
+@click.option("--reason", help="Why, for the audit log and the reset sessions.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--no-backup", is_flag=True, help="Skip the points backup.")
+@click.option("--wait", is_flag=True, help="Embed the queued jobs before returning.")
+@json_option
+@pass_state
+@command
+def retrain(
+    state: State,
+    prefixes: tuple[str, ...],
+    category_id: int | None,
+    reason: str | None,
+    yes: bool,
+    no_backup: bool,
+    wait: bool,
+    as_json: bool,
+) -> None:
+    """Delete the vectors of PREFIX..., reset their sessions and queue them again."""
+    from core.retrain import retrain as run_retrain
+
+    service = state.service
+    service.require_writable("retrain")
+    previews = [service.preview(Target(TargetKind.DIRECTORY, p), sample_size=3) for p in prefixes]
+    total = sum(p.count for p in previews)
+    if not as_json:
+        for p in previews:
+            stdout.print(
+                f"{p.target.value}: [bold]{p.count}[/] vectors will be deleted and re-embedded",
+                highlight=False,
+            )
+    _confirm(
+        state,
+        f"Retrain {len(prefixes)} directories ({total} vectors deleted first)?",
+        yes,
+        as_json,
+        {"count": total, "targets": [p.as_dict() for p in previews]},
+    )
+    with progress_bars(not as_json) as (progress, cancel):
+        result = run_retrain(
+            service,
+            list(prefixes),
+            category_id=category_id,
+            reason=reason,
+            backup=not no_backup,
+            wait=wait,
+            progress=progress,
+            cancel=cancel,
+        )
+    _print_result(
+        result,
+        as_json,
+        f"deleted {result.deleted_count} vectors, reset {result.sessions_reset} sessions, "
+        f"queued {result.queued} jobs in session {result.session_id}"
+        + (
+            f"; embedded {result.embedded}, failed {result.failed}"
+            if wait
+            else " (run `vectorctl worker`)"
+        ),
+    )
+
+
+@cli.command()
+@click.option(
+    "--data-dir",
+    "demo_dir",
+    type=click.Path(path_type=Path),
+    help="Where to build it (default: a 'demo' folder in the user data directory).",
+)
+@click.option("--no-open", is_flag=True, help="Build only; do not open the console.")
+@click.option("--images-per-event", type=click.IntRange(10, 500), default=30, show_default=True)
+@json_option
+@pass_state
+@command
+def demo(
+    state: State, demo_dir: Path | None, no_open: bool, images_per_event: int, as_json: bool
+) -> None:
+    """Build a demo library on the embedded default (random weights) and open the console.
+
+    The demo never touches a configured database or Qdrant: it is its own deployment in its
+    own data directory. Re-running it is safe.
+    """
+    import platformdirs
+
+    from core.demo import build_demo
+
+    directory = demo_dir or Path(platformdirs.user_data_dir("vectorctl")) / "demo"
+    clip = {k: state.overrides.get(k) for k in ("clip_model", "device")}
+    settings = load_settings({"data_dir": str(directory), **clip}, env={}, use_profile=False)
+    service = VectorService(settings)
+    try:
+        if not as_json:
+            stderr.print(
+                f"building the demo library in {directory} "
+                "(OpenCLIP with random weights: not a trained model)"
+            )
+        with progress_bars(not as_json) as (progress, cancel):
+            result = build_demo(
+                service, per_event=images_per_event, progress=progress, cancel=cancel
+            )
+    finally:
+        service.close()
+    _print_result(
+        result,
+        as_json,
+        ("built" if result.created else "already built:") + f" {result.images} images, "
+        f"{result.embedded} embedded, {result.orphan_vectors} orphan vectors, "
+        f"{result.missing_vectors} missing vectors, weights {result.weights} "
+        f"({result.seconds:.0f} s). Reopen with: vectorctl --data-dir {directory}",
+    )
+    if not (no_open or as_json):
+        from tui.app import run_app
+
+        run_app(settings)
 
 
 def main() -> None:
