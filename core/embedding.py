@@ -10,6 +10,7 @@ weights would fill the collection with meaningless vectors.
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -215,9 +216,17 @@ def _create(config: EmbedderConfig, weights_path: str | None) -> tuple[Any, Any]
 
     if config.is_random:
         # Seeded so a demo library's vectors are reproducible; the RNG state is restored.
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(RANDOM_SEED)
-            model, _, preprocess = open_clip.create_model_and_transforms(config.model)
+        # open_clip logs "initialized randomly" on the root logger; vectorctl says so itself,
+        # in its own words, everywhere the weights are shown.
+        root = logging.getLogger()
+        level = root.level
+        root.setLevel(logging.ERROR)
+        try:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(RANDOM_SEED)
+                model, _, preprocess = open_clip.create_model_and_transforms(config.model)
+        finally:
+            root.setLevel(level)
         return model, preprocess
     model, _, preprocess = open_clip.create_model_and_transforms(
         config.model, pretrained=weights_path or config.pretrained
