@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, func, select
+from sqlalchemy import delete as sql_delete
 from sqlalchemy.orm import Session, sessionmaker
 
 from core import orphans as orphan_scan
@@ -19,7 +20,7 @@ from core import protocol, stats
 from core.audit import AuditLog
 from core.backup import read_batches, read_manifest
 from core.db.engine import check_connection, create_db_engine, session_factory
-from core.db.models import Category, ImageAsset, TrainingJob, TrainingSession
+from core.db.models import Category, ImageAsset, TrainingEvidence, TrainingJob, TrainingSession
 from core.errors import (
     Cancelled,
     NotFoundError,
@@ -324,12 +325,8 @@ class VectorService:
         report(progress, ProgressEvent("counting", plan.expected, plan.expected))
         if plan.expected == 0:
             return DeleteResult(target=target, deleted_count=0, log_id=None, backup=None)
-        outcome = self._run(plan, reason=reason, backup=backup, progress=progress, cancel=cancel)
-        return DeleteResult(
-            target=target,
-            deleted_count=outcome.deleted,
-            log_id=outcome.log_id,
-            backup=outcome.backup,
+        return self._run(
+            target, plan, reason=reason, backup=backup, progress=progress, cancel=cancel
         )
 
     def delete_session_record(
@@ -358,19 +355,19 @@ class VectorService:
         def drop_row(db: Session) -> None:
             row = db.get(TrainingSession, session_id)
             if row is not None:
-                db.execute(
-                    TrainingJob.__table__.delete().where(TrainingJob.session_id == session_id)
-                )
+                # Explicit, not left to ON DELETE CASCADE: hand-made service databases may lack it.
+                for child in (TrainingEvidence, TrainingJob):
+                    db.execute(sql_delete(child).where(child.session_id == session_id))
                 db.delete(row)
 
-        outcome = self._run(
-            plan, reason=reason, backup=backup, progress=progress, cancel=cancel, finalize=drop_row
-        )
-        return DeleteResult(
-            target=target,
-            deleted_count=outcome.deleted,
-            log_id=outcome.log_id,
-            backup=outcome.backup,
+        return self._run(
+            target,
+            plan,
+            reason=reason,
+            backup=backup,
+            progress=progress,
+            cancel=cancel,
+            finalize=drop_row,
         )
 
     def find_orphans(
@@ -401,12 +398,8 @@ class VectorService:
             expected=found.count,
             metadata={"orphan_ids": [o.id for o in found.orphans[:1000]], "scanned": found.scanned},
         )
-        outcome = self._run(plan, reason=reason, backup=backup, progress=progress, cancel=cancel)
-        return DeleteResult(
-            target=target,
-            deleted_count=outcome.deleted,
-            log_id=outcome.log_id,
-            backup=outcome.backup,
+        return self._run(
+            target, plan, reason=reason, backup=backup, progress=progress, cancel=cancel
         )
 
     def reset(
@@ -538,15 +531,21 @@ class VectorService:
 
     # -- helpers --------------------------------------------------------------------------
 
-    def _run(self, plan: protocol.Plan, **kwargs: Any) -> protocol.Outcome:
+    def _run(self, target: Target, plan: protocol.Plan, **kwargs: Any) -> DeleteResult:
         self._stats_cache.clear()
-        return protocol.run(
+        outcome = protocol.run(
             plan,
             store=self.store,
             audit=self.audit,
             backup_dir=self.settings.backup_dir,
             vector_size=self._vector_size(),
             **kwargs,
+        )
+        return DeleteResult(
+            target=target,
+            deleted_count=outcome.deleted,
+            log_id=outcome.log_id,
+            backup=outcome.backup,
         )
 
     def _vector_size(self) -> int:
