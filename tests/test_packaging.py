@@ -41,7 +41,9 @@ def test_scripted_commands_import_neither_torch_nor_textual() -> None:
 def test_wheel_contains_styles_and_migrations(tmp_path: Path) -> None:
     subprocess.run(
         [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(tmp_path)],
-        cwd=ROOT, check=True, capture_output=True,
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
     )
     (wheel,) = tmp_path.glob("vectorctl-*.whl")
     names = zipfile.ZipFile(wheel).namelist()

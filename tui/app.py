@@ -1,0 +1,325 @@
+"""The full-screen console: one `VectorService`, five screens, and the job runner.
+
+Threads: the store is not thread-safe, so every service call runs in a thread worker
+holding `service_lock`. Reads are exclusive per area (a newer read drops an older result);
+mutations run one at a time as a *job* whose progress every screen shows, so the operator
+keeps browsing while it runs and every screen reloads when it ends.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+
+from textual.app import App, CSSPathType, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.dom import DOMNode
+from textual.message import Message
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.worker import get_current_worker
+
+from core.errors import Cancelled, VectorctlError
+from core.progress import ProgressCallback, ProgressEvent
+from core.results import Info
+from core.service import VectorService
+from core.settings import Settings
+from tui.modals.help import HelpModal
+from tui.modals.retrain import RetrainModal, RetrainRequest
+from tui.screens.audit import AuditScreen
+from tui.screens.danger import DangerScreen
+from tui.screens.directories import DirectoriesScreen
+from tui.screens.orphans import OrphansScreen
+from tui.screens.sessions import SessionsScreen
+
+T = TypeVar("T")
+STYLES = Path(__file__).resolve().parent.parent / "styles"
+CLOSE_WAIT_SECONDS = 60
+PROGRESS_INTERVAL = 0.1  # seconds between progress repaints; more is noise over SSH
+
+
+@dataclass
+class RunningJob:
+    """The one mutation (or long scan) in flight; `cancel` is checked by the core between
+    batches."""
+
+    title: str
+    cancel: threading.Event = field(default_factory=threading.Event)
+    event: ProgressEvent | None = None
+    started: float = field(default_factory=time.monotonic)
+
+
+class JobProgress(Message):
+    """Posted from the job's thread; stale ones are dropped so the queue never grows."""
+
+    def __init__(self, job: RunningJob, event: ProgressEvent) -> None:
+        super().__init__()
+        self.job, self.event = job, event
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, JobProgress) and message.job is self.job
+
+
+def error_text(exc: BaseException) -> str:
+    """One operator line: typed errors already are one; anything else gets its type."""
+    if isinstance(exc, VectorctlError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
+class VectorctlApp(App[None]):
+    """Holds the service, the shared header state and the running job."""
+
+    TITLE = "vectorctl"
+    CSS_PATH: ClassVar[CSSPathType | None] = [
+        STYLES / "app.tcss",
+        STYLES / "modals.tcss",
+        STYLES / "danger.tcss",
+    ]
+    MODES: ClassVar[dict[str, str | Callable[[], Screen[Any]]]] = {
+        "directories": DirectoriesScreen,
+        "sessions": SessionsScreen,
+        "audit": AuditScreen,
+        "orphans": OrphansScreen,
+        "danger": DangerScreen,
+    }
+    # -narrow puts the directory detail under the tree. (Textual's own annotation of this
+    # attribute is malformed, hence the ignore.)
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [  # type: ignore[misc]
+        (0, "-narrow"),
+        (110, "-wide"),
+    ]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("1", "switch_mode('directories')", "Dirs"),
+        Binding("2", "switch_mode('sessions')", "Sessions"),
+        Binding("3", "switch_mode('audit')", "Audit"),
+        Binding("4", "switch_mode('orphans')", "Orphans"),
+        Binding("5", "switch_mode('danger')", "Danger"),
+        Binding("x", "cancel_job", "Cancel job"),
+        Binding("question_mark,f1", "help", "Help", key_display="?"),
+        Binding("q", "quit", "Quit"),
+    ]
+    # Actions the palette offers on every screen: (title, help, action).
+    GLOBAL_COMMANDS: ClassVar[list[tuple[str, str, str]]] = [
+        ("Directories", "Tree of the library with counts and drift", "switch_mode('directories')"),
+        ("Sessions", "Training sessions table", "switch_mode('sessions')"),
+        ("Audit log", "Every operation, with restore", "switch_mode('audit')"),
+        ("Orphans", "Vectors whose asset is gone", "switch_mode('orphans')"),
+        ("Danger zone", "Reset the whole collection", "switch_mode('danger')"),
+        ("Cancel running job", "Stop the running job after its current batch", "cancel_job"),
+        ("Help", "Keys of this screen and of the app", "help"),
+    ]
+
+    info: reactive[Info | None] = reactive(None)
+    orphan_count: reactive[int | None] = reactive(None)
+    job: reactive[RunningJob | None] = reactive(None, always_update=True)
+    # Bumped when a job changed data: screens reload (now if shown, else when shown).
+    data_version: reactive[int] = reactive(0)
+
+    def __init__(self, service: VectorService) -> None:
+        super().__init__()
+        self.service = service
+        self.service_lock = threading.Lock()
+
+    @property
+    def model_label(self) -> str:
+        """The embedding model a retrain will load, as the operator configured it."""
+        settings = self.service.settings
+        return f"{settings.clip_model} ({settings.clip_pretrained})"
+
+    @property
+    def read_only(self) -> bool:
+        return self.service.settings.read_only
+
+    def on_mount(self) -> None:
+        self.switch_mode("directories")
+        self.reload_info()
+
+    def on_unmount(self) -> None:
+        if self.job is not None:
+            self.job.cancel.set()
+
+    # -- service calls ----------------------------------------------------------------
+
+    def reload_info(self) -> None:
+        self.load(self, "info", lambda s: s.info(), self._set_info)
+
+    def _set_info(self, info: Info) -> None:
+        self.info = info
+
+    def load(
+        self,
+        owner: DOMNode,
+        group: str,
+        work: Callable[[VectorService], T],
+        done: Callable[[T], None],
+        failed: Callable[[str], None] | None = None,
+    ) -> None:
+        """Run a read in a thread worker; `done` or `failed` runs on the UI thread."""
+        owner.run_worker(
+            partial(self._call, work, done, failed or self.notify_error),
+            thread=True,
+            group=group,
+            exclusive=True,
+            exit_on_error=False,
+        )
+
+    def _call(
+        self,
+        work: Callable[[VectorService], T],
+        done: Callable[[T], None],
+        failed: Callable[[str], None],
+    ) -> None:
+        worker = get_current_worker()
+        outcome: Callable[[], None]
+        try:
+            with self.service_lock:
+                if worker.is_cancelled:
+                    return
+                result = work(self.service)
+        except Exception as exc:
+            outcome = partial(failed, error_text(exc))
+        else:
+            outcome = partial(done, result)
+        if not worker.is_cancelled:
+            self.call_from_thread(outcome)
+
+    def notify_error(self, message: str) -> None:
+        self.notify(message, title="Error", severity="error", timeout=10)
+
+    # -- jobs -------------------------------------------------------------------------
+
+    def start_job(
+        self,
+        title: str,
+        work: Callable[[VectorService, ProgressCallback, threading.Event], T],
+        done: Callable[[T], str | None],
+        failed: Callable[[str], None] | None = None,
+    ) -> bool:
+        """Run one long operation; False (and a notice) when another is still running."""
+        if self.job is not None:
+            self.notify(
+                f"{self.job.title} is still running: wait for it or cancel it (x)",
+                severity="warning",
+            )
+            return False
+        job = RunningJob(title)
+        self.job = job
+        self.run_worker(
+            partial(self._run_job, job, work, done, failed),
+            thread=True,
+            group="job",
+            exit_on_error=False,
+        )
+        return True
+
+    def _run_job(
+        self,
+        job: RunningJob,
+        work: Callable[[VectorService, ProgressCallback, threading.Event], T],
+        done: Callable[[T], str | None],
+        failed: Callable[[str], None] | None,
+    ) -> None:
+        last_time, last_phase = 0.0, ""
+
+        def progress(event: ProgressEvent) -> None:
+            nonlocal last_time, last_phase
+            now = time.monotonic()
+            if (
+                now - last_time >= PROGRESS_INTERVAL
+                or event.phase != last_phase
+                or (event.total is not None and event.done >= event.total)
+            ):
+                last_time, last_phase = now, event.phase
+                self.post_message(JobProgress(job, event))
+
+        try:
+            with self.service_lock:
+                result = work(self.service, progress, job.cancel)
+        except Exception as exc:
+            self.call_from_thread(self._job_failed, job, exc, failed)
+        else:
+            self.call_from_thread(self._job_done, job, partial(done, result))
+
+    def on_job_progress(self, message: JobProgress) -> None:
+        if message.job is self.job:
+            message.job.event = message.event
+            self.job = message.job
+
+    def _job_done(self, job: RunningJob, done: Callable[[], str | None]) -> None:
+        self.job = None
+        summary = done()
+        if summary:
+            self.notify(summary, title=job.title, timeout=8)
+        self._data_changed()
+
+    def _job_failed(
+        self, job: RunningJob, exc: Exception, failed: Callable[[str], None] | None
+    ) -> None:
+        self.job = None
+        message = error_text(exc)
+        if isinstance(exc, Cancelled):
+            self.notify(message, title=job.title, severity="warning", timeout=8)
+        else:
+            self.notify(message, title=f"{job.title} failed", severity="error", timeout=15)
+        if failed is not None:
+            failed(message)
+        self._data_changed()
+
+    def _data_changed(self) -> None:
+        self.data_version += 1
+        self.reload_info()
+
+    def open_retrain(self, directory: str, vectors: int) -> None:
+        """Ask for category, reason and confirmation; then run the retrain as a job."""
+
+        def ask(categories: list[tuple[int, str]]) -> None:
+            modal = RetrainModal(directory, vectors, categories, self.model_label)
+            self.push_screen(modal, self._retrain_chosen)
+
+        self.load(self, "retrain", lambda s: s.categories(), ask)
+
+    def _retrain_chosen(self, request: RetrainRequest | None) -> None:
+        if request is not None:
+            request.start(self)
+
+    def action_cancel_job(self) -> None:
+        if self.job is None:
+            self.notify("no job is running")
+            return
+        self.job.cancel.set()
+        self.notify(f"cancelling {self.job.title} after the current batch…")
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpModal):
+            self.push_screen(HelpModal(self.screen))
+
+    # -- command palette --------------------------------------------------------------
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """Every action of the app and of the shown screen, read-only ones filtered out."""
+        yield from super().get_system_commands(screen)
+        for title, help_text, action in self.GLOBAL_COMMANDS:
+            yield SystemCommand(title, help_text, partial(self.run_action, action))
+        for title, help_text, action in getattr(screen, "PALETTE_ACTIONS", []):
+            if screen.check_action(action.split("(")[0], ()) is not False:
+                yield SystemCommand(title, help_text, partial(screen.run_action, action))
+
+
+def run_app(settings: Settings) -> None:
+    """Open the console on a deployment; the CLI calls this when no sub-command is given."""
+    service = VectorService(settings)
+    app = VectorctlApp(service)
+    try:
+        app.run()
+    finally:
+        # Quitting cancels a running job, which stops after its current batch; closing the
+        # store under it would break the store, so wait for it (bounded) first.
+        if app.service_lock.acquire(timeout=CLOSE_WAIT_SECONDS):
+            service.close()
+            app.service_lock.release()

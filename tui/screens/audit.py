@@ -1,0 +1,198 @@
+"""Audit log: every operation, filterable; detail with metadata; restore from a backup."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.coordinate import Coordinate
+from textual.timer import Timer
+from textual.widgets import DataTable, Input, Select
+
+from core.results import AuditEntry, RestoreResult
+from core.targets import DELETION_TYPES
+from tui.modals.audit_detail import AuditDetailModal
+from tui.modals.confirm import ConfirmModal
+from tui.screens.console_screen import ConsoleScreen
+from tui.widgets.error_panel import ErrorPanel
+
+TYPES = [*DELETION_TYPES.values(), "SESSION_RECORD", "RESTORE"]
+STATUSES = ["completed", "started", "interrupted", "failed", "partial", "cancelled"]
+COLUMNS = ("id", "when", "type", "target", "count", "status", "operator", "reason", "backup")
+FILTER_DELAY = 0.3  # seconds after the last keystroke before the query runs
+
+
+class AuditScreen(ConsoleScreen):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "detail", "Detail", show=False),
+        Binding("v", "detail", "Detail"),
+        Binding("u", "restore", "Restore"),
+        Binding("f", "filters", "Filter"),
+        Binding("r", "refresh", "Refresh"),
+        Binding("escape", "focus_table", "Table", show=False),
+    ]
+    AUTO_FOCUS = "#audit-table"
+    MUTATIONS = frozenset({"restore"})
+    PALETTE_ACTIONS: ClassVar[list[tuple[str, str, str]]] = [
+        ("Audit entry detail", "Everything recorded for the selected entry", "detail"),
+        ("Restore from backup", "Put the selected entry's backed-up points back", "restore"),
+        ("Filter audit log", "By type, status, date and text", "filters"),
+        ("Refresh audit log", "Reload the table", "refresh"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._entries: dict[int, AuditEntry] = {}
+        self._filter_timer: Timer | None = None
+
+    def compose_body(self) -> ComposeResult:
+        with Horizontal(id="audit-filters"):
+            yield Select([(t, t) for t in TYPES], prompt="any type", id="audit-type", compact=True)
+            yield Select(
+                [(s, s) for s in STATUSES], prompt="any status", id="audit-status", compact=True
+            )
+            yield Input(placeholder="since YYYY-MM-DD", id="audit-since", compact=True)
+            yield Input(placeholder="until YYYY-MM-DD", id="audit-until", compact=True)
+            yield Input(placeholder="text", id="audit-text", compact=True)
+        table: DataTable[str] = DataTable(id="audit-table", cursor_type="row", zebra_stripes=True)
+        table.add_columns(*COLUMNS)
+        yield table
+        yield ErrorPanel(id="audit-error")
+
+    def reload(self) -> None:
+        try:
+            since = self._date("#audit-since")
+            until = self._date("#audit-until")
+        except ValueError as exc:
+            self.notify(str(exc), severity="warning")
+            return
+        kind = self.query_one("#audit-type", Select).value
+        status = self.query_one("#audit-status", Select).value
+        text = self.query_one("#audit-text", Input).value.strip() or None
+        # No loading indicator: one indexed query, and a loading table refuses focus.
+        self.console.load(
+            self,
+            "audit",
+            lambda s: s.audit_log(
+                deletion_type=kind if isinstance(kind, str) else None,
+                status=status if isinstance(status, str) else None,
+                since=since,
+                until=until,
+                text=text,
+            ),
+            self._loaded,
+            self._failed,
+        )
+
+    def _date(self, selector: str) -> datetime | None:
+        """A day typed as YYYY-MM-DD (UTC midnight); `until` covers the whole day."""
+        value = self.query_one(selector, Input).value.strip()
+        if not value:
+            return None
+        try:
+            day = datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a date like 2024-05-31") from None
+        return day + timedelta(days=1) if selector == "#audit-until" else day
+
+    @on(Select.Changed)
+    @on(Input.Changed)
+    def _filters_changed(self) -> None:
+        if self._filter_timer is not None:
+            self._filter_timer.stop()
+        self._filter_timer = self.set_timer(FILTER_DELAY, self.reload)
+
+    @on(Input.Submitted)
+    def _filters_done(self) -> None:
+        """Enter applies the filters at once and goes back to the table."""
+        if self._filter_timer is not None:
+            self._filter_timer.stop()
+        self.reload()
+        self.query_one(DataTable).focus()
+
+    def _loaded(self, entries: list[AuditEntry]) -> None:
+        table: DataTable[str] = self.query_one(DataTable)
+        table.display = True
+        if self.focused is None:
+            table.focus()
+        self.query_one(ErrorPanel).clear()
+        self._entries = {e.id: e for e in entries}
+        table.clear()
+        for e in entries:
+            table.add_row(
+                str(e.id),
+                e.created_at.strftime("%Y-%m-%d %H:%M") if e.created_at else "—",
+                e.deletion_type,
+                e.deletion_target,
+                f"{e.vector_count:,}",
+                e.status,
+                e.operator or "—",
+                e.deletion_reason or "",
+                "yes" if e.backup else "no",
+                key=str(e.id),
+            )
+
+    def _failed(self, message: str) -> None:
+        table = self.query_one(DataTable)
+        table.display = False
+        self.set_focus(None)
+        self.query_one(ErrorPanel).show_error("read the audit log", message)
+
+    def _selected(self) -> AuditEntry | None:
+        table: DataTable[str] = self.query_one(DataTable)
+        if not self._entries:
+            self.notify("no audit entry selected", severity="warning")
+            return None
+        key = table.coordinate_to_cell_key(Coordinate(table.cursor_row, 0)).row_key.value
+        return self._entries.get(int(key or -1))
+
+    def action_focus_table(self) -> None:
+        self.query_one(DataTable).focus()
+
+    def action_filters(self) -> None:
+        self.query_one("#audit-type", Select).focus()
+
+    def action_detail(self) -> None:
+        entry = self._selected()
+        if entry is not None:
+            self.app.push_screen(AuditDetailModal(entry))
+
+    def action_restore(self) -> None:
+        entry = self._selected()
+        if entry is None or self.refuse_if_read_only("restore"):
+            return
+        if not entry.backup:
+            self.notify(f"audit entry {entry.id} has no backup to restore", severity="warning")
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.console.start_job(
+                    f"restore entry {entry.id}",
+                    lambda s, progress, cancel: s.restore(
+                        entry.id, progress=progress, cancel=cancel
+                    ),
+                    self._restored,
+                )
+
+        self.app.push_screen(
+            ConfirmModal(
+                f"Restore entry {entry.id}",
+                f"Put back the {entry.vector_count:,} points backed up by this "
+                f"{entry.deletion_type} of {entry.deletion_target}?\nBackup: {entry.backup}",
+                "Restore",
+                danger=False,
+            ),
+            answered,
+        )
+
+    @staticmethod
+    def _restored(result: RestoreResult) -> str:
+        return (
+            f"restored {result.restored_count:,} points from entry {result.source_log_id} "
+            f"(audit {result.log_id})"
+        )

@@ -1,0 +1,83 @@
+"""What every console screen shares: the header, the job line, the footer, and reloading
+when a job changed the data."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar, cast
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.widgets import Footer
+
+from tui.widgets.job_status import JobStatus
+from tui.widgets.status_header import StatusHeader
+
+if TYPE_CHECKING:
+    from tui.app import VectorctlApp
+
+
+class ConsoleScreen(Screen[None]):
+    """Subclasses compose their body in `compose_body` and load their data in `reload`.
+
+    Data is reloaded when the screen is first shown, when the operator asks, and after a
+    job ends; a screen that is not shown then reloads when it is shown again.
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "blur", "Leave field", show=False),
+    ]
+    # Actions that change data: hidden from footer and palette in read-only mode.
+    MUTATIONS: ClassVar[frozenset[str]] = frozenset()
+    # (title, help, action) offered in the command palette while this screen is shown.
+    PALETTE_ACTIONS: ClassVar[list[tuple[str, str, str]]] = []
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._seen_version = -1
+
+    @property
+    def console(self) -> VectorctlApp:
+        return cast("VectorctlApp", self.app)
+
+    def compose(self) -> ComposeResult:
+        yield StatusHeader()
+        yield from self.compose_body()
+        yield JobStatus()
+        yield Footer(compact=True)
+
+    def compose_body(self) -> ComposeResult:
+        raise NotImplementedError
+
+    def reload(self) -> None:
+        raise NotImplementedError
+
+    def on_mount(self) -> None:
+        self.watch(self.app, "data_version", self._data_version_changed, init=False)
+
+    def on_screen_resume(self) -> None:
+        if self._seen_version != self.console.data_version:
+            self._seen_version = self.console.data_version
+            self.reload()
+
+    def _data_version_changed(self, version: int) -> None:
+        if self.is_current:
+            self._seen_version = version
+            self.reload()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return not (action in self.MUTATIONS and self.console.read_only)
+
+    def refuse_if_read_only(self, what: str) -> bool:
+        """True (with the reason shown) when read-only mode forbids `what`."""
+        if self.console.read_only:
+            self.console.notify(f"read-only mode: {what} is disabled", severity="warning")
+            return True
+        return False
+
+    def action_blur(self) -> None:
+        """Leave a text field so the one-key bindings (1-5, ?, q) work again."""
+        self.set_focus(None)
+
+    def action_refresh(self) -> None:
+        self.reload()

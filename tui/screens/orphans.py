@@ -1,0 +1,107 @@
+"""Orphans: vectors whose asset is no longer in the database; scan, look, clean."""
+
+from __future__ import annotations
+
+import threading
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.widgets import DataTable, Static
+
+from core.progress import ProgressCallback
+from core.results import DeleteResult, OrphanReport, Preview
+from core.service import VectorService
+from core.targets import Target, TargetKind
+from tui.modals.confirm_delete import ConfirmDeleteModal, DeleteRequest
+from tui.screens.console_screen import ConsoleScreen
+
+MAX_ROWS = 1000  # a table of more is not read; the clean deletes every orphan found
+
+
+class OrphansScreen(ConsoleScreen):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("s", "scan", "Scan"),
+        Binding("c", "clean", "Clean"),
+    ]
+    AUTO_FOCUS = "#orphans-table"
+    MUTATIONS = frozenset({"clean"})
+    PALETTE_ACTIONS: ClassVar[list[tuple[str, str, str]]] = [
+        ("Scan for orphans", "Check every vector against the database", "scan"),
+        ("Clean orphans", "Delete the orphan vectors (audited, backed up)", "clean"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.report: OrphanReport | None = None
+
+    def compose_body(self) -> ComposeResult:
+        yield Static(
+            "Not scanned yet: press s to compare every vector with the database.",
+            id="orphans-summary",
+        )
+        table: DataTable[str] = DataTable(id="orphans-table", cursor_type="row", zebra_stripes=True)
+        table.add_columns("point id", "asset id", "path")
+        yield table
+
+    def reload(self) -> None:
+        """Scanning reads the whole collection: only on request, never on screen changes."""
+
+    def action_scan(self) -> None:
+        def work(
+            service: VectorService, progress: ProgressCallback, cancel: threading.Event
+        ) -> OrphanReport:
+            return service.find_orphans(progress=progress, cancel=cancel)
+
+        self.console.start_job("orphan scan", work, self._scanned)
+
+    def _scanned(self, report: OrphanReport) -> str:
+        self.report = report
+        self.console.orphan_count = report.count
+        table: DataTable[str] = self.query_one(DataTable)
+        table.clear()
+        for orphan in report.orphans[:MAX_ROWS]:
+            table.add_row(str(orphan.id), orphan.asset_id or "—", orphan.path or "—")
+        shown = f" (first {MAX_ROWS:,} shown)" if report.count > MAX_ROWS else ""
+        summary = f"{report.count:,} orphan vectors among {report.scanned:,} scanned{shown}."
+        if report.count and not self.console.read_only:
+            summary += " Press c to clean them."
+        self.query_one("#orphans-summary", Static).update(summary)
+        return f"{report.count:,} orphans among {report.scanned:,} vectors"
+
+    def action_clean(self) -> None:
+        if self.refuse_if_read_only("cleaning orphans"):
+            return
+        if self.report is None or not self.report.count:
+            self.notify("scan first (s): there are no orphans to clean", severity="warning")
+            return
+        preview = Preview(
+            target=Target(TargetKind.ORPHANS),
+            count=self.report.count,
+            sample=self.report.orphans[:10],
+            note="the clean scans again and deletes exactly the orphans found then",
+        )
+        self.app.push_screen(
+            ConfirmDeleteModal("Clean orphans", "vectors without an asset", preview), self._clean
+        )
+
+    def _clean(self, request: DeleteRequest | None) -> None:
+        if request is None:
+            return
+        self.console.start_job(
+            "orphan clean",
+            lambda s, progress, cancel: s.clean_orphans(
+                reason=request.reason, backup=request.backup, progress=progress, cancel=cancel
+            ),
+            self._cleaned,
+        )
+
+    def _cleaned(self, result: DeleteResult) -> str:
+        self.report = None
+        self.console.orphan_count = 0
+        self.query_one(DataTable).clear()
+        self.query_one("#orphans-summary", Static).update(
+            f"Cleaned {result.deleted_count:,} orphan vectors"
+            + (f" (audit entry {result.log_id})." if result.log_id else ".")
+        )
+        return f"deleted {result.deleted_count:,} orphan vectors"

@@ -1,0 +1,65 @@
+"""Two header lines: where we are connected (secrets masked) and what is there."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, cast
+
+from rich.text import Text
+from textual.widgets import Static
+
+from core.results import Info
+
+if TYPE_CHECKING:
+    from tui.app import RunningJob, VectorctlApp
+
+
+class StatusHeader(Static):
+    """Reads the app's `info`, `orphan_count` and `job`; never calls the service itself."""
+
+    def on_mount(self) -> None:
+        for name in ("info", "orphan_count", "job"):
+            self.watch(self.app, name, self._redraw, init=False)
+        self._redraw()
+
+    def _redraw(self, _value: object = None) -> None:
+        app = cast("VectorctlApp", self.app)
+        self.update(
+            self.header_text(app.service.settings.describe(), app.info, app.orphan_count, app.job)
+        )
+
+    @staticmethod
+    def header_text(
+        config: dict[str, object], info: Info | None, orphans: int | None, job: RunningJob | None
+    ) -> Text:
+        text = Text(no_wrap=True, overflow="ellipsis")
+        text.append(f"{config['collection']}", style="bold")
+        if info is None:
+            text.append("  connecting…", style="dim")
+        else:
+            _figures(text, info)
+        text.append("  orphans ")
+        if orphans is None:
+            text.append("?", style="dim")
+        else:
+            text.append(f"{orphans:,}", style="bold yellow" if orphans else "")
+        if config["read_only"]:
+            text.append("  READ-ONLY ", style="bold reverse yellow")
+        if job is not None:
+            text.append(f"  ● {job.title}", style="bold cyan")
+        text.append(
+            f"\ndb {config['database_url']}  {config['store']} {config['qdrant']}", style="dim"
+        )
+        return text
+
+
+def _figures(text: Text, info: Info) -> None:
+    if info.store_ok and info.points is not None:
+        text.append(f"  {info.points:,} vectors")
+    elif not info.store_ok:
+        text.append("  store unreachable", style="bold red")
+    else:
+        text.append("  no collection", style="yellow")
+    if info.database_ok:
+        text.append(f"  {info.assets or 0:,} assets  {info.sessions or 0:,} sessions")
+    else:
+        text.append("  database unreachable", style="bold red")
