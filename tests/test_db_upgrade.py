@@ -344,3 +344,23 @@ def test_concurrent_upgrades_do_not_collide(engine: sa.Engine) -> None:
         thread.join(timeout=60)
 
     assert sorted(len(changes) for changes in results) == [0, 0, len(Base.metadata.tables)]
+
+
+def test_deleted_asset_ids_are_never_handed_to_new_assets(db_url: str) -> None:
+    """Point ids are asset ids: a reused id would give a new image an old orphan vector."""
+    engine = create_db_engine(db_url)
+    try:
+        migrate.upgrade(engine)
+        with Session(engine) as db, db.begin():
+            first, last = ImageAsset(path="/a/1.jpg"), ImageAsset(path="/a/2.jpg")
+            db.add_all([first, last])
+            db.flush()
+            deleted_id = last.id
+            db.delete(last)
+        with Session(engine) as db, db.begin():
+            new = ImageAsset(path="/a/3.jpg")
+            db.add(new)
+            db.flush()
+            assert new.id > deleted_id
+    finally:
+        engine.dispose()

@@ -172,3 +172,10 @@ class VectorDeletionLog(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     __table_args__ = (Index("ix_vector_deletion_logs_created_at", "created_at"),)
+
+
+# Point ids are asset ids: on SQLite a plain INTEGER PRIMARY KEY hands a deleted row's id to
+# the next insert (a new asset would inherit an orphan vector, a new audit entry an old
+# backup's name). AUTOINCREMENT never reuses ids, as PostgreSQL sequences never do.
+for _table in Base.metadata.tables.values():
+    _table.dialect_kwargs["sqlite_autoincrement"] = True

@@ -130,6 +130,12 @@ sa.Table(
     sa.Index("ix_vector_deletion_logs_created_at", "created_at"),
 )
 
+# Point ids are asset ids: on SQLite a plain INTEGER PRIMARY KEY hands a deleted asset's id
+# to the next new asset, whose image would then inherit the old orphan vector. AUTOINCREMENT
+# never reuses an id (PostgreSQL sequences never do either).
+for _table in schema.tables.values():
+    _table.dialect_kwargs["sqlite_autoincrement"] = True
+
 
 def plan(connection: sa.Connection) -> list[Step]:
     """What this revision still has to do here, found by inspection (read by pending_changes)."""
