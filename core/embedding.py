@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import socket
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
 
 import numpy as np
 
@@ -214,24 +218,61 @@ def _create(config: EmbedderConfig, weights_path: str | None) -> tuple[Any, Any]
     import open_clip
     import torch
 
-    if config.is_random:
-        # Seeded so a demo library's vectors are reproducible; the RNG state is restored.
-        # open_clip logs "initialized randomly" on the root logger; vectorctl says so itself,
-        # in its own words, everywhere the weights are shown.
-        root = logging.getLogger()
-        level = root.level
-        root.setLevel(logging.ERROR)
-        try:
+    with _quiet_root_logger():
+        if config.is_random:
+            # Seeded so a demo library's vectors are reproducible; the RNG state is restored.
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(RANDOM_SEED)
                 model, _, preprocess = open_clip.create_model_and_transforms(config.model)
-        finally:
-            root.setLevel(level)
+            return model, preprocess
+        pretrained = weights_path or config.pretrained
+        if weights_path is None and not _hub_reachable():
+            # huggingface_hub retries an unreachable hub for about a minute (and a cancel
+            # cannot stop it): with no network, look in the local cache only, fail at once.
+            with _hub_offline():
+                model, _, preprocess = open_clip.create_model_and_transforms(
+                    config.model, pretrained=pretrained
+                )
+            return model, preprocess
+        model, _, preprocess = open_clip.create_model_and_transforms(
+            config.model, pretrained=pretrained
+        )
         return model, preprocess
-    model, _, preprocess = open_clip.create_model_and_transforms(
-        config.model, pretrained=weights_path or config.pretrained
-    )
-    return model, preprocess
+
+
+@contextmanager
+def _quiet_root_logger() -> Iterator[None]:
+    """open_clip reports on the root logger ("initialized randomly", download errors);
+    vectorctl reports the weights and any failure itself, in one line of its own."""
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        root.setLevel(level)
+
+
+def _hub_reachable(timeout: float = 3.0) -> bool:
+    """Whether the model hub (HF_ENDPOINT, default huggingface.co) accepts a connection."""
+    endpoint = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    try:
+        socket.create_connection((endpoint.hostname or "", endpoint.port or 443), timeout).close()
+    except OSError:
+        return False
+    return True
+
+
+@contextmanager
+def _hub_offline() -> Iterator[None]:
+    from huggingface_hub import constants
+
+    before = constants.HF_HUB_OFFLINE
+    constants.HF_HUB_OFFLINE = True
+    try:
+        yield
+    finally:
+        constants.HF_HUB_OFFLINE = before
 
 
 def _load_failure(config: EmbedderConfig, exc: Exception) -> str:
@@ -247,5 +288,11 @@ def _load_failure(config: EmbedderConfig, exc: Exception) -> str:
         )
     return (
         f"cannot load OpenCLIP model {config.model!r} with pretrained tag "
-        f"{config.pretrained!r} ({detail}); {POINT_TO_FILE}"
+        f"{config.pretrained!r} ({detail})"
+        + (
+            ""
+            if _hub_reachable()
+            else "; the model hub cannot be reached and the weights are not in the local cache"
+        )
+        + f"; {POINT_TO_FILE}"
     )

@@ -95,6 +95,21 @@ def test_unknown_tag_is_refused_never_replaced_by_random_weights(model_name: str
     assert "'no-such-tag'" in message and "--clip-pretrained" in message
 
 
+def test_pretrained_tag_with_an_unreachable_hub_fails_from_the_cache_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No retrying for a minute: with the hub unreachable only the local cache is asked."""
+    from huggingface_hub import constants
+
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # a closed port
+    monkeypatch.setenv("HF_HOME", "/nonexistent-vectorctl-cache")
+    offline_before = constants.HF_HUB_OFFLINE
+    with pytest.raises(ModelUnavailable) as caught:
+        load_embedder(EmbedderConfig("ViT-B-32", "openai", "cpu"))
+    assert "cannot be reached" in str(caught.value)
+    assert constants.HF_HUB_OFFLINE == offline_before  # the process's setting is restored
+
+
 def test_weights_of_another_architecture_are_refused(model_name: str, tmp_path: Path) -> None:
     weights = tmp_path / "other.bin"
     weights.write_bytes(b"not a checkpoint")
