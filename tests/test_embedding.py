@@ -107,7 +107,7 @@ def test_pretrained_tag_with_an_unreachable_hub_fails_from_the_cache_only(
     with pytest.raises(ModelUnavailable) as caught:
         load_embedder(EmbedderConfig("ViT-B-32", "openai", "cpu"))
     assert "cannot be reached" in str(caught.value)
-    assert constants.HF_HUB_OFFLINE == offline_before  # the process's setting is restored
+    assert offline_before == constants.HF_HUB_OFFLINE  # the process's setting is restored
 
 
 def test_weights_of_another_architecture_are_refused(model_name: str, tmp_path: Path) -> None:
