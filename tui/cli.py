@@ -147,7 +147,11 @@ def stats(state: State, under: str | None, depth: int | None, as_json: bool) -> 
     if as_json:
         emit_json([r.as_dict() for r in rows])
         return
-    table = Table("directory", "vectors", "direct", "assets", "sessions", "last trained")
+    table = Table(box=None, header_style="bold")
+    table.add_column("directory", overflow="fold", min_width=32)
+    for name in ("vectors", "direct", "assets", "sessions"):
+        table.add_column(name, justify="right", no_wrap=True)
+    table.add_column("last trained", no_wrap=True)
     for r in rows:
         drift = r.asset_count != r.vector_count
         table.add_row(

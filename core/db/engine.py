@@ -75,8 +75,9 @@ def check_connection(engine: Engine) -> None:
 
 
 def _first_line(exc: BaseException) -> str:
-    msg = str(getattr(exc, "orig", None) or exc).strip()
-    return msg.splitlines()[0] if msg else type(exc).__name__
+    """The driver's message folded onto one line (psycopg spreads one cause over several)."""
+    msg = " ".join(str(getattr(exc, "orig", None) or exc).split())
+    return (msg[:300] + "…" if len(msg) > 300 else msg) or type(exc).__name__
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
