@@ -119,6 +119,17 @@ class SessionRow(JsonResult):
 
 
 @dataclass
+class JobRow(JsonResult):
+    id: int
+    asset_id: int
+    path: str | None
+    status: str
+    error_message: str | None
+    attempts: int | None
+    completed_at: datetime | None
+
+
+@dataclass
 class Info(JsonResult):
     config: dict[str, Any]
     database_ok: bool

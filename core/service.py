@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, case, func, select
 from sqlalchemy import delete as sql_delete
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -37,6 +37,7 @@ from core.results import (
     DeleteResult,
     DirectoryStats,
     Info,
+    JobRow,
     OrphanReport,
     PointSample,
     Preview,
@@ -210,6 +211,36 @@ class VectorService:
             )
         with self.db() as db:
             return [_session_row(s, name, n) for s, name, n in db.execute(stmt)]
+
+    def session_jobs(
+        self, session_id: int, *, status: str | None = None, limit: int = 1000
+    ) -> list[JobRow]:
+        """A session's jobs, failed ones first (what an operator looks for), then by id."""
+        failed_first = case((TrainingJob.status == "FAILED", 0), else_=1)
+        stmt = (
+            select(TrainingJob, ImageAsset.path)
+            .outerjoin(ImageAsset, ImageAsset.id == TrainingJob.asset_id)
+            .where(TrainingJob.session_id == session_id)
+            .order_by(failed_first, TrainingJob.id)
+            .limit(limit)
+        )
+        if status:
+            stmt = stmt.where(TrainingJob.status == status.upper())
+        with self.db() as db:
+            if db.get(TrainingSession, session_id) is None:
+                raise NotFoundError(f"training session {session_id} does not exist")
+            return [
+                JobRow(
+                    id=job.id,
+                    asset_id=job.asset_id,
+                    path=path,
+                    status=job.status,
+                    error_message=job.error_message,
+                    attempts=job.attempts,
+                    completed_at=job.completed_at,
+                )
+                for job, path in db.execute(stmt)
+            ]
 
     def categories(self) -> list[tuple[int, str]]:
         with self.db() as db:

@@ -241,3 +241,14 @@ def test_unreachable_database_masks_password(tmp_path: Path) -> None:
     assert "Traceback" not in proc.stderr
     assert "hunter2" not in proc.stderr + proc.stdout
     assert json.loads(proc.stdout)["exit_code"] == 1
+
+
+def test_sessions_and_their_jobs(run: Run, populated: dict[str, int]) -> None:
+    sessions = doc(run("sessions", "--json"))
+    assert [(s["directory_path"], s["job_count"]) for s in sessions] == [("/photos/2024", 1)]
+    jobs = doc(run("jobs", str(sessions[0]["id"]), "--json"))
+    assert [(j["asset_id"], j["path"], j["status"]) for j in jobs] == [
+        (populated["/photos/2024/a.jpg"], "/photos/2024/a.jpg", "COMPLETED")
+    ]
+    missing = run("jobs", "999", "--json")
+    assert missing.exit_code == 2 and "session 999" in missing.output

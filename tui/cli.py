@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from rich.markup import escape
 from rich.table import Table
 
 from core.errors import ValidationError, VectorctlError
@@ -163,6 +164,53 @@ def stats(state: State, under: str | None, depth: int | None, as_json: bool) -> 
             r.last_trained_at.strftime("%Y-%m-%d %H:%M") if r.last_trained_at else "-",
         )
     stdout.print(table)
+
+
+@cli.command()
+@click.option("--under", help="Only sessions for this directory or below.")
+@json_option
+@pass_state
+@command
+def sessions(state: State, under: str | None, as_json: bool) -> None:
+    """Training sessions, newest first."""
+    rows = state.service.sessions(directory=under)
+    if as_json:
+        emit_json([r.as_dict() for r in rows])
+        return
+    table = Table(box=None, header_style="bold")
+    for name in ("id", "status", "images", "done", "failed", "jobs"):
+        table.add_column(name, no_wrap=True)
+    table.add_column("directory", overflow="fold", min_width=28)
+    table.add_column("completed", no_wrap=True)
+    for r in rows:
+        table.add_row(
+            str(r.id),
+            r.status,
+            str(r.total_images or 0),
+            str(r.processed_images or 0),
+            str(r.failed_images or 0),
+            str(r.job_count),
+            r.directory_path,
+            r.completed_at.strftime("%Y-%m-%d %H:%M") if r.completed_at else "-",
+        )
+    stdout.print(table)
+
+
+@cli.command()
+@click.argument("session_id", type=int)
+@click.option("--status", help="PENDING, RUNNING, COMPLETED, FAILED, CANCELLED")
+@json_option
+@pass_state
+@command
+def jobs(state: State, session_id: int, status: str | None, as_json: bool) -> None:
+    """The jobs of one training session, failed first (with their errors)."""
+    rows = state.service.session_jobs(session_id, status=status)
+    if as_json:
+        emit_json([r.as_dict() for r in rows])
+        return
+    for r in rows:
+        error = f"  [red]{escape(r.error_message)}[/]" if r.error_message else ""
+        stdout.print(f"{r.id:>7}  {r.status:<9}  {escape(r.path or '-')}{error}", highlight=False)
 
 
 def _print_preview(state: State, target: Target, as_json: bool) -> Any:

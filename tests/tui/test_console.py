@@ -313,3 +313,22 @@ async def test_cancelling_a_job_before_its_first_batch_deletes_nothing(
     assert count_under(service, "/photos/2023") == 7
     entries = service.audit_log(deletion_type="DIRECTORY")
     assert (entries[0].deletion_target, entries[0].status) == ("/photos/2023", "cancelled")
+
+
+async def test_session_jobs_open_with_failed_ones_first(service: VectorService) -> None:
+    from tui.modals.session_detail import SessionDetailModal
+
+    app = VectorctlApp(service)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("2")
+        await settle(pilot)
+        await pilot.press("j")
+        await settle(pilot)
+        assert isinstance(app.screen, SessionDetailModal)
+        session_id = app.screen.row.id
+        assert [j.id for j in app.screen.jobs] == [j.id for j in service.session_jobs(session_id)]
+        assert app.screen.jobs, "the selected session has jobs"
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, SessionsScreen)

@@ -4,22 +4,26 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.markup import escape
 from rich.table import Table
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
-from core.results import SessionRow
+from core.results import JobRow, SessionRow
+
+JOBS_SHOWN = 200
 
 
 class SessionDetailModal(ModalScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,enter,q", "dismiss", "Close")]
 
-    def __init__(self, row: SessionRow) -> None:
+    def __init__(self, row: SessionRow, jobs: list[JobRow]) -> None:
         super().__init__()
         self.row = row
+        self.jobs = jobs
 
     def compose(self) -> ComposeResult:
         r = self.row
@@ -40,6 +44,20 @@ class SessionDetailModal(ModalScreen[None]):
             ("reset", f"{r.reset_at} — {r.reset_reason or 'no reason'}" if r.reset_at else "—"),
         ):
             table.add_row(name, value)
-        with Vertical(id="dialog"):
+        with Vertical(id="dialog", classes="wide"):
             yield Label(f"Session {r.id}", id="dialog-title")
             yield Static(table)
+            yield Label(f"Jobs (failed first; {len(self.jobs):,} shown)", classes="section")
+            with VerticalScroll():
+                yield Static(self._jobs_table())
+
+    def _jobs_table(self) -> Table:
+        jobs = Table(box=None, pad_edge=False, header_style="bold")
+        for column in ("job", "asset", "status", "path / error"):
+            jobs.add_column(column, no_wrap=column != "path / error", overflow="fold")
+        for job in self.jobs[:JOBS_SHOWN]:
+            detail = job.path or "—"
+            if job.error_message:
+                detail += f"\n[red]{escape(job.error_message)}[/]"
+            jobs.add_row(str(job.id), str(job.asset_id), job.status, detail)
+        return jobs

@@ -112,7 +112,12 @@ class SessionsScreen(ConsoleScreen):
     def action_jobs(self) -> None:
         row = self._selected()
         if row is not None:
-            self.app.push_screen(SessionDetailModal(row))
+            self.console.load(
+                self,
+                "jobs",
+                lambda s: s.session_jobs(row.id),
+                lambda jobs: self.app.push_screen(SessionDetailModal(row, jobs)),
+            )
 
     def action_delete_vectors(self) -> None:
         self._delete(with_record=False)
