@@ -534,7 +534,13 @@ class VectorService:
         """Add ancestor directories to legacy points (changes payloads, deletes nothing)."""
         self.require_writable("backfill the collection")
         self._stats_cache.clear()
-        return backfill_ancestors(self._collection(), progress=progress, cancel=cancel)
+        store = self._collection()
+        info = store.collection_info()
+        # A collection the service created has none of vectorctl's payload indexes yet.
+        store.ensure_collection(
+            info.vector_size or self.settings.vector_size, info.distance or "cosine"
+        )
+        return backfill_ancestors(store, progress=progress, cancel=cancel)
 
     def copy_to(
         self,

@@ -243,7 +243,7 @@ class QdrantEngineStore(VectorStore, Generic[F]):
     def _unindexed(self, key: str) -> StoreMismatch:
         return StoreMismatch(
             f"collection {self.collection!r} has no payload index on {key!r}, which counting "
-            "by value needs: vectorctl creates its indexes on its first write to the collection"
+            "by value needs: run `vectorctl store backfill` once to create vectorctl's indexes"
         )
 
     def _missing(self) -> StoreMismatch:
