@@ -1,8 +1,8 @@
 """Orphans: points whose asset no longer exists in the database.
 
-Streams the collection's ids page by page and asks the database which of each page's asset
-ids exist, so memory follows the page size and the number of orphans, never the number of
-assets in the database.
+Streams the collection's ids and `asset_id`s page by page and asks the database which of each
+page's asset ids exist, so memory follows the page size and the number of orphans, never the
+number of assets in the database.
 """
 
 from __future__ import annotations
@@ -13,9 +13,17 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.db.models import ImageAsset
 from core.progress import CancelToken, ProgressCallback, ProgressEvent, check_cancel, report
 from core.results import OrphanReport, PointSample
-from core.store.base import F_ASSET_ID, F_PATH, Record, VectorStore
+from core.store.base import F_ASSET_ID, F_PATH, PointId, Record, VectorStore
 
-PAGE = 2000
+# Points per page: the scroll reads only `asset_id`, so a page is small; large pages keep the
+# number of database round trips low (one per page).
+PAGE = 10_000
+# Ids per `IN (...)` list: below SQLite's and PostgreSQL's limits on bound parameters.
+IN_CHUNK = 5_000
+# A page's asset ids are looked up as one primary-key range when they are dense in it (asset
+# ids usually equal the point ids the scroll is ordered by): rows read stay within this
+# multiple of the page size, so memory still follows the page, not the table.
+RANGE_SLACK = 2
 
 
 def asset_id_of(record: Record) -> int | None:
@@ -23,13 +31,32 @@ def asset_id_of(record: Record) -> int | None:
 
     None when neither names an integer asset: such a point can have no asset row.
     """
-    raw = record.payload.get(F_ASSET_ID)
+    return _asset_id(record.payload.get(F_ASSET_ID), record.id)
+
+
+def _asset_id(raw: object, point_id: object) -> int | None:
     if raw is None:
-        return record.id if isinstance(record.id, int) else None
+        return point_id if isinstance(point_id, int) else None
     try:
         return int(str(raw))
     except ValueError:
         return None
+
+
+def _existing(db: Session, wanted: set[int]) -> set[int]:
+    """Which of `wanted` are asset ids in the database."""
+    if not wanted:
+        return set()
+    low, high = min(wanted), max(wanted)
+    if high - low + 1 <= RANGE_SLACK * len(wanted):
+        found = db.scalars(select(ImageAsset.id).where(ImageAsset.id.between(low, high)))
+        return wanted.intersection(found)
+    existing: set[int] = set()
+    ordered = sorted(wanted)
+    for start in range(0, len(ordered), IN_CHUNK):
+        chunk = ordered[start : start + IN_CHUNK]
+        existing.update(db.scalars(select(ImageAsset.id).where(ImageAsset.id.in_(chunk))))
+    return existing
 
 
 def find_orphans(
@@ -39,27 +66,45 @@ def find_orphans(
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
 ) -> OrphanReport:
+    """Scroll ids and `asset_id` only, page by page, asking the database which of each page's
+    asset ids exist; the paths of the orphans found are read afterwards, by id."""
     total = store.count()
     scanned = 0
-    orphans: list[PointSample] = []
-    for page in store.scroll(fields=[F_ASSET_ID, F_PATH], batch_size=PAGE):
-        check_cancel(cancel, "orphan scan")
-        wanted = {asset_id_of(r) for r in page} - {None}
-        with factory() as db:
-            existing = set(db.scalars(select(ImageAsset.id).where(ImageAsset.id.in_(wanted))))
-        for r in page:
-            aid = asset_id_of(r)
-            if aid is None or aid not in existing:
-                path = r.payload.get(F_PATH)
-                orphans.append(
-                    PointSample(
-                        id=r.id,
-                        path=path if isinstance(path, str) else None,
-                        asset_id=None
-                        if r.payload.get(F_ASSET_ID) is None
-                        else str(r.payload[F_ASSET_ID]),
-                    )
-                )
-        scanned += len(page)
-        report(progress, ProgressEvent("scanning", scanned, total, failed=len(orphans)))
+    found: list[tuple[PointId, object]] = []  # (point id, payload asset_id) of each orphan
+    with factory() as db:
+        for page in store.scroll(fields=[F_ASSET_ID], batch_size=PAGE):
+            check_cancel(cancel, "orphan scan")
+            ids = [r.id for r in page]
+            raws = [r.payload.get(F_ASSET_ID) for r in page]
+            # The common case (a string of digits) inline; anything else as asset_id_of does.
+            aids = [
+                int(raw) if type(raw) is str and raw.isdecimal() else _asset_id(raw, pid)
+                for raw, pid in zip(raws, ids, strict=True)
+            ]
+            wanted = set(aids)
+            wanted.discard(None)
+            existing = _existing(db, wanted)  # type: ignore[arg-type]
+            db.rollback()  # end the read transaction: no snapshot held across the scan
+            found += [
+                (pid, raw)
+                for pid, raw, aid in zip(ids, raws, aids, strict=True)
+                if aid not in existing
+            ]
+            scanned += len(page)
+            report(progress, ProgressEvent("scanning", scanned, total, failed=len(found)))
+    paths = _paths(store, [pid for pid, _ in found])
+    orphans = [
+        PointSample(id=pid, path=paths.get(pid), asset_id=None if raw is None else str(raw))
+        for pid, raw in found
+    ]
     return OrphanReport(count=len(orphans), scanned=scanned, orphans=orphans)
+
+
+def _paths(store: VectorStore, ids: list[PointId]) -> dict[PointId, str | None]:
+    """Paths of the orphans, read by id (an orphan deleted meanwhile has none)."""
+    paths: dict[PointId, str | None] = {}
+    for start in range(0, len(ids), PAGE):
+        for record in store.retrieve(ids[start : start + PAGE]):
+            path = record.payload.get(F_PATH)
+            paths[record.id] = path if isinstance(path, str) else None
+    return paths

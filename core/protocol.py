@@ -20,8 +20,11 @@ from core.errors import Cancelled, OperationFailed, VectorctlError
 from core.progress import CancelToken, ProgressCallback, ProgressEvent, check_cancel, report
 from core.store.base import PointId, Selector, VectorStore
 
-DELETE_BATCH = 1000
-BACKUP_BATCH = 500
+# Points per deletion batch: cancel and progress act between batches. Large, because each
+# filtered page costs a query: ten pages of 10,000 ids cost about one filter delete of the
+# same 100,000 points on Qdrant Edge, while pages of 1,000 cost three times as much.
+DELETE_BATCH = 10_000
+BACKUP_BATCH = 1000
 
 
 @dataclass(frozen=True)

@@ -16,20 +16,28 @@ from sqlalchemy.orm import Session
 from core.db.models import ImageAsset, TrainingSession
 from core.paths import ancestor_dirs, depth, is_under, parent_dir
 from core.results import DirectoryStats
-from core.store.base import F_DIR, F_DIRS, F_PATH, Selector, VectorStore
+from core.store.base import F_DIR, F_PATH, Selector, VectorStore
 
 
 def vector_counts(store: VectorStore) -> tuple[Counter[str], Counter[str]]:
-    """(recursive, direct) vector counts per directory, exact."""
-    recursive: Counter[str] = Counter({str(k): v for k, v in store.facet(F_DIRS).items()})
+    """(recursive, direct) vector counts per directory, exact.
+
+    One facet on `dir` gives the direct counts; the recursive ones are their roll-up into
+    every ancestor, since a point's `dirs` is exactly its `dir` and that directory's
+    ancestors (both are written together, by ingest and by backfill). Faceting `dirs` as
+    well would read every point once per ancestor level: twice the cost of this.
+    """
     direct: Counter[str] = Counter({str(k): v for k, v in store.facet(F_DIR).items()})
-    for page in store.scroll(Selector(without_dirs=True), fields=[F_PATH]):
+    for page in store.scroll(Selector(without_dirs=True), fields=[F_PATH], batch_size=5000):
         for record in page:
             path = record.payload.get(F_PATH)
             if isinstance(path, str):
-                recursive.update(ancestor_dirs(path))
                 direct[parent_dir(path)] += 1
     direct.pop("/", None)
+    recursive: Counter[str] = Counter()
+    for directory, n in direct.items():
+        for ancestor in ancestor_dirs(directory + "/x"):
+            recursive[ancestor] += n
     return recursive, direct
 
 

@@ -25,13 +25,16 @@ from core.db.models import ImageAsset, TrainingSession
 from core.results import DirectoryStats
 from core.store.base import VectorStore
 
-FORMAT = 1
+FORMAT = 2
 
 
 def fingerprint(store: VectorStore, db: Session) -> dict[str, Any]:
-    assets = db.execute(
-        select(func.count(), func.max(ImageAsset.id), func.max(ImageAsset.indexed_at))
-    ).one()
+    """What the rows depend on, cheaply: the point count, the asset count and highest id (a
+    row added or removed moves one of them; both come from the primary key, with
+    no table scan), and the sessions' aggregates (a small table). `indexed_at` is not an
+    input of any row, and its maximum would read the whole asset table on every open
+    (about 30 ms per 100,000 assets on SQLite), so it is not part of the fingerprint."""
+    assets = db.execute(select(func.count(), func.max(ImageAsset.id))).one()
     sessions = db.execute(
         select(
             func.count(),

@@ -1,0 +1,90 @@
+"""The scale benchmark's code runs, and its reference approaches agree with ours on the same
+data (a tiny deployment; no timing is asserted)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from benchmarks import scale
+from benchmarks import scale_data as data
+from core.service import VectorService
+from core.store import open_store
+from core.targets import Target, TargetKind
+
+N = 2_000
+
+
+@pytest.fixture
+def deployment(db_url: str, store_engine: str, tmp_path: Path) -> tuple[data.Deployment, str]:
+    dep = data.Deployment(store_engine, N, tmp_path / "deployment", 0.0, built_now=True)
+    dep.root.mkdir()
+    data.fill_database(db_url, N)
+    store = open_store(dep.settings(tmp_path / "data", database_url=db_url))
+    try:
+        data.fill_store(store, N)
+    finally:
+        store.close()
+    return dep, db_url
+
+
+def test_the_synthetic_layout_is_what_the_benchmark_says() -> None:
+    assert data.TEN_PERCENT_DIR == "/library/top-0"
+    assert sum(data.path_of(i).startswith("/library/top-0/") for i in range(1, N + 1)) == N // 10
+    assert sum(map(data.is_orphan, range(1, N + 1))) == N // 100
+    assert len({data.leaf_of(i) for i in range(1, N + 1)}) == data.LEAVES
+    assert data.records(1, 3)[0].payload == data.records(1, 3)[0].payload  # deterministic
+    assert data.vectors(1, 2) == data.vectors(1, 2)
+
+
+def test_ours_equals_the_reference_approaches(
+    deployment: tuple[data.Deployment, str], tmp_path: Path
+) -> None:
+    dep, db_url = deployment
+    service = VectorService(dep.settings(tmp_path / "data", database_url=db_url))
+    try:
+        store = service.store
+        reference = scale.reference_stats(store, service.db)
+        assert scale.stats_equal(service.directory_stats(fresh=True), reference)
+        assert scale.stats_equal(service.directory_stats(), reference)  # the maintained copy
+        assert sum(reference[1].values()) == N
+
+        found = service.find_orphans()
+        orphans = scale.reference_orphans(store, service.db)
+        assert found.count == len(orphans) == N // 100
+        assert sorted(o.id for o in found.orphans) == sorted(orphans)  # type: ignore[type-var]
+        assert all(o.path for o in found.orphans)
+        assert scale.ids_scroll(store) == N
+
+        directory = data.TEN_PERCENT_DIR
+        saved = scale.snapshot_points(store, directory)
+        ours = service.delete(Target(TargetKind.DIRECTORY, directory), backup=False)
+        scale.restore_points(store, saved)
+        assert store.count() == N
+        assert ours.deleted_count == scale.reference_delete(store, directory) == N // 10
+        scale.restore_points(store, saved)
+        scale.floor_delete(store, directory)
+        assert store.count() == N - N // 10
+        scale.restore_points(store, saved)
+        assert store.count() == N
+    finally:
+        service.close()
+
+
+def test_the_benchmark_functions_run_and_print(
+    deployment: tuple[data.Deployment, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dep, db_url = deployment
+    settings = dep.settings(tmp_path / "bench", database_url=db_url)
+    rows = scale.bench_stats(settings, N, "tiny", 1)
+    assert rows[0].note.startswith("exact")
+    rows += scale.bench_delete(dep, settings, N, "tiny", 1)  # raises if a delete disagrees
+    assert not (dep.root / "dirty").exists()
+    rows += scale.bench_orphans(settings, N, "tiny", 1)
+    assert all(r.ours is not None for r in rows)
+    bigger = [scale.Row(10 * N, r.where, r.op, r.ours, r.ref, r.floor) for r in rows]
+    scale.print_table(rows)
+    scale.print_growth(rows + bigger, N, 10 * N)
+    out = capsys.readouterr().out
+    assert "stats warm (second open)" in out and "Growth from 2,000 to 20,000" in out
