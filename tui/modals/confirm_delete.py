@@ -7,16 +7,14 @@ press deletes anything: the operator must move to Delete on purpose (Tab) and pr
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
 
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
 from core.results import Preview
+from tui.modals.guarded import GuardedModal
 
 
 @dataclass(frozen=True)
@@ -25,10 +23,8 @@ class DeleteRequest:
     backup: bool
 
 
-class ConfirmDeleteModal(ModalScreen[DeleteRequest | None]):
+class ConfirmDeleteModal(GuardedModal[DeleteRequest]):
     """Dismisses with a DeleteRequest, or None when cancelled (Escape, Cancel)."""
-
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(
         self, operation: str, target: str, preview: Preview, *, preview_only: bool = False
@@ -80,17 +76,6 @@ class ConfirmDeleteModal(ModalScreen[DeleteRequest | None]):
         if self.preview.count > len(sample):
             lines.append(f"… and {self.preview.count - len(sample):,} more")
         return "\n".join(lines)
-
-    def on_mount(self) -> None:
-        self.query_one("#cancel", Button).focus()
-
-    @on(Input.Submitted, "#reason")
-    def _reason_entered(self) -> None:
-        self.focus_next()
-
-    @on(Button.Pressed, "#cancel")
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
     @on(Button.Pressed, "#confirm")
     def _confirm(self) -> None:

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING
 
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from core.progress import ProgressCallback, ProgressEvent
 from core.service import VectorService
+from tui.modals.guarded import GuardedModal
 
 if TYPE_CHECKING:
     from core.retrain import RetrainResult
@@ -65,10 +64,8 @@ class RetrainRequest:
         return app.start_job(f"retrain {name}", work, summary)
 
 
-class RetrainModal(ModalScreen[RetrainRequest | None]):
+class RetrainModal(GuardedModal[RetrainRequest]):
     """Focus starts on Cancel; Escape cancels; the category defaults to the directory's own."""
-
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(
         self, directory: str, vectors: int, categories: list[tuple[int, str]], model: str
@@ -98,17 +95,6 @@ class RetrainModal(ModalScreen[RetrainRequest | None]):
             with Horizontal(classes="buttons"):
                 yield Button("Cancel", id="cancel", compact=True)
                 yield Button("Retrain", variant="error", id="confirm", compact=True)
-
-    def on_mount(self) -> None:
-        self.query_one("#cancel", Button).focus()
-
-    @on(Input.Submitted, "#reason")
-    def _reason_entered(self) -> None:
-        self.focus_next()
-
-    @on(Button.Pressed, "#cancel")
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
     @on(Button.Pressed, "#confirm")
     def _confirm(self) -> None:
