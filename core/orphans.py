@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.db.models import ImageAsset
 from core.progress import CancelToken, ProgressCallback, ProgressEvent, check_cancel, report
 from core.results import OrphanReport, PointSample
-from core.store.base import F_ASSET_ID, F_PATH, PointId, Record, VectorStore
+from core.store.base import F_ASSET_ID, F_CATEGORY_ID, F_PATH, PointId, Record, VectorStore
 
 # Points per page: the scroll reads only `asset_id`, so a page is small; large pages keep the
 # number of database round trips low (one per page).
@@ -92,19 +92,30 @@ def find_orphans(
             ]
             scanned += len(page)
             report(progress, ProgressEvent("scanning", scanned, total, failed=len(found)))
-    paths = _paths(store, [pid for pid, _ in found])
+    details = _details(store, [pid for pid, _ in found])
     orphans = [
-        PointSample(id=pid, path=paths.get(pid), asset_id=None if raw is None else str(raw))
+        PointSample(
+            id=pid,
+            path=details.get(pid, (None, None))[0],
+            asset_id=None if raw is None else str(raw),
+            category_id=details.get(pid, (None, None))[1],
+        )
         for pid, raw in found
     ]
     return OrphanReport(count=len(orphans), scanned=scanned, orphans=orphans)
 
 
-def _paths(store: VectorStore, ids: list[PointId]) -> dict[PointId, str | None]:
-    """Paths of the orphans, read by id (an orphan deleted meanwhile has none)."""
-    paths: dict[PointId, str | None] = {}
+def _details(
+    store: VectorStore, ids: list[PointId]
+) -> dict[PointId, tuple[str | None, int | None]]:
+    """Path and category of the orphans, read by id (an orphan deleted meanwhile has none)."""
+    details: dict[PointId, tuple[str | None, int | None]] = {}
     for start in range(0, len(ids), PAGE):
         for record in store.retrieve(ids[start : start + PAGE]):
             path = record.payload.get(F_PATH)
-            paths[record.id] = path if isinstance(path, str) else None
-    return paths
+            category = record.payload.get(F_CATEGORY_ID)
+            details[record.id] = (
+                path if isinstance(path, str) else None,
+                category if isinstance(category, int) else None,
+            )
+    return details

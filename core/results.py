@@ -43,6 +43,7 @@ class PointSample(JsonResult):
     id: int | str
     path: str | None
     asset_id: str | None = None
+    category_id: int | None = None
 
 
 @dataclass

@@ -47,7 +47,7 @@ from core.results import (
 )
 from core.settings import RESET_PHRASE, Settings
 from core.stats_cache import StatsCache, fingerprint
-from core.store.base import F_ASSET_ID, F_PATH, Selector, VectorStore
+from core.store.base import F_ASSET_ID, F_CATEGORY_ID, F_PATH, Selector, VectorStore
 from core.store_maintenance import BackfillResult, CopyResult, backfill_ancestors, copy_collection
 from core.targets import DELETION_TYPES, Target, TargetKind
 
@@ -288,7 +288,7 @@ class VectorService:
         sample: list[PointSample] = []
         if plan.expected and plan.selector is not None:
             for page in self.store.scroll(
-                plan.selector, fields=[F_ASSET_ID, F_PATH], batch_size=sample_size
+                plan.selector, fields=[F_ASSET_ID, F_PATH, F_CATEGORY_ID], batch_size=sample_size
             ):
                 sample = [_sample(r) for r in page[:sample_size]]
                 break
@@ -618,10 +618,12 @@ def _parse_id(what: str, value: str) -> int:
 def _sample(record: Any) -> PointSample:
     path = record.payload.get(F_PATH)
     asset = record.payload.get(F_ASSET_ID)
+    category = record.payload.get(F_CATEGORY_ID)
     return PointSample(
         id=record.id,
         path=path if isinstance(path, str) else None,
         asset_id=None if asset is None else str(asset),
+        category_id=category if isinstance(category, int) else None,
     )
 
 

@@ -156,6 +156,7 @@ def test_orphans_preview_and_clean(run: Run, populated: dict[str, int], settings
             "id": populated["/photos/2024-old/c.jpg"],
             "path": "/photos/2024-old/c.jpg",
             "asset_id": str(populated["/photos/2024-old/c.jpg"]),
+            "category_id": None,
         }
     ]
     assert run("orphans", "clean", "--json").exit_code == 1  # not confirmed

@@ -473,3 +473,13 @@ def test_audit_filters(service: VectorService) -> None:
     later = service.audit_log(since=datetime.now(UTC).replace(year=2100))
     assert later == [] and ids
     assert Selector().is_empty()
+
+
+def test_orphans_and_previews_carry_the_point_category(service: VectorService) -> None:
+    cat = add_category(service, "pets")
+    ids = index_assets(service, ["/pets/a.jpg", "/pets/b.jpg"], category_id=cat)
+    delete_asset_rows(service, [ids["/pets/a.jpg"]])
+    (orphan,) = service.find_orphans().orphans
+    assert (orphan.path, orphan.category_id) == ("/pets/a.jpg", cat)
+    sample = service.preview(Target(DIR, "/pets")).sample
+    assert {s.category_id for s in sample} == {cat}

@@ -34,6 +34,12 @@ class OrphansScreen(ConsoleScreen):
     def __init__(self) -> None:
         super().__init__()
         self.report: OrphanReport | None = None
+        self._category_names: dict[int, str] = {}
+
+    def _category(self, category_id: int | None) -> str:
+        if category_id is None:
+            return "—"
+        return self._category_names.get(category_id, str(category_id))
 
     def compose_body(self) -> ComposeResult:
         yield Static(
@@ -41,7 +47,7 @@ class OrphansScreen(ConsoleScreen):
             id="orphans-summary",
         )
         table: DataTable[str] = DataTable(id="orphans-table", cursor_type="row", zebra_stripes=True)
-        table.add_columns("point id", "asset id", "path")
+        table.add_columns("point id", "asset id", "category", "path")
         yield table
 
     def reload(self) -> None:
@@ -51,7 +57,9 @@ class OrphansScreen(ConsoleScreen):
         def work(
             service: VectorService, progress: ProgressCallback, cancel: threading.Event
         ) -> OrphanReport:
-            return service.find_orphans(progress=progress, cancel=cancel)
+            report = service.find_orphans(progress=progress, cancel=cancel)
+            self._category_names = dict(service.categories())  # read before the UI shows it
+            return report
 
         self.console.start_job("orphan scan", work, self._scanned)
 
@@ -61,7 +69,12 @@ class OrphansScreen(ConsoleScreen):
         table: DataTable[str] = self.query_one(DataTable)
         table.clear()
         for orphan in report.orphans[:MAX_ROWS]:
-            table.add_row(str(orphan.id), orphan.asset_id or "—", orphan.path or "—")
+            table.add_row(
+                str(orphan.id),
+                orphan.asset_id or "—",
+                self._category(orphan.category_id),
+                orphan.path or "—",
+            )
         shown = f" (first {MAX_ROWS:,} shown)" if report.count > MAX_ROWS else ""
         summary = f"{report.count:,} orphan vectors among {report.scanned:,} scanned{shown}."
         if report.count and not self.console.read_only:
