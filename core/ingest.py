@@ -19,9 +19,9 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.db.engine import transaction
-from core.db.models import Category, ImageAsset, TrainingJob, TrainingSession
+from core.db.models import Category, ImageAsset, TrainingJob
 from core.errors import NotFoundError, ValidationError
-from core.jobs import PENDING, RUNNING, queue_jobs
+from core.jobs import PENDING, RUNNING, queue_session
 from core.progress import CancelToken, ProgressCallback, ProgressEvent, check_cancel, report
 from core.results import JsonResult
 
@@ -62,19 +62,9 @@ def scan(
         to_queue = sorted(new_ids + _without_open_job(session, unindexed))
         session_id = None
         if to_queue:
-            training = TrainingSession(
-                name=f"scan {directory}",
-                directory_path=directory,
-                category_id=category_id,
-                status=PENDING,
-                total_images=len(to_queue),
-                processed_images=0,
-                failed_images=0,
+            session_id = queue_session(
+                session, f"scan {directory}", directory, category_id, to_queue
             )
-            session.add(training)
-            session.flush()
-            session_id = training.id
-            queue_jobs(session, training.id, to_queue)
     report(progress, ProgressEvent("scanning", len(files), len(files), f"{len(new)} new files"))
     return ScanResult(
         root=directory,

@@ -101,12 +101,26 @@ class _Batch:
 # -- queue ------------------------------------------------------------------------------
 
 
-def queue_jobs(db: Session, session_id: int, asset_ids: Iterable[int]) -> int:
-    """Insert one PENDING job per asset for the session; returns how many were queued."""
-    rows = [{"session_id": session_id, "asset_id": a, "status": PENDING} for a in asset_ids]
+def queue_session(
+    db: Session, name: str, directory: str, category_id: int | None, asset_ids: Sequence[int]
+) -> int:
+    """Open a PENDING training session for a directory with one PENDING job per asset (in id
+    order); returns the session id. Scan and retrain both queue work this way."""
+    session = TrainingSession(
+        name=name,
+        directory_path=directory,
+        category_id=category_id,
+        status=PENDING,
+        total_images=len(asset_ids),
+        processed_images=0,
+        failed_images=0,
+    )
+    db.add(session)
+    db.flush()
+    rows = [{"session_id": session.id, "asset_id": a, "status": PENDING} for a in sorted(asset_ids)]
     if rows:
         db.execute(insert(TrainingJob), rows)
-    return len(rows)
+    return session.id
 
 
 def open_job_count(db: Session, session_ids: Sequence[int] | None = None) -> int:

@@ -24,7 +24,7 @@ from core.db.engine import transaction
 from core.db.models import Category, ImageAsset, TrainingJob, TrainingSession, utcnow
 from core.embedding import Embedder, EmbedderConfig, load_embedder
 from core.errors import NotFoundError, ValidationError
-from core.jobs import CANCELLED, PENDING, RESET, queue_jobs, run_worker
+from core.jobs import CANCELLED, PENDING, RESET, queue_session, run_worker
 from core.paths import normalize_prefix
 from core.progress import CancelToken, ProgressCallback
 from core.results import JsonResult
@@ -197,20 +197,10 @@ def _requeue(
         .values(indexed_at=None)
         .execution_options(synchronize_session=False)
     )
-    session = TrainingSession(
-        name=f"retrain {prefix}",
-        directory_path=prefix,
-        category_id=category_id,
-        status=PENDING,
-        total_images=len(asset_ids),
-        processed_images=0,
-        failed_images=0,
-    )
-    db.add(session)
-    db.flush()
-    result.queued += queue_jobs(db, session.id, sorted(asset_ids))
+    session_id = queue_session(db, f"retrain {prefix}", prefix, category_id, asset_ids)
+    result.queued += len(asset_ids)
     result.sessions_reset += len(old_ids)
-    result.session_ids.append(session.id)
+    result.session_ids.append(session_id)
 
 
 def _under(prefix: str) -> ColumnElement[bool]:
