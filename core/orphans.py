@@ -119,3 +119,14 @@ def _details(
                 category if isinstance(category, int) else None,
             )
     return details
+
+
+def still_orphaned(factory: sessionmaker[Session], report: OrphanReport) -> OrphanReport:
+    """The orphans of an earlier scan whose asset is still missing: what the operator was
+    shown and confirmed, re-checked against the database without scanning the store again."""
+    with factory() as db:
+        existing = _existing(
+            db, {a for o in report.orphans if (a := _asset_id(o.asset_id, o.id)) is not None}
+        )
+    kept = [o for o in report.orphans if _asset_id(o.asset_id, o.id) not in existing]
+    return OrphanReport(count=len(kept), scanned=report.scanned, orphans=kept)

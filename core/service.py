@@ -411,15 +411,20 @@ class VectorService:
     def clean_orphans(
         self,
         *,
+        confirmed: OrphanReport | None = None,
         reason: str | None = None,
         backup: bool = True,
         progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
     ) -> DeleteResult:
-        """Scan afresh and delete exactly the orphans found now."""
+        """Delete orphans: those of `confirmed` (the scan the operator was shown) whose asset
+        is still missing, without scanning again; with no report, those a fresh scan finds."""
         self.require_writable("clean orphans")
         target = Target(TargetKind.ORPHANS)
-        found = self.find_orphans(progress=progress, cancel=cancel)
+        if confirmed is None:
+            found = self.find_orphans(progress=progress, cancel=cancel)
+        else:
+            found = orphan_scan.still_orphaned(self.db, confirmed)
         if not found.count:
             return DeleteResult(target=target, deleted_count=0, log_id=None, backup=None)
         plan = protocol.Plan(

@@ -483,3 +483,25 @@ def test_orphans_and_previews_carry_the_point_category(service: VectorService) -
     assert (orphan.path, orphan.category_id) == ("/pets/a.jpg", cat)
     sample = service.preview(Target(DIR, "/pets")).sample
     assert {s.category_id for s in sample} == {cat}
+
+
+def test_clean_deletes_only_the_confirmed_orphans_still_without_an_asset(
+    service: VectorService,
+) -> None:
+    ids = index_assets(service, LIBRARY)
+    delete_asset_rows(service, [ids["/photos/2024/a.jpg"], ids["/photos/2023/e.jpg"]])
+    shown = service.find_orphans()
+    assert shown.count == 2
+    # after the operator saw the scan: one asset comes back, another becomes an orphan
+    from core.db.models import ImageAsset
+
+    with service.db.begin() as db:
+        db.add(ImageAsset(id=ids["/photos/2023/e.jpg"], path="/photos/2023/e.jpg"))
+    delete_asset_rows(service, [ids["/photos/2024/b.jpg"]])
+
+    result = service.clean_orphans(confirmed=shown, backup=False)
+
+    assert result.deleted_count == 1
+    remaining = all_points(service)
+    assert ids["/photos/2024/a.jpg"] not in remaining
+    assert {ids["/photos/2023/e.jpg"], ids["/photos/2024/b.jpg"]} <= set(remaining)

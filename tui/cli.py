@@ -333,7 +333,7 @@ def orphans(ctx: click.Context, as_json: bool) -> None:
 def orphans_clean(
     state: State, reason: str | None, yes: bool, no_backup: bool, as_json: bool
 ) -> None:
-    """Delete the orphan vectors found by a fresh scan."""
+    """Scan, confirm, then delete the orphans shown (each re-checked against the database)."""
     service = state.service
     service.require_writable("clean orphans")
     with progress_bars(not as_json) as (progress, cancel):
@@ -344,7 +344,11 @@ def orphans_clean(
         )
     with progress_bars(not as_json) as (progress, cancel):
         result = service.clean_orphans(
-            reason=reason, backup=not no_backup, progress=progress, cancel=cancel
+            confirmed=found,
+            reason=reason,
+            backup=not no_backup,
+            progress=progress,
+            cancel=cancel,
         )
     if as_json:
         emit_json(result.as_dict())

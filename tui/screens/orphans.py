@@ -92,19 +92,24 @@ class OrphansScreen(ConsoleScreen):
             target=Target(TargetKind.ORPHANS),
             count=self.report.count,
             sample=self.report.orphans[:10],
-            note="the clean scans again and deletes exactly the orphans found then",
+            note="each is re-checked against the database just before it is deleted",
         )
         self.app.push_screen(
             ConfirmDeleteModal("Clean orphans", "vectors without an asset", preview), self._clean
         )
 
     def _clean(self, request: DeleteRequest | None) -> None:
-        if request is None:
+        report = self.report
+        if request is None or report is None:
             return
         self.console.start_job(
             "orphan clean",
             lambda s, progress, cancel: s.clean_orphans(
-                reason=request.reason, backup=request.backup, progress=progress, cancel=cancel
+                confirmed=report,
+                reason=request.reason,
+                backup=request.backup,
+                progress=progress,
+                cancel=cancel,
             ),
             self._cleaned,
         )
