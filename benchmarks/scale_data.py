@@ -155,6 +155,14 @@ def fill_database(url: str, n: int, *, extra: int = 0) -> None:
         engine.dispose()
 
 
+def upgrade_database(url: str) -> None:
+    engine = create_db_engine(url)
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()
+
+
 def database_holds(url: str, n: int, extra: int = 0) -> bool:
     engine = create_db_engine(url)
     try:
@@ -220,7 +228,9 @@ def deployment(engine: str, n: int, *, cache: Path = CACHE, verbose: bool = True
     if marker.exists() and not (root / "dirty").exists():
         info = json.loads(marker.read_text())
         if info.get("version") == VERSION:
-            return Deployment(engine, n, root, float(info["seconds"]), built_now=False)
+            dep = Deployment(engine, n, root, float(info["seconds"]), built_now=False)
+            upgrade_database(dep.sqlite_url)  # a cache built by an older vectorctl
+            return dep
     if root.exists():
         shutil.rmtree(root)
     root.mkdir(parents=True)
@@ -248,6 +258,7 @@ def postgres_database(server_url: str, name: str, n: int, *, extra: int = 0) -> 
     url = make_url(server_url)
     target = url.set(database=name).render_as_string(hide_password=False)
     if database_holds(target, n, extra):
+        upgrade_database(target)
         return target
     admin = create_db_engine(url.render_as_string(hide_password=False))
     try:

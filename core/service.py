@@ -184,6 +184,8 @@ class VectorService:
             fp = fingerprint(store, db)
             rows = None if fresh else self._stats_cache.get(fp)
             if rows is None:
+                if not self.settings.read_only and stats.fold_asset_counts(db):
+                    fp = fingerprint(store, db)
                 recursive, direct = stats.vector_counts(store)
                 rows = stats.merge(
                     recursive, direct, stats.asset_counts(db), *stats.session_summary(db)

@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections import Counter
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, distinct, func, insert, select
 from sqlalchemy.orm import Session
 
-from core.db.models import ImageAsset, TrainingSession
+from core.db.models import DirectoryAssets, TrainingSession
 from core.paths import ancestor_dirs, depth, is_under, parent_dir
 from core.results import DirectoryStats
 from core.store.base import F_DIR, F_PATH, Selector, VectorStore
@@ -44,16 +44,44 @@ def vector_counts(store: VectorStore) -> tuple[Counter[str], Counter[str]]:
 def asset_counts(db: Session) -> Counter[str]:
     """Database assets per directory, at any depth.
 
-    The database groups by parent directory itself (`rtrim(path, <path without '/'>)` keeps
-    everything up to the last '/', on SQLite and PostgreSQL alike), so Python only rolls
-    up one row per directory instead of one per asset.
+    The triggers of revision 0002 keep signed per-directory changes, so the database sums one
+    group per directory instead of reading every asset; Python rolls each up into its
+    ancestors.
     """
-    parent = func.rtrim(ImageAsset.path, func.replace(ImageAsset.path, "/", ""))
     counts: Counter[str] = Counter()
-    for directory, n in db.execute(select(parent, func.count()).group_by(parent)):
-        for d in ancestor_dirs(str(directory) + "x"):
-            counts[d] += n
+    rows = db.execute(
+        select(DirectoryAssets.directory, func.sum(DirectoryAssets.assets)).group_by(
+            DirectoryAssets.directory
+        )
+    )
+    for directory, n in rows:
+        if n:
+            for d in ancestor_dirs(str(directory) + "x"):
+                counts[d] += n
     return counts
+
+
+def fold_asset_counts(db: Session, *, slack: int = 1000) -> bool:
+    """Fold the triggers' rows into one per directory once there are more than twice as
+    many, so reading stays proportional to the number of directories. Returns whether it did.
+
+    DELETE ... RETURNING hands back exactly the rows it removed, in one statement, so a row
+    another writer adds meanwhile stays for the next fold instead of being lost.
+    """
+    table = DirectoryAssets.__table__
+    rows, directories = db.execute(
+        select(func.count(), func.count(distinct(table.c.directory)))
+    ).one()
+    if rows <= 2 * directories + slack:
+        return False
+    folded: Counter[str] = Counter()
+    for directory, n in db.execute(delete(table).returning(table.c.directory, table.c.assets)):
+        folded[directory] += n
+    kept = [{"directory": d, "assets": n} for d, n in folded.items() if n]
+    if kept:
+        db.execute(insert(table), kept)
+    db.commit()
+    return True
 
 
 def session_summary(db: Session) -> tuple[Counter[str], dict[str, datetime]]:

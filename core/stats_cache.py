@@ -1,8 +1,8 @@
 """A maintained copy of the directory statistics, trusted only while cheap fingerprints of
 both sides are unchanged.
 
-Computing statistics reads two facets and groups the asset table; reading this copy costs
-one exact point count and one small aggregate query. A change made by another writer moves
+Computing statistics reads a facet and the per-directory asset counts; reading this copy
+costs one exact point count and two small aggregate queries. A change made by another writer moves
 the point count or the database aggregates and so invalidates the copy; vectorctl's own
 mutations clear it outright. (A foreign change that keeps every one of these figures equal,
 such as moving one point between directories, is only seen by a fresh computation: the
@@ -21,20 +21,20 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core.db.models import ImageAsset, TrainingSession
+from core.db.models import DirectoryAssets, TrainingSession
 from core.results import DirectoryStats
 from core.store.base import VectorStore
 
-FORMAT = 2
+FORMAT = 3
 
 
 def fingerprint(store: VectorStore, db: Session) -> dict[str, Any]:
-    """What the rows depend on, cheaply: the point count, the asset count and highest id (a
-    row added or removed moves one of them; both come from the primary key, with
-    no table scan), and the sessions' aggregates (a small table). `indexed_at` is not an
-    input of any row, and its maximum would read the whole asset table on every open
-    (about 30 ms per 100,000 assets on SQLite), so it is not part of the fingerprint."""
-    assets = db.execute(select(func.count(), func.max(ImageAsset.id))).one()
+    """What the rows depend on, cheaply: the point count; the row count and highest id of
+    the per-directory asset counts (every write to `image_assets` adds a row there through
+    the triggers, and folding them adds rows with new ids: no asset is read); and the
+    sessions' aggregates (a small table). `indexed_at` is not an input of any row."""
+    table = DirectoryAssets.__table__
+    assets = db.execute(select(func.count(), func.max(table.c.id))).one()
     sessions = db.execute(
         select(
             func.count(),

@@ -16,6 +16,7 @@ from alembic.script import Script, ScriptDirectory
 from alembic.script.revision import ResolutionError
 from sqlalchemy import Connection, Engine, text
 
+from core.db.migrations.steps import Step
 from core.errors import SchemaOutOfDate
 
 VERSION_TABLE = "vectorctl_alembic_version"
@@ -28,12 +29,14 @@ def upgrade(engine: Engine) -> list[str]:
     changes: list[str] = []
     with engine.begin() as connection:
         _exclude_other_upgrades(connection)
-        if not _pending_revisions(connection):
-            return changes
-        config = Config()
-        config.set_main_option("script_location", str(_MIGRATIONS).replace("%", "%%"))
-        config.attributes.update(connection=connection, changes=changes)
-        command.upgrade(config, "head")
+        if _pending_revisions(connection):
+            config = Config()
+            config.set_main_option("script_location", str(_MIGRATIONS).replace("%", "%%"))
+            config.attributes.update(connection=connection, changes=changes)
+            command.upgrade(config, "head")
+        for step in _undone_steps(connection):
+            step.apply()
+            changes.append(step.done)
     return changes
 
 
@@ -45,7 +48,23 @@ def pending_changes(engine: Engine) -> list[str]:
     """
     with engine.connect() as connection:
         revisions = _pending_revisions(connection)
-        return [step.todo for revision in revisions for step in revision.module.plan(connection)]
+        planned = [step for revision in revisions for step in revision.module.plan(connection)]
+        return [step.todo for step in planned + _undone_steps(connection, revisions)]
+
+
+def _undone_steps(connection: Connection, pending: list[Script] | None = None) -> list[Step]:
+    """Work of applied revisions that has since been undone, for those that declare
+    `RECHECKED = True` (their plan is one cheap query: it runs on every open). A dropped
+    trigger would otherwise leave counts that silently stop following the table."""
+    pending_ids = {
+        r.revision for r in (_pending_revisions(connection) if pending is None else pending)
+    }
+    return [
+        step
+        for revision in ScriptDirectory(str(_MIGRATIONS)).walk_revisions()
+        if revision.revision not in pending_ids and getattr(revision.module, "RECHECKED", False)
+        for step in revision.module.plan(connection)
+    ]
 
 
 def _pending_revisions(connection: Connection) -> list[Script]:

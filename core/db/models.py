@@ -148,6 +148,17 @@ class TrainingEvidence(Base):
     )
 
 
+class DirectoryAssets(Base):
+    """Signed changes to the number of assets directly in a directory, written by triggers
+    on `image_assets` (revision 0002); their sum per directory is its asset count."""
+
+    __tablename__ = "vectorctl_directory_assets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    directory: Mapped[str] = mapped_column(Text, nullable=False)  # parent, with trailing '/'
+    assets: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
 class VectorDeletionLog(Base):
     """The audit log: one row per destructive (or restoring) operation, written before it runs."""
 
