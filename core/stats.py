@@ -25,14 +25,17 @@ def vector_counts(store: VectorStore) -> tuple[Counter[str], Counter[str]]:
     One facet on `dir` gives the direct counts; the recursive ones are their roll-up into
     every ancestor, since a point's `dirs` is exactly its `dir` and that directory's
     ancestors (both are written together, by ingest and by backfill). Faceting `dirs` as
-    well would read every point once per ancestor level: twice the cost of this.
+    well would read every point once per ancestor level: twice the cost of this. When the
+    facet accounts for every point (one exact count), there are no legacy points to look
+    for: on qdrant-client local mode that search is a second pass over the collection.
     """
     direct: Counter[str] = Counter({str(k): v for k, v in store.facet(F_DIR).items()})
-    for page in store.scroll(Selector(without_dirs=True), fields=[F_PATH], batch_size=5000):
-        for record in page:
-            path = record.payload.get(F_PATH)
-            if isinstance(path, str):
-                direct[parent_dir(path)] += 1
+    if direct.total() != store.count():  # legacy points: no `dir`, group their paths
+        for page in store.scroll(Selector(without_dirs=True), fields=[F_PATH], batch_size=5000):
+            for record in page:
+                path = record.payload.get(F_PATH)
+                if isinstance(path, str):
+                    direct[parent_dir(path)] += 1
     direct.pop("/", None)
     recursive: Counter[str] = Counter()
     for directory, n in direct.items():
