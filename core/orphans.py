@@ -1,22 +1,34 @@
 """Orphans: points whose asset no longer exists in the database.
 
-Streams the collection's ids and `asset_id`s page by page and asks the database which of each
-page's asset ids exist, so memory follows the page size and the number of orphans, never the
-number of assets in the database.
+Streams the collection page by page and asks the database which of each page's asset ids
+exist, so memory follows the page size and the number of orphans, never the number of
+assets in the database. Where the store can count a page's `asset_id` values from its
+payload index (Qdrant Edge), the scroll reads ids only: reading `asset_id` from every payload
+cost twice the scan itself, while its values come from the index at a fraction of that.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from collections.abc import Iterator
+
+from sqlalchemy import ColumnElement, String, cast, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.db.models import ImageAsset
 from core.progress import CancelToken, ProgressCallback, ProgressEvent, check_cancel, report
 from core.results import OrphanReport, PointSample
-from core.store.base import F_ASSET_ID, F_CATEGORY_ID, F_PATH, PointId, Record, VectorStore
+from core.store.base import (
+    F_ASSET_ID,
+    F_CATEGORY_ID,
+    F_PATH,
+    PointId,
+    Record,
+    Selector,
+    VectorStore,
+)
 
-# Points per page: the scroll reads only `asset_id`, so a page is small; large pages keep the
-# number of database round trips low (one per page).
+# Points per page: large pages keep the number of store and database round trips low (a few
+# per page); a page costs a few MB.
 PAGE = 10_000
 # Ids per `IN (...)` list: below SQLite's and PostgreSQL's limits on bound parameters.
 IN_CHUNK = 5_000
@@ -37,6 +49,8 @@ def asset_id_of(record: Record) -> int | None:
 def _asset_id(raw: object, point_id: object) -> int | None:
     if raw is None:
         return point_id if isinstance(point_id, int) else None
+    if type(raw) is str and raw.isdecimal():  # the common case, inline
+        return int(raw)
     try:
         return int(str(raw))
     except ValueError:
@@ -49,14 +63,22 @@ def _existing(db: Session, wanted: set[int]) -> set[int]:
         return set()
     low, high = min(wanted), max(wanted)
     if high - low + 1 <= RANGE_SLACK * len(wanted):
-        found = db.scalars(select(ImageAsset.id).where(ImageAsset.id.between(low, high)))
-        return wanted.intersection(found)
+        return wanted.intersection(_asset_ids(db, ImageAsset.id.between(low, high)))
     existing: set[int] = set()
     ordered = sorted(wanted)
     for start in range(0, len(ordered), IN_CHUNK):
-        chunk = ordered[start : start + IN_CHUNK]
-        existing.update(db.scalars(select(ImageAsset.id).where(ImageAsset.id.in_(chunk))))
+        existing.update(_asset_ids(db, ImageAsset.id.in_(ordered[start : start + IN_CHUNK])))
     return existing
+
+
+def _asset_ids(db: Session, condition: ColumnElement[bool]) -> Iterator[int]:
+    """The asset ids meeting `condition`, read as one comma-separated string: a row per id
+    costs twice as much (7 ms against 3 ms for 10,000 ids) and churns the garbage collector."""
+    ids = cast(ImageAsset.id, String)
+    text = (
+        db.connection().execute(select(func.aggregate_strings(ids, ",")).where(condition)).scalar()
+    )
+    return map(int, text.split(",")) if text else iter(())
 
 
 def find_orphans(
@@ -66,59 +88,84 @@ def find_orphans(
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
 ) -> OrphanReport:
-    """Scroll ids and `asset_id` only, page by page, asking the database which of each page's
-    asset ids exist; the paths of the orphans found are read afterwards, by id."""
+    """Judge every point by its payload `asset_id`, page by page; what the report shows of
+    the orphans found (asset id, path, category) is read afterwards, by id."""
     total = store.count()
     scanned = 0
-    found: list[tuple[PointId, object]] = []  # (point id, payload asset_id) of each orphan
+    found: list[PointId] = []
     with factory() as db:
-        for page in store.scroll(fields=[F_ASSET_ID], batch_size=PAGE):
-            check_cancel(cancel, "orphan scan")
-            ids = [r.id for r in page]
-            raws = [r.payload.get(F_ASSET_ID) for r in page]
-            # The common case (a string of digits) inline; anything else as asset_id_of does.
-            aids = [
-                int(raw) if type(raw) is str and raw.isdecimal() else _asset_id(raw, pid)
-                for raw, pid in zip(raws, ids, strict=True)
-            ]
-            wanted = set(aids)
-            wanted.discard(None)
-            existing = _existing(db, wanted)  # type: ignore[arg-type]
+        for size, page_orphans in _judged_pages(store, db):
+            found += page_orphans
             db.rollback()  # end the read transaction: no snapshot held across the scan
-            found += [
-                (pid, raw)
-                for pid, raw, aid in zip(ids, raws, aids, strict=True)
-                if aid not in existing
-            ]
-            scanned += len(page)
+            scanned += size
             report(progress, ProgressEvent("scanning", scanned, total, failed=len(found)))
-    details = _details(store, [pid for pid, _ in found])
-    orphans = [
-        PointSample(
-            id=pid,
-            path=details.get(pid, (None, None))[0],
-            asset_id=None if raw is None else str(raw),
-            category_id=details.get(pid, (None, None))[1],
-        )
-        for pid, raw in found
-    ]
+            check_cancel(cancel, "orphan scan")
+    orphans = _samples(store, found)
     return OrphanReport(count=len(orphans), scanned=scanned, orphans=orphans)
 
 
-def _details(
-    store: VectorStore, ids: list[PointId]
-) -> dict[PointId, tuple[str | None, int | None]]:
-    """Path and category of the orphans, read by id (an orphan deleted meanwhile has none)."""
-    details: dict[PointId, tuple[str | None, int | None]] = {}
+def _judged_pages(store: VectorStore, db: Session) -> Iterator[tuple[int, list[PointId]]]:
+    """Each page's size and orphans: from ids and the index's values where the store counts
+    values, else from ids and payloads."""
+    if store.value_counts(F_ASSET_ID, []) is not None:
+        for ids in store.scroll_ids(batch_size=PAGE):
+            yield len(ids), _orphans_by_values(store, db, ids)
+    else:
+        for page in store.scroll(fields=[F_ASSET_ID], batch_size=PAGE):
+            yield len(page), _orphans_by_payload(db, page)
+
+
+def _orphans_by_payload(db: Session, page: list[Record]) -> list[PointId]:
+    """The orphans of a page whose records carry their `asset_id` payload."""
+    ids = [r.id for r in page]
+    raws = [r.payload.get(F_ASSET_ID) for r in page]
+    aids = [_asset_id(raw, pid) for raw, pid in zip(raws, ids, strict=True)]
+    existing = _existing(db, {a for a in aids if a is not None})
+    return [pid for pid, aid in zip(ids, aids, strict=True) if aid not in existing]
+
+
+def _orphans_by_values(store: VectorStore, db: Session, ids: list[PointId]) -> list[PointId]:
+    """The orphans among the points `ids`, judged by the `asset_id` values their index holds.
+
+    When the counts add up to the number of points, each point carries one string value (a
+    point without one adds nothing, a list adds one per value; only a list exactly making up
+    for missing values in the same page would pass, and neither tool writes lists). A point is
+    then an orphan exactly when its value names no asset, and those few are found by value.
+    Any other page is judged from its payloads.
+    """
+    counts = store.value_counts(F_ASSET_ID, ids)
+    if counts is None or sum(counts.values()) != len(ids):
+        return _orphans_by_payload(db, store.retrieve(ids))
+    aids = {value: _asset_id(value, None) for value in counts}
+    existing = _existing(db, {a for a in aids.values() if a is not None})
+    missing = tuple(str(value) for value, aid in aids.items() if aid not in existing)
+    if not missing:
+        return []
+    wanted = set(ids)
+    return [
+        i for page in store.scroll_ids(Selector(asset_ids=missing)) for i in page if i in wanted
+    ]
+
+
+def _samples(store: VectorStore, ids: list[PointId]) -> list[PointSample]:
+    """The orphans with their asset id, path and category, read by id (an orphan deleted
+    meanwhile has none)."""
+    payloads: dict[PointId, dict[str, object]] = {}
     for start in range(0, len(ids), PAGE):
-        for record in store.retrieve(ids[start : start + PAGE]):
-            path = record.payload.get(F_PATH)
-            category = record.payload.get(F_CATEGORY_ID)
-            details[record.id] = (
-                path if isinstance(path, str) else None,
-                category if isinstance(category, int) else None,
+        payloads.update((r.id, r.payload) for r in store.retrieve(ids[start : start + PAGE]))
+    samples = []
+    for pid in ids:
+        payload = payloads.get(pid, {})
+        raw, path, category = (payload.get(k) for k in (F_ASSET_ID, F_PATH, F_CATEGORY_ID))
+        samples.append(
+            PointSample(
+                id=pid,
+                path=path if isinstance(path, str) else None,
+                asset_id=None if raw is None else str(raw),
+                category_id=category if isinstance(category, int) else None,
             )
-    return details
+        )
+    return samples
 
 
 def still_orphaned(factory: sessionmaker[Session], report: OrphanReport) -> OrphanReport:

@@ -11,7 +11,14 @@ from core.paths import ancestor_dirs, is_under, parent_dir
 from core.service import VectorService
 from core.store.base import Record, Selector
 from core.targets import Target, TargetKind
-from tests.builders import add_assets, add_session, index_assets, tool_payload, vector_for
+from tests.builders import (
+    add_assets,
+    add_session,
+    index_assets,
+    legacy_payload,
+    tool_payload,
+    vector_for,
+)
 
 
 def random_library(seed: int) -> list[str]:
@@ -154,3 +161,150 @@ def test_copy_collection_to_the_other_embedded_engine(
         assert all(copied[i].payload == original[i].payload for i in original)
     finally:
         copy.close()
+
+
+# -- orphans by index values, ids-only scrolls, large-page deletes ---------------------------
+
+
+def reference_orphans(service: VectorService) -> set[object]:
+    """Every point judged by `asset_id_of` against the whole asset table."""
+    from sqlalchemy import select
+
+    from core.db.models import ImageAsset
+    from core.orphans import asset_id_of
+
+    with service.db() as db:
+        known = set(db.scalars(select(ImageAsset.id)))
+    return {
+        r.id
+        for page in service.store.scroll(fields=None)
+        for r in page
+        if asset_id_of(r) not in known
+    }
+
+
+@pytest.fixture
+def odd(service: VectorService, mixed: list[str]) -> dict[str, int]:
+    """Points that break the id = asset_id convention, next to the mixed library."""
+    ids = add_assets(service, ["/odd/a.jpg", "/odd/b.jpg", "/odd/c.jpg"])
+    a, b, c = ids["/odd/a.jpg"], ids["/odd/b.jpg"], ids["/odd/c.jpg"]
+    delete_me = add_assets(service, ["/odd/gone.jpg"])["/odd/gone.jpg"]
+    from tests.builders import delete_asset_rows
+
+    delete_asset_rows(service, [delete_me])
+    odd_points = {
+        # a valid id carrying a missing asset: an orphan, whatever its id says
+        "valid id, missing asset_id": Record(a, tool_payload(delete_me, "/odd/1.jpg")),
+        # a missing id carrying a valid asset: not an orphan
+        "missing id, valid asset_id": Record(delete_me, tool_payload(b, "/odd/2.jpg")),
+        "uuid, valid asset_id": Record(
+            "6f1c1a5e-0000-4000-8000-000000000001", legacy_payload(c, "/odd/3.jpg")
+        ),
+        "uuid, missing asset_id": Record(
+            "6f1c1a5e-0000-4000-8000-000000000002", legacy_payload(delete_me, "/odd/4.jpg")
+        ),
+        "no asset_id, valid id": Record(c, {"path": "/odd/5.jpg"}),
+        "not a number": Record(88_001, {"asset_id": "abc", "path": "/odd/6.jpg"}),
+        "leading zeros": Record(88_002, {"asset_id": f"00{b}", "path": "/odd/7.jpg"}),
+        "integer asset_id": Record(88_003, {"asset_id": b, "path": "/odd/8.jpg"}),
+        "duplicate of a valid one": Record(88_004, tool_payload(b, "/odd/9.jpg")),
+    }
+    service.store.upsert(
+        [Record(r.id, r.payload, vector_for(str(r.id))) for r in odd_points.values()]
+    )
+    return {"a": a, "b": b, "c": c, "gone": delete_me}
+
+
+@pytest.mark.parametrize("page", [3, 10_000])
+def test_orphan_scan_judges_every_point_by_its_payload_asset_id(
+    service: VectorService, odd: dict[str, int], page: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import core.orphans
+
+    monkeypatch.setattr(core.orphans, "PAGE", page)  # many pages, some read from payloads
+    expected = reference_orphans(service)
+    report = service.find_orphans()
+    assert {o.id for o in report.orphans} == expected
+    assert report.count == len(expected) == 5 + 3
+    assert report.scanned == service.store.count()
+    assert {odd["a"], "6f1c1a5e-0000-4000-8000-000000000002", 88_001} <= expected
+    assert odd["gone"] not in expected and odd["c"] not in expected
+
+
+def test_orphan_scan_after_points_change_and_vanish(
+    service: VectorService, odd: dict[str, int]
+) -> None:
+    # The index must not answer with values of deleted or overwritten points.
+    service.store.delete_ids([odd["a"]])
+    service.store.upsert([Record(odd["b"], tool_payload(odd["gone"], "/odd/b.jpg"), vector_for(1))])
+    expected = reference_orphans(service)
+    assert odd["b"] in expected and odd["a"] not in expected
+    assert {o.id for o in service.find_orphans().orphans} == expected
+
+
+def test_value_counts_equal_the_payloads(service: VectorService, odd: dict[str, int]) -> None:
+    store = service.store
+    everything = [r for page in store.scroll(fields=None) for r in page]
+    ids = [r.id for r in everything]
+    counts = store.value_counts("asset_id", ids)
+    if store.kind != "edge":
+        assert counts is None  # local mode has no index to read: payloads are read
+        return
+    expected = Counter(
+        r.payload["asset_id"] for r in everything if isinstance(r.payload.get("asset_id"), str)
+    )
+    assert counts == expected
+    store.delete_ids(ids[:10])
+    assert store.value_counts("asset_id", ids) == Counter(
+        r.payload["asset_id"] for r in everything[10:] if isinstance(r.payload.get("asset_id"), str)
+    )
+    assert store.value_counts("asset_id", []) == {}
+    assert store.value_counts("no_such_index", ids) is None
+
+
+def test_scroll_ids_equal_the_scroll(service: VectorService, odd: dict[str, int]) -> None:
+    store = service.store
+    for selector in [None, Selector(directory="/photos/2024"), Selector(without_dirs=True)]:
+        expected = [r.id for page in store.scroll(selector, fields=[], batch_size=7) for r in page]
+        pages = list(store.scroll_ids(selector, batch_size=7))
+        assert [i for p in pages for i in p] == expected
+        assert all(0 < len(p) <= 7 for p in pages)
+    assert list(store.scroll_ids(Selector())) == []
+
+
+def test_delete_without_backup_reads_large_pages_and_deletes_in_batches(
+    service: VectorService, mixed: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    import core.protocol
+    from core.errors import Cancelled
+
+    monkeypatch.setattr(core.protocol, "DELETE_BATCH", 3)
+    monkeypatch.setattr(core.protocol, "SCROLL_PAGE", 7)
+    target = Target(TargetKind.DIRECTORY, "/photos")
+    selector = Selector(directory="/photos")
+    expected = service.store.count(selector)
+    assert expected > 10
+    deleted: list[int] = []
+    cancel = threading.Event()
+
+    def stop_after_four_batches(event) -> None:  # type: ignore[no-untyped-def]
+        if event.phase == "deleting":
+            deleted.append(event.done)
+            if len(deleted) == 4:
+                cancel.set()
+
+    with pytest.raises(Cancelled):
+        service.delete(
+            target, backup=False, reason="t", progress=stop_after_four_batches, cancel=cancel
+        )
+    assert deleted == [3, 6, 7, 10]  # batches of 3 within pages of 7
+    assert service.store.count(selector) == expected - 10
+    entry = service.audit_log()[0]
+    assert (entry.status, entry.vector_count) == ("cancelled", 10)
+
+    result = service.delete(target, backup=False, reason="t")
+    assert result.deleted_count == expected - 10
+    assert service.store.count(selector) == 0
+    assert service.audit_log()[0].status == "completed"

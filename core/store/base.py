@@ -105,6 +105,14 @@ class VectorStore(ABC):
         """Stream the selected points in pages ordered by id, with only `fields` of payload
         (None: the whole payload; empty: none). Safe to delete already-yielded points."""
 
+    def scroll_ids(
+        self, selector: Selector | None = None, *, batch_size: int = 10_000
+    ) -> Iterator[list[PointId]]:
+        """The selected points' ids in pages ordered by id: `scroll` without payload, and
+        without a Record per point either, which is most of an ids-only scan's time."""
+        for page in self.scroll(selector, fields=[], batch_size=batch_size):
+            yield [r.id for r in page]
+
     @abstractmethod
     def retrieve(self, ids: Sequence[PointId], *, with_vectors: bool = False) -> list[Record]:
         """The points with these ids that exist (whole payload)."""
@@ -129,6 +137,13 @@ class VectorStore(ABC):
     def facet(self, key: str, *, limit: int = 1_000_000) -> dict[Any, int]:
         """Exact number of points per value of an indexed keyword/integer field (a list field
         counts a point once per value). Values with a zero count are dropped."""
+
+    def value_counts(self, key: str, ids: Sequence[PointId]) -> dict[Any, int] | None:
+        """How many of the points `ids` carry each value of the indexed keyword field `key`
+        (a list counts once per distinct value), read from the payload index without reading
+        the payloads. None where the engine has no such cheap and exact read, or `key` no
+        index: callers then read the payloads."""
+        return None
 
     @abstractmethod
     def recreate_collection(self) -> None:

@@ -171,8 +171,8 @@ F = TypeVar("F")  # the engine's filter type
 class QdrantEngineStore(VectorStore, Generic[F]):
     """The parts of a VectorStore that are the same on every Qdrant engine.
 
-    Subclasses provide the engine primitives (`_count`, `_scroll_page`, `_delete_points`,
-    `_delete_where`, `_facet`) and the mapping of neutral conditions to a filter
+    Subclasses provide the engine primitives (`_count`, `_scroll_page`, `_scroll_ids_page`,
+    `_delete_points`, `_delete_where`, `_facet`) and the mapping of neutral conditions to a filter
     (`_to_filter`). An empty selector never reaches an engine: an empty `should` would
     select every point there.
     """
@@ -203,6 +203,20 @@ class QdrantEngineStore(VectorStore, Generic[F]):
             page, offset = self._scroll_page(flt, offset, batch_size, with_payload, with_vectors)
             if page:
                 yield page
+            if offset is None:
+                return
+
+    def scroll_ids(
+        self, selector: Selector | None = None, *, batch_size: int = 10_000
+    ) -> Iterator[list[PointId]]:
+        if selector is not None and selector.is_empty():
+            return
+        flt = self._filter(selector)
+        offset: PointId | None = None
+        while True:
+            ids, offset = self._scroll_ids_page(flt, offset, batch_size)
+            if ids:
+                yield ids
             if offset is None:
                 return
 
@@ -268,6 +282,12 @@ class QdrantEngineStore(VectorStore, Generic[F]):
         with_vectors: bool,
     ) -> tuple[list[Record], PointId | None]:
         """One page ordered by id from `offset`, and the id the next page starts at."""
+
+    @abstractmethod
+    def _scroll_ids_page(
+        self, flt: F | None, offset: PointId | None, limit: int
+    ) -> tuple[list[PointId], PointId | None]:
+        """`_scroll_page` without payload or vectors, as bare ids."""
 
     @abstractmethod
     def _delete_points(self, ids: list[PointId]) -> None: ...

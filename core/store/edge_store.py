@@ -43,6 +43,10 @@ from core.store.common import (
 from core.store.lock import DirectoryLock
 
 CONFIG_FILE = "vectorctl-collection.json"
+# Ids per facet in `value_counts`: far below the size at which Edge estimates facet counts
+# instead of counting them, and small enough that the engine reads the ids rather than
+# scanning the segment (10,000 ids of 100,000 points: 23 ms, two halves: 6 ms).
+VALUE_COUNT_BATCH = 5_000
 _DISTANCE = {
     "cosine": qe.Distance.Cosine,
     "dot": qe.Distance.Dot,
@@ -141,6 +145,26 @@ class EdgeStore(QdrantEngineStore[qe.Filter]):
         for batch in batched(normalize_ids(ids), ID_BATCH):
             shard.update(qe.UpdateOperation.set_payload(list(batch), payload))
 
+    def value_counts(self, key: str, ids: Sequence[PointId]) -> dict[Any, int] | None:
+        # A facet that is not `exact` but filtered counts the values of the live points that
+        # pass the filter, from the payload index - exactly, while the filter's estimated
+        # size stays below the engine's sampling threshold (16,641 points; above it the
+        # counts are scaled estimates) and `limit` exceeds the number of values. `exact` would
+        # run one filtered count per value instead (35 s against 10 ms for 10,000 points).
+        shard = self._require()
+        if key not in shard.info().payload_schema:
+            return None
+        counts: dict[Any, int] = {}
+        for batch in batched(normalize_ids(ids), VALUE_COUNT_BATCH):
+            flt = qe.Filter(must=[qe.HasIdCondition(set(batch))])
+            limit = len(batch) + 1
+            hits = shard.facet(qe.FacetRequest(key, limit=limit, exact=False, filter=flt)).hits
+            if len(hits) >= limit:
+                return None  # values may have been cut off
+            for hit in hits:
+                counts[hit.value] = counts.get(hit.value, 0) + hit.count
+        return {value: n for value, n in counts.items() if n > 0}
+
     # -- engine primitives used by QdrantEngineStore --------------------------------------
 
     def _to_filter(self, conditions: list[Condition]) -> qe.Filter:
@@ -190,6 +214,16 @@ class EdgeStore(QdrantEngineStore[qe.Filter]):
                 for p in points
             ]
         return page, (None if next_offset is None else normalize_id(next_offset))
+
+    def _scroll_ids_page(
+        self, flt: qe.Filter | None, offset: PointId | None, limit: int
+    ) -> tuple[list[PointId], PointId | None]:
+        request = qe.ScrollRequest(
+            offset=offset, limit=limit, filter=flt, with_payload=False, with_vector=False
+        )
+        points, next_offset = self._require().scroll(request)
+        ids = [p_id if type(p_id := p.id) is int else normalize_id(p_id) for p in points]
+        return ids, (None if next_offset is None else normalize_id(next_offset))
 
     def _delete_points(self, ids: list[PointId]) -> None:
         self._require().update(qe.UpdateOperation.delete_points(list(ids)))
