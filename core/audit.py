@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -135,7 +135,7 @@ class AuditLog:
     ) -> list[AuditEntry]:
         if status is not None and status not in STATUSES:
             raise ValidationError(f"unknown status {status!r}: use one of {', '.join(STATUSES)}")
-        stmt: Select[tuple[VectorDeletionLog]] = select(VectorDeletionLog)
+        stmt = select(VectorDeletionLog)
         if deletion_type:
             stmt = stmt.where(VectorDeletionLog.deletion_type == deletion_type.upper())
         if since:

@@ -48,7 +48,7 @@ class BackupWriter:
         self._partial = path.with_name(path.name + ".partial")
         path.parent.mkdir(parents=True, exist_ok=True)
         self._zip = zipfile.ZipFile(self._partial, "w", compression=zipfile.ZIP_DEFLATED)
-        self._meta = {"collection": collection, "vector_size": vector_size, "target": target}
+        self._collection, self._vector_size, self._target = collection, vector_size, target
         self._log_id = log_id
         self.count = 0
         self._batches = 0
@@ -56,7 +56,7 @@ class BackupWriter:
     def add(self, records: Sequence[Record]) -> None:
         if not records:
             return
-        size = self._meta["vector_size"]
+        size = self._vector_size
         vectors = np.asarray([r.vector for r in records], dtype="<f4")
         if vectors.ndim != 2 or vectors.shape[1] != size:
             raise ValidationError(f"backup expects vectors of size {size}, got {vectors.shape}")
@@ -73,10 +73,10 @@ class BackupWriter:
     def close(self) -> BackupManifest:
         manifest = BackupManifest(
             format=FORMAT,
-            collection=str(self._meta["collection"]),
-            vector_size=int(self._meta["vector_size"]),
+            collection=self._collection,
+            vector_size=self._vector_size,
             count=self.count,
-            target=str(self._meta["target"]),
+            target=self._target,
             log_id=self._log_id,
             created_at=datetime.now(UTC).isoformat(),
             batches=self._batches,

@@ -71,18 +71,18 @@ def fold_asset_counts(db: Session, *, slack: int = 1000) -> bool:
     DELETE ... RETURNING hands back exactly the rows it removed, in one statement, so a row
     another writer adds meanwhile stays for the next fold instead of being lost.
     """
-    table = DirectoryAssets.__table__
     rows, directories = db.execute(
-        select(func.count(), func.count(distinct(table.c.directory)))
+        select(func.count(), func.count(distinct(DirectoryAssets.directory)))
     ).one()
     if rows <= 2 * directories + slack:
         return False
     folded: Counter[str] = Counter()
-    for directory, n in db.execute(delete(table).returning(table.c.directory, table.c.assets)):
+    removed = delete(DirectoryAssets).returning(DirectoryAssets.directory, DirectoryAssets.assets)
+    for directory, n in db.execute(removed):
         folded[directory] += n
     kept = [{"directory": d, "assets": n} for d, n in folded.items() if n]
     if kept:
-        db.execute(insert(table), kept)
+        db.execute(insert(DirectoryAssets), kept)
     db.commit()
     return True
 
