@@ -138,7 +138,8 @@ def reference_orphans(store: VectorStore, factory: sessionmaker[Session]) -> lis
 
 
 def ids_scroll(store: VectorStore, batch: int = 10_000) -> int:
-    return sum(len(page) for page in store.scroll(fields=[], batch_size=batch))
+    """Every id and nothing else, as bare ids: what an orphan scan cannot go below."""
+    return sum(len(page) for page in store.scroll_ids(batch_size=batch))
 
 
 def snapshot_points(store: VectorStore, directory: str) -> list[Record]:
@@ -612,7 +613,9 @@ def main() -> None:
                 reps = reps_for(n, engine)
                 settings = dep.settings(Path(tmp) / f"{engine}-{n}")
                 rows += bench_stats(settings, n, where, reps)
-                rows += bench_delete(dep, settings, n, where, reps)
+                # Deletes come last: restoring the deleted points by upsert leaves their old
+                # versions in Edge's segments (it has no background optimiser), which every
+                # later full scan reads past.
                 rows += bench_orphans(settings, n, where, reps)
                 if engine == "edge" and server:
                     print(
@@ -624,6 +627,7 @@ def main() -> None:
                     pg = dep.settings(Path(tmp) / f"pg-{n}", database_url=url)
                     rows += bench_stats(pg, n, "edge+postgres", reps)
                     rows += bench_orphans(pg, n, "edge+postgres", reps)
+                rows += bench_delete(dep, settings, n, where, reps)
         # Orphan scans as the database grows past the collection (assets without vectors).
         if server and "edge" in engines:
             n = sizes[0]
