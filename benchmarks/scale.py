@@ -579,9 +579,15 @@ def main() -> None:
     parser.add_argument("--postgres", help="PostgreSQL server URL (a database is created in it)")
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--no-throughput", action="store_true")
+    parser.add_argument(
+        "--ops",
+        default="stats,orphans,delete,tui",
+        help="which measurements to run (a subset of stats,orphans,delete,tui)",
+    )
     args = parser.parse_args()
     sizes = [10_000] if args.quick else [int(s) for s in args.sizes.split(",")]
     engines = args.engines.split(",")
+    ops = set(args.ops.split(","))
     server = postgres_server(args)
     rows: list[Row] = []
     started = time.perf_counter()
@@ -612,12 +618,14 @@ def main() -> None:
                 where = f"{engine}+sqlite"
                 reps = reps_for(n, engine)
                 settings = dep.settings(Path(tmp) / f"{engine}-{n}")
-                rows += bench_stats(settings, n, where, reps)
+                if "stats" in ops:
+                    rows += bench_stats(settings, n, where, reps)
                 # Deletes come last: restoring the deleted points by upsert leaves their old
                 # versions in Edge's segments (it has no background optimiser), which every
                 # later full scan reads past.
-                rows += bench_orphans(settings, n, where, reps)
-                if engine == "edge" and server:
+                if "orphans" in ops:
+                    rows += bench_orphans(settings, n, where, reps)
+                if engine == "edge" and server and ops & {"stats", "orphans"}:
                     print(
                         f"[{time.perf_counter() - started:6.1f} s] edge+postgres, {n:,}", flush=True
                     )
@@ -625,11 +633,14 @@ def main() -> None:
                     url = data.postgres_database(server, f"vectorctl_bench_v{data.VERSION}_{n}", n)
                     builds.append(f"postgres {n:,}: ready in {time.perf_counter() - t0:.1f} s")
                     pg = dep.settings(Path(tmp) / f"pg-{n}", database_url=url)
-                    rows += bench_stats(pg, n, "edge+postgres", reps)
-                    rows += bench_orphans(pg, n, "edge+postgres", reps)
-                rows += bench_delete(dep, settings, n, where, reps)
+                    if "stats" in ops:
+                        rows += bench_stats(pg, n, "edge+postgres", reps)
+                    if "orphans" in ops:
+                        rows += bench_orphans(pg, n, "edge+postgres", reps)
+                if "delete" in ops:
+                    rows += bench_delete(dep, settings, n, where, reps)
         # Orphan scans as the database grows past the collection (assets without vectors).
-        if server and "edge" in engines:
+        if server and "edge" in engines and "orphans" in ops:
             n = sizes[0]
             dep = data.deployment("edge", n)
             for extra in [9 * n, 99 * n] if not args.quick else [9 * n]:
@@ -652,7 +663,7 @@ def main() -> None:
     if not args.no_throughput:
         print(f"[{time.perf_counter() - started:6.1f} s] embedding throughput", flush=True)
         throughput = bench_throughput(tiny_only=args.quick, images=64 if args.quick else 128)
-    tui = bench_tui(args.quick)
+    tui = bench_tui(args.quick) if "tui" in ops else ["skipped (--ops)"]
 
     print(
         f"\nvectorctl scale benchmark ({time.perf_counter() - started:.0f} s; medians of "
