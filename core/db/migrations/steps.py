@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from alembic import op
+from alembic import context, op
 
 from core.errors import SchemaOutOfDate
 
@@ -25,6 +25,18 @@ class Step:
     todo: str
     done: str
     apply: Callable[[], None]
+
+
+def apply(steps: list[Step]) -> None:
+    """A revision's `upgrade`: run its steps, each recorded for `vectorctl db upgrade`'s report."""
+    for step in steps:
+        step.apply()
+        context.config.attributes["changes"].append(step.done)
+
+
+def refuse_downgrade() -> None:
+    """Every revision's `downgrade`."""
+    raise NotImplementedError("vectorctl never drops schema: restore a database backup instead")
 
 
 def missing_steps(connection: sa.Connection, schema: sa.MetaData) -> list[Step]:

@@ -16,9 +16,9 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
-from alembic import context, op
+from alembic import op
 
-from core.db.migrations.steps import Step, missing_steps
+from core.db.migrations.steps import Step, apply, missing_steps, refuse_downgrade
 
 revision = "0001"
 down_revision = None
@@ -143,10 +143,7 @@ def plan(connection: sa.Connection) -> list[Step]:
 
 
 def upgrade() -> None:
-    for step in plan(op.get_bind()):
-        step.apply()
-        context.config.attributes["changes"].append(step.done)
+    apply(plan(op.get_bind()))
 
 
-def downgrade() -> None:
-    raise NotImplementedError("vectorctl never drops schema: restore a database backup instead")
+downgrade = refuse_downgrade

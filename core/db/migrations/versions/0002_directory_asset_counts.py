@@ -24,9 +24,9 @@ Create Date: 2026-11-22
 from __future__ import annotations
 
 import sqlalchemy as sa
-from alembic import context, op
+from alembic import op
 
-from core.db.migrations.steps import Step
+from core.db.migrations.steps import Step, apply, refuse_downgrade
 
 revision = "0002"
 down_revision = "0001"
@@ -154,10 +154,7 @@ def _install(connection: sa.Connection, *, has_table: bool) -> None:
 
 
 def upgrade() -> None:
-    for step in plan(op.get_bind()):
-        step.apply()
-        context.config.attributes["changes"].append(step.done)
+    apply(plan(op.get_bind()))
 
 
-def downgrade() -> None:
-    raise NotImplementedError("vectorctl never drops schema: restore a database backup instead")
+downgrade = refuse_downgrade
