@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from abc import abstractmethod
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -166,13 +166,14 @@ def payload_projection(fields: Sequence[str] | None) -> bool | list[str]:
 
 
 F = TypeVar("F")  # the engine's filter type
+T = TypeVar("T")  # what a page holds: Records or bare ids
 
 
 class QdrantEngineStore(VectorStore, Generic[F]):
     """The parts of a VectorStore that are the same on every Qdrant engine.
 
-    Subclasses provide the engine primitives (`_count`, `_scroll_page`, `_scroll_ids_page`,
-    `_delete_points`, `_delete_where`, `_facet`) and the mapping of neutral conditions to a filter
+    Subclasses provide the engine primitives (`_count`, `_scroll_page`, `_delete_points`,
+    `_delete_where`, `_facet`) and the mapping of neutral conditions to a filter
     (`_to_filter`). An empty selector never reaches an engine: an empty `should` would
     select every point there.
     """
@@ -194,29 +195,35 @@ class QdrantEngineStore(VectorStore, Generic[F]):
         with_vectors: bool = False,
         batch_size: int = 1000,
     ) -> Iterator[list[Record]]:
-        if selector is not None and selector.is_empty():
-            return
-        flt = self._filter(selector)
         with_payload = payload_projection(fields)
-        offset: PointId | None = None
-        while True:
-            page, offset = self._scroll_page(flt, offset, batch_size, with_payload, with_vectors)
-            if page:
-                yield page
-            if offset is None:
-                return
+        yield from self._pages(
+            selector,
+            lambda flt, offset: self._scroll_page(
+                flt, offset, batch_size, with_payload, with_vectors
+            ),
+        )
 
     def scroll_ids(
         self, selector: Selector | None = None, *, batch_size: int = 10_000
     ) -> Iterator[list[PointId]]:
+        yield from self._pages(
+            selector, lambda flt, offset: self._scroll_ids_page(flt, offset, batch_size)
+        )
+
+    def _pages(
+        self,
+        selector: Selector | None,
+        fetch: Callable[[F | None, PointId | None], tuple[list[T], PointId | None]],
+    ) -> Iterator[list[T]]:
+        """Non-empty pages from `fetch(filter, offset)`, following its next offset to the end."""
         if selector is not None and selector.is_empty():
             return
         flt = self._filter(selector)
         offset: PointId | None = None
         while True:
-            ids, offset = self._scroll_ids_page(flt, offset, batch_size)
-            if ids:
-                yield ids
+            page, offset = fetch(flt, offset)
+            if page:
+                yield page
             if offset is None:
                 return
 
@@ -283,11 +290,13 @@ class QdrantEngineStore(VectorStore, Generic[F]):
     ) -> tuple[list[Record], PointId | None]:
         """One page ordered by id from `offset`, and the id the next page starts at."""
 
-    @abstractmethod
     def _scroll_ids_page(
         self, flt: F | None, offset: PointId | None, limit: int
     ) -> tuple[list[PointId], PointId | None]:
-        """`_scroll_page` without payload or vectors, as bare ids."""
+        """`_scroll_page` without payload or vectors, as bare ids; an engine that can hand
+        ids over without building a Record per point overrides it."""
+        page, next_offset = self._scroll_page(flt, offset, limit, False, False)
+        return [r.id for r in page], next_offset
 
     @abstractmethod
     def _delete_points(self, ids: list[PointId]) -> None: ...

@@ -296,12 +296,6 @@ class QdrantClientStore(QdrantEngineStore[m.Filter]):
         page = [to_record(p.id, p.payload, p.vector) for p in points]
         return page, (None if next_offset is None else normalize_id(next_offset))
 
-    def _scroll_ids_page(
-        self, flt: m.Filter | None, offset: PointId | None, limit: int
-    ) -> tuple[list[PointId], PointId | None]:
-        page, next_offset = self._scroll_page(flt, offset, limit, False, False)
-        return [r.id for r in page], next_offset
-
     def _delete_points(self, ids: list[PointId]) -> None:
         with self._calls():
             self._client.delete(
