@@ -2,8 +2,8 @@
 both sides are unchanged.
 
 Computing statistics reads a facet and the per-directory asset counts; reading this copy
-costs one exact point count and two small aggregate queries. A change made by another writer moves
-the point count or the database aggregates and so invalidates the copy; vectorctl's own
+costs one exact point count and two small aggregate queries. A change made by another writer
+moves the point count or the database aggregates and so invalidates the copy; vectorctl's own
 mutations clear it outright. (A foreign change that keeps every one of these figures equal,
 such as moving one point between directories, is only seen by a fresh computation: the
 console's refresh asks for one.)
@@ -33,8 +33,7 @@ def fingerprint(store: VectorStore, db: Session) -> dict[str, Any]:
     the per-directory asset counts (every write to `image_assets` adds a row there through
     the triggers, and folding them adds rows with new ids: no asset is read); and the
     sessions' aggregates (a small table). `indexed_at` is not an input of any row."""
-    table = DirectoryAssets.__table__
-    assets = db.execute(select(func.count(), func.max(table.c.id))).one()
+    assets = db.execute(select(func.count(), func.max(DirectoryAssets.id))).one()
     sessions = db.execute(
         select(
             func.count(),

@@ -7,6 +7,7 @@ a version table of its own and each revision adds only what the database lacks (
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from alembic import command
@@ -29,12 +30,13 @@ def upgrade(engine: Engine) -> list[str]:
     changes: list[str] = []
     with engine.begin() as connection:
         _exclude_other_upgrades(connection)
-        if _pending_revisions(connection):
+        pending = _pending_revisions(connection)
+        if pending:
             config = Config()
             config.set_main_option("script_location", str(_MIGRATIONS).replace("%", "%%"))
             config.attributes.update(connection=connection, changes=changes)
             command.upgrade(config, "head")
-        for step in _undone_steps(connection):
+        for step in _undone_steps(connection, pending):
             step.apply()
             changes.append(step.done)
     return changes
@@ -52,19 +54,23 @@ def pending_changes(engine: Engine) -> list[str]:
         return [step.todo for step in planned + _undone_steps(connection, revisions)]
 
 
-def _undone_steps(connection: Connection, pending: list[Script] | None = None) -> list[Step]:
-    """Work of applied revisions that has since been undone, for those that declare
-    `RECHECKED = True` (their plan is one cheap query: it runs on every open). A dropped
-    trigger would otherwise leave counts that silently stop following the table."""
-    pending_ids = {
-        r.revision for r in (_pending_revisions(connection) if pending is None else pending)
-    }
+def _undone_steps(connection: Connection, pending: list[Script]) -> list[Step]:
+    """Work of revisions applied before this run (not in `pending`) that has since been
+    undone, for those that declare `RECHECKED = True` (their plan is one cheap query: it runs
+    on every open). A dropped trigger would otherwise leave counts that silently stop
+    following the table."""
     return [
         step
-        for revision in ScriptDirectory(str(_MIGRATIONS)).walk_revisions()
-        if revision.revision not in pending_ids and getattr(revision.module, "RECHECKED", False)
+        for revision in _scripts().walk_revisions()
+        if revision not in pending and getattr(revision.module, "RECHECKED", False)
         for step in revision.module.plan(connection)
     ]
+
+
+@functools.cache
+def _scripts() -> ScriptDirectory:
+    """The packaged revisions, loaded once per process (every open consults them)."""
+    return ScriptDirectory(str(_MIGRATIONS))
 
 
 def _pending_revisions(connection: Connection) -> list[Script]:
@@ -72,7 +78,7 @@ def _pending_revisions(connection: Connection) -> list[Script]:
     context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
     current = context.get_current_heads()
     try:
-        pending = list(ScriptDirectory(str(_MIGRATIONS)).iterate_revisions("heads", current))
+        pending = list(_scripts().iterate_revisions("heads", current))
     except ResolutionError:
         raise SchemaOutOfDate(
             f"the database schema is at vectorctl revision {', '.join(current)}, "
