@@ -39,6 +39,13 @@ async def select_2023(pilot) -> None:  # type: ignore[no-untyped-def]
     assert tree.selected is not None and tree.selected.path == "/photos/2023"
 
 
+async def open_delete_of_2023(pilot) -> None:  # type: ignore[no-untyped-def]
+    """The delete dialog for /photos/2023, from a freshly settled console."""
+    await select_2023(pilot)
+    await pilot.press("d")
+    await settle(pilot)
+
+
 async def test_every_screen_opens_with_its_data(service: VectorService) -> None:
     app = VectorctlApp(service)
     async with app.run_test(size=SIZE) as pilot:
@@ -78,9 +85,7 @@ async def test_delete_directory_through_the_modal_keeps_look_alike_sibling(
     app = VectorctlApp(service)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await select_2023(pilot)
-        await pilot.press("d")
-        await settle(pilot)
+        await open_delete_of_2023(pilot)
         modal = app.screen
         assert isinstance(modal, ConfirmDeleteModal)
         assert modal.preview.count == 7
@@ -101,9 +106,7 @@ async def test_cancelled_delete_deletes_nothing(service: VectorService) -> None:
     app = VectorctlApp(service)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await select_2023(pilot)
-        await pilot.press("d")
-        await settle(pilot)
+        await open_delete_of_2023(pilot)
         await pilot.press("enter")  # focus starts on Cancel: Enter cancels
         assert isinstance(app.screen, DirectoriesScreen)
         await pilot.press("d")
@@ -120,9 +123,7 @@ async def test_enter_in_the_reason_field_does_not_confirm(service: VectorService
     app = VectorctlApp(service)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await select_2023(pilot)
-        await pilot.press("d")
-        await settle(pilot)
+        await open_delete_of_2023(pilot)
         app.screen.query_one("#reason", Input).focus()
         await pilot.press(*"cleanup", "enter")
         await settle(pilot)
@@ -299,9 +300,7 @@ async def test_cancelling_a_job_before_its_first_batch_deletes_nothing(
     app = VectorctlApp(service)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await select_2023(pilot)
-        await pilot.press("d")
-        await settle(pilot)
+        await open_delete_of_2023(pilot)
         with app.service_lock:  # the job waits here, as it would behind another call
             await pilot.press("tab", "enter")
             assert app.job is not None and app.screen.query_one("JobStatus").display
