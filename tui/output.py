@@ -4,11 +4,12 @@ progress bars on stderr; errors as one line on stderr (and as JSON with --json).
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 from rich.console import Console
@@ -38,24 +39,21 @@ def error_line(message: str, *, as_json: bool, exit_code: int) -> None:
         emit_json({"error": message, "exit_code": exit_code})
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
 @contextmanager
 def progress_bars(
     enabled: bool,
 ) -> Iterator[tuple[Callable[[ProgressEvent], None], threading.Event]]:
-    """A progress callback drawing one bar per phase, and a cancel token set by Ctrl-C.
+    """A progress callback drawing one bar per phase, and a cancel token set by a signal.
 
-    The first Ctrl-C asks the running operation to stop cleanly between batches (so the
-    audit row records what was done); a second one interrupts at once.
+    Ctrl-C, SIGTERM (systemd, kill) and SIGHUP (the SSH session dropped) all ask the running
+    operation to stop cleanly between batches, so the audit row records what was done. A
+    second Ctrl-C interrupts at once; a SIGHUP ignored by the caller (nohup) stays ignored.
+    After a hangup nothing is drawn any more: the terminal is gone.
     """
     cancel = threading.Event()
-
-    def on_sigint(_sig: int, _frame: Any) -> None:
-        if cancel.is_set():
-            raise KeyboardInterrupt
-        cancel.set()
-        stderr.print("[yellow]cancelling after the current batch… (Ctrl-C again to abort)[/]")
-
-    previous = signal.signal(signal.SIGINT, on_sigint)
     bars = Progress(
         TextColumn("{task.description:<10}"),
         BarColumn(),
@@ -66,15 +64,51 @@ def progress_bars(
         transient=False,
         disable=not (enabled and stderr.is_terminal),
     )
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        if signum == signal.SIGHUP:
+            bars.disable = True
+            _detach_from_terminal()
+        if cancel.is_set() and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        cancel.set()
+        name = signal.Signals(signum).name
+        _say(f"[yellow]{name}: stopping after the current batch… (Ctrl-C again to abort)[/]")
+
+    previous = {}
+    for signum in STOP_SIGNALS:
+        if signal.getsignal(signum) is not signal.SIG_IGN:
+            previous[signum] = signal.signal(signum, on_signal)
     tasks: dict[str, TaskID] = {}
 
     def on_event(event: ProgressEvent) -> None:
-        if event.phase not in tasks:
-            tasks[event.phase] = bars.add_task(event.phase, total=event.total)
-        bars.update(tasks[event.phase], completed=event.done, total=event.total)
+        try:
+            if event.phase not in tasks:
+                tasks[event.phase] = bars.add_task(event.phase, total=event.total)
+            bars.update(tasks[event.phase], completed=event.done, total=event.total)
+        except OSError:  # the terminal went away: the work goes on, undrawn
+            bars.disable = True
 
     try:
         with bars:
             yield on_event, cancel
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _say(markup: str) -> None:
+    with suppress(OSError):
+        stderr.print(markup)
+
+
+def _detach_from_terminal() -> None:
+    """Point stdout and stderr at /dev/null when they are the terminal that hung up, so the
+    writes that follow (the result, the audit summary) cannot fail half-way."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        for fd in (1, 2):
+            if os.isatty(fd):
+                os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
