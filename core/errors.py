@@ -6,9 +6,14 @@ Every interface maps them the same way: the CLI turns `exit_code` into the proce
 
 
 class VectorctlError(Exception):
-    """Base class: `str(error)` is the whole operator-facing message."""
+    """Base class: `str(error)` is the whole operator-facing message; `details` are facts a
+    script needs as well (the CLI adds them to its JSON error document)."""
 
     exit_code = 1
+
+    def __init__(self, message: str = "", **details: object):
+        super().__init__(message)
+        self.details = details
 
 
 class ValidationError(VectorctlError):
@@ -49,3 +54,13 @@ class OperationFailed(VectorctlError):
 
 class Cancelled(VectorctlError):
     """The operator cancelled a long operation; what was done so far is recorded."""
+
+
+class SelectionChanged(OperationFailed):
+    """What a destructive operation would select is not what the operator confirmed (points
+    came or went since the preview); nothing was changed."""
+
+
+class AuditDeferred(OperationFailed):
+    """The operation ran, but the database could not record its end: the record waits in the
+    local journal and is written at the next start. The message says what was done."""

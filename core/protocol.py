@@ -1,32 +1,58 @@
-"""The destructive-operation protocol: the one implementation every delete goes through.
+"""The destructive-operation protocol: the one audited run every destructive path goes through.
 
-Validation, preview and confirmation happen before (in the service and the interface);
-here: audit row first, backup of the affected points, batched deletion with progress and
-cancel, audit row finished with the real count or the failure.
+Validation, preview and confirmation happen before (in the service and the interface). Here,
+for a delete, an orphan clean, a reset, a restore and retrain's delete alike:
+
+1. the audit row is written (`started`, with the process that runs it and the deployment);
+2. a heartbeat keeps it recognisably alive while the operation runs;
+3. the affected points are archived (`core.backup`) and the archive is on disk, fsync'd,
+   before anything changes; the operation then changes exactly the archived ids;
+4. every batch is announced in the row (count so far, ids in flight) before it acts, so a
+   kill -9 at any moment leaves a row from which `settle` computes the true count;
+5. the row is finished with the real count, or as cancelled/failed/partial with the error;
+   a database that is gone by then gets the finish in the local journal, and the operator
+   is told what was done all the same.
+
+`AuditedRun` is that lifecycle; `delete_selection`, `reset_collection` and `restore_archive`
+are the three ways of changing the store that use it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from core.audit import AuditLog
-from core.backup import BackupWriter, backup_path
-from core.errors import Cancelled, OperationFailed, VectorctlError
+from core import backup as archives
+from core.audit import AuditLog, AuditPending
+from core.deployment import Deployment
+from core.errors import (
+    AuditDeferred,
+    Cancelled,
+    OperationFailed,
+    SelectionChanged,
+    StoreMismatch,
+    ValidationError,
+    VectorctlError,
+)
 from core.progress import CancelToken, ProgressCallback, ProgressEvent, check_cancel, report
+from core.results import AuditEntry
 from core.store.base import PointId, Selector, VectorStore
+from core.store.common import normalize_id
 
-# Points per deletion batch: cancel and progress act between batches.
+# Points per deletion batch: cancel, progress and the durable count act between batches.
 DELETE_BATCH = 10_000
 # Ids per scroll page when there is no backup to take them from. Each page evaluates the
 # selector's filter again, and on Qdrant Edge a directory filter costs about as much per page
 # as for the whole selection (its path-prefix condition scans the index: 0.3 s at 1,000,000
-# points), so pages are large and split into DELETE_BATCH deletes; memory stays bounded.
+# points), so pages are large.
 SCROLL_PAGE = 200_000
+# Points per archive batch (with vectors: 2 MB at 512 dimensions) and per restore upsert.
 BACKUP_BATCH = 1000
 
 
@@ -44,115 +70,443 @@ class Plan:
 @dataclass(frozen=True)
 class Outcome:
     log_id: int
-    deleted: int
+    count: int  # points deleted; for a restore, points written back plus points removed
     backup: str | None
+    details: dict[str, Any] = field(default_factory=dict)
 
 
-def run(
+@dataclass(frozen=True)
+class Environment:
+    """Where a run acts and records: one deployment's store, audit log and archive folder."""
+
+    store: VectorStore
+    audit: AuditLog
+    backup_dir: Path
+    vector_size: int
+    distance: str | None = None
+    notify: Callable[[str], None] = lambda message: None
+
+    @property
+    def deployment(self) -> Deployment:
+        return self.audit.deployment
+
+
+class AuditedRun:
+    """One destructive operation's audit lifecycle, as a context manager.
+
+    Inside the block the operation archives (`archive`) and changes the store in announced
+    batches (`apply`); it ends with `complete`. Any exception leaving the block finishes the
+    row (cancelled, failed, partial, or deferred to the journal) and becomes a typed error
+    that says what was done.
+    """
+
+    def __init__(
+        self,
+        env: Environment,
+        plan: Plan,
+        *,
+        reason: str | None,
+        backup: bool,
+        progress: ProgressCallback | None,
+        cancel: CancelToken | None,
+        phase: str = "deleting",
+    ):
+        self.env, self.plan, self.backup_requested = env, plan, backup
+        self.progress, self.cancel, self.phase = progress, cancel, phase
+        self.reason = reason
+        self.log_id = 0
+        self.done = 0
+        self.location: str | None = None
+        self._inflight: dict[str, Any] | None = None
+        self._heartbeat: Any = None
+
+    def __enter__(self) -> AuditedRun:
+        self.log_id = self.env.audit.start(
+            self.plan.deletion_type,
+            self.plan.target,
+            expected=self.plan.expected,
+            reason=self.reason,
+            # `inflight` present (None until the first batch) marks a row that announces its
+            # batches: `settle` trusts its count.
+            metadata={
+                **self.plan.metadata,
+                "backup_requested": self.backup_requested,
+                "inflight": None,
+            },
+        )
+        self._heartbeat = self.env.audit.heartbeat(self.log_id)
+        self._heartbeat.__enter__()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._heartbeat.__exit__(None, None, None)
+        if exc is not None:
+            self._fail(exc)
+
+    # -- inside the block -----------------------------------------------------------------
+
+    def what(self) -> str:
+        return f"{self.plan.deletion_type.lower()} {self.plan.target}"
+
+    def archive(
+        self, kind: str, write: Callable[[archives.BackupWriter], list[PointId]]
+    ) -> list[PointId]:
+        """Write the archive through `write(writer)` (which returns the ids it archived),
+        seal it on disk and record it in the row; before anything is changed."""
+        directory = self.env.backup_dir
+        for path in archives.remove_partials(directory, self._partial_in_use):
+            self.env.notify(
+                f"removed a half-written backup archive {path} (its operation had ended)"
+            )
+        writer = archives.BackupWriter(
+            directory,
+            log_id=self.log_id,
+            kind=kind,
+            target=self.plan.target,
+            collection=self.env.store.collection,
+            vector_size=self.env.vector_size,
+            distance=self.env.distance,
+            deployment=self.env.deployment.as_dict(),
+        )
+        try:
+            ids = write(writer)
+            writer.close()
+        except BaseException:
+            writer.abort()
+            raise
+        self.location = str(writer.path)
+        self.env.audit.set_backup(self.log_id, self.location)
+        return ids
+
+    def _partial_in_use(self, log_id: int | None) -> bool:
+        if log_id == self.log_id:
+            return True
+        if log_id is None:
+            return False
+        try:
+            return self.env.audit.get(log_id).status == "started"
+        except VectorctlError:
+            return False
+
+    def discard_archive(self) -> None:
+        """The archive of a run that changed nothing is not a backup of anything."""
+        if self.location is not None:
+            Path(self.location).unlink(missing_ok=True)
+            self.env.audit.note(self.log_id, backup_discarded=self.location)
+            self.location = None
+
+    def expect(self, selected: int) -> None:
+        if selected != self.plan.expected:
+            self.discard_archive()
+            raise SelectionChanged(
+                f"{self.what()}: {self.plan.expected} vectors were previewed but {selected} "
+                "are selected now (points came or went meanwhile); nothing was deleted: "
+                "preview again"
+            )
+
+    def apply(
+        self, op: str, ids: Sequence[PointId], change: Callable[[], None], **where: Any
+    ) -> None:
+        """Announce a batch in the row, then make the change: a process killed in between
+        leaves exactly this batch to be settled."""
+        check_cancel(self.cancel, self.what())
+        inflight = {"op": op, "ids": list(ids), **where}
+        self.env.audit.progress(self.log_id, self.done, inflight)
+        self._inflight = inflight
+        change()
+        self._inflight = None
+        self.done += int(where.get("count", len(ids)))
+        report(self.progress, ProgressEvent(self.phase, self.done, self.plan.expected))
+
+    def report_backup(self, done: int, total: int) -> None:
+        check_cancel(self.cancel, f"backup of {self.plan.target}")
+        report(self.progress, ProgressEvent("backup", done, total))
+
+    def complete(
+        self, metadata: dict[str, Any] | None = None, also: Callable[[Session], None] | None = None
+    ) -> Outcome:
+        try:
+            self.env.audit.finish(self.log_id, "completed", self.done, metadata=metadata, also=also)
+        except AuditPending as pending:
+            raise self._deferred(pending, "completed") from pending
+        return Outcome(self.log_id, self.done, self.location, dict(metadata or {}))
+
+    # -- failures -------------------------------------------------------------------------
+
+    def _fail(self, exc: BaseException) -> None:
+        self._settle_inflight()
+        if isinstance(exc, Cancelled | KeyboardInterrupt):
+            status, message = "cancelled", str(exc) or "interrupted"
+        elif isinstance(exc, SelectionChanged):
+            status, message = "failed", str(exc)
+        else:
+            status = "partial" if self.done else "failed"
+            message = _one_line(exc)
+        try:
+            self.env.audit.finish(self.log_id, status, self.done, error=message)
+        except AuditPending as pending:
+            raise self._deferred(pending, status) from exc
+        if isinstance(exc, Cancelled | SelectionChanged | KeyboardInterrupt):
+            if isinstance(exc, Cancelled):
+                raise Cancelled(
+                    f"{message} after {self.done} of {self.plan.expected} "
+                    f"(audit entry {self.log_id})",
+                    **self._facts(),
+                ) from exc
+            return  # re-raised as it is
+        raise OperationFailed(
+            f"{self.what()} {status} after {self.done} of {self.plan.expected} vectors: "
+            f"{message} (audit entry {self.log_id})",
+            **self._facts(),
+        ) from exc
+
+    def _settle_inflight(self) -> None:
+        """A batch interrupted half-way (a second Ctrl-C, a store error): count what it did."""
+        if self._inflight is None:
+            return
+        try:
+            self.done += settle_batch(self.env.store, self._inflight)
+        except Exception:  # the store itself failed: the batch is uncounted, and said so
+            self.env.notify(
+                f"audit entry {self.log_id}: whether the last batch of "
+                f"{len(self._inflight['ids'])} was applied could not be checked"
+            )
+        self._inflight = None
+
+    def _facts(self) -> dict[str, Any]:
+        return {"log_id": self.log_id, "done": self.done, "backup": self.location}
+
+    def _deferred(self, pending: AuditPending, status: str) -> AuditDeferred:
+        why = _one_line(pending.cause)
+        where = f"; its end is kept in {pending.journal} and written at the next start"
+        undo = (
+            f"; backup {self.location} (undo: vectorctl restore {self.log_id})"
+            if self.location and self.done
+            else ""
+        )
+        return AuditDeferred(
+            f"{self.what()}: {self.done} of {self.plan.expected} vectors done ({status}), then "
+            f"the database could not record it: {why}. Audit entry {self.log_id}{where}{undo}",
+            journal=str(pending.journal),
+            status=status,
+            **self._facts(),
+        )
+
+
+# -- the three ways of changing the store -------------------------------------------------
+
+
+def delete_selection(
+    env: Environment,
     plan: Plan,
     *,
-    store: VectorStore,
-    audit: AuditLog,
-    backup_dir: Path,
-    vector_size: int,
     reason: str | None,
     backup: bool,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
     finalize: Callable[[Session], None] | None = None,
 ) -> Outcome:
-    """Run a plan. `finalize(db)` commits together with the `completed` audit row."""
-    log_id = audit.start(
-        plan.deletion_type,
-        plan.target,
-        expected=plan.expected,
-        reason=reason,
-        metadata={**plan.metadata, "backup_requested": backup},
-    )
-    deleted = 0
-    location: str | None = None
-    try:
-        ids: Sequence[PointId] | None = None
-        if plan.selector is not None and backup:
-            location, ids = back_up(
-                store,
-                plan.selector,
-                label=plan.target,
-                kind=plan.deletion_type,
-                expected=plan.expected,
-                backup_dir=backup_dir,
-                log_id=log_id,
-                vector_size=vector_size,
-                progress=progress,
-                cancel=cancel,
-            )
-            audit.set_backup(log_id, location)
+    """Delete exactly the points the plan selects (and, with a backup, exactly the archived
+    ones); refused when they are no longer the previewed count. `finalize(db)` commits
+    together with the `completed` row."""
+    with AuditedRun(
+        env, plan, reason=reason, backup=backup, progress=progress, cancel=cancel
+    ) as run:
+        ids: list[PointId] = []
         if plan.selector is not None:
-            for batch in _batches_to_delete(plan.selector, store, ids):
-                check_cancel(cancel, f"{plan.deletion_type.lower()} {plan.target}")
-                store.delete_ids(batch)
-                deleted += len(batch)
-                report(progress, ProgressEvent("deleting", deleted, plan.expected))
-        remaining = store.count(plan.selector) if plan.selector is not None else 0
-    except Cancelled as exc:
-        audit.finish(log_id, "cancelled", deleted, error=str(exc))
-        raise
-    except Exception as exc:
-        status = "partial" if deleted else "failed"
-        message = str(exc) if isinstance(exc, VectorctlError) else f"{type(exc).__name__}: {exc}"
-        audit.finish(log_id, status, deleted, error=message)
-        raise OperationFailed(
-            f"{plan.deletion_type.lower()} {plan.target} {status} after {deleted} of "
-            f"{plan.expected} vectors: {message} (audit entry {log_id})"
-        ) from exc
-    audit.finish(
-        log_id, "completed", deleted, metadata={"remaining_after": remaining}, also=finalize
-    )
-    return Outcome(log_id=log_id, deleted=deleted, backup=location)
-
-
-def back_up(
-    store: VectorStore,
-    selector: Selector | None,
-    *,
-    label: str,
-    kind: str,
-    expected: int,
-    backup_dir: Path,
-    log_id: int,
-    vector_size: int,
-    progress: ProgressCallback | None,
-    cancel: CancelToken | None,
-) -> tuple[str, list[PointId]]:
-    """Archive the selected points (all when selector is None); returns the archive and
-    exactly the ids it holds, so the deletion never removes a point written after it."""
-    path = backup_path(backup_dir, log_id, kind)
-    writer = BackupWriter(
-        path, collection=store.collection, vector_size=vector_size, target=label, log_id=log_id
-    )
-    ids: list[PointId] = []
-    try:
-        for page in store.scroll(selector, fields=None, with_vectors=True, batch_size=BACKUP_BATCH):
-            check_cancel(cancel, f"backup of {label}")
-            writer.add(page)
-            ids.extend(r.id for r in page)
-            report(progress, ProgressEvent("backup", len(ids), expected))
-        writer.close()
-    except BaseException:
-        writer.abort()
-        raise
-    return str(path), ids
-
-
-def _batches_to_delete(
-    selector: Selector, store: VectorStore, ids: Sequence[PointId] | None
-) -> Any:
-    if ids is not None:
+            if backup:
+                ids = run.archive(
+                    plan.deletion_type, lambda w: _archive_selection(env.store, plan, w, run)
+                )
+            else:
+                ids = [
+                    i
+                    for page in env.store.scroll_ids(plan.selector, batch_size=SCROLL_PAGE)
+                    for i in page
+                ]
+            run.expect(len(ids))
         for start in range(0, len(ids), DELETE_BATCH):
-            yield list(ids[start : start + DELETE_BATCH])
-        return
-    # No backup: page through ids only; deleting already-read pages is safe because the
-    # scroll cursor is an id.
-    for page in store.scroll_ids(selector, batch_size=SCROLL_PAGE):
-        for start in range(0, len(page), DELETE_BATCH):
-            yield page[start : start + DELETE_BATCH]
+            batch = ids[start : start + DELETE_BATCH]
+            run.apply("delete", batch, partial(env.store.delete_ids, batch))
+        remaining = env.store.count(plan.selector) if plan.selector is not None else 0
+        return run.complete({"remaining_after": remaining}, also=finalize)
+
+
+def _archive_selection(
+    store: VectorStore, plan: Plan, writer: archives.BackupWriter, run: AuditedRun
+) -> list[PointId]:
+    ids: list[PointId] = []
+    for page in store.scroll(
+        plan.selector, fields=None, with_vectors=True, batch_size=BACKUP_BATCH
+    ):
+        writer.add(page)
+        ids.extend(r.id for r in page)
+        run.report_backup(len(ids), plan.expected)
+    return ids
+
+
+def reset_collection(
+    env: Environment,
+    plan: Plan,
+    *,
+    reason: str | None,
+    backup: bool,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> Outcome:
+    """Drop and recreate the collection: a server snapshot first, then (unless refused) an
+    archive of every point, then the one step that removes them all."""
+    store = env.store
+    with AuditedRun(
+        env, plan, reason=reason, backup=backup, progress=progress, cancel=cancel
+    ) as run:
+        snapshot = store.create_snapshot()
+        env.audit.note(run.log_id, snapshot=snapshot)
+        if backup and plan.expected:
+            ids = run.archive(plan.deletion_type, lambda w: _archive_selection(store, plan, w, run))
+            run.expect(len(ids))
+        run.apply("recreate", [], store.recreate_collection, count=store.count())
+        return run.complete({"snapshot": snapshot})
+
+
+def check_archive(entry: AuditEntry, manifest: archives.BackupManifest, here: Deployment) -> None:
+    """An archive is restored only for the entry that wrote it, into its own database and
+    collection: a file renamed, copied between deployments or written by another database
+    with the same entry number is refused before anything is written."""
+    source = f"backup {entry.backup} of audit entry {entry.id}"
+    if manifest.log_id != entry.id:
+        raise ValidationError(f"{source} was written for audit entry {manifest.log_id}")
+    if manifest.target != entry.deletion_target:
+        raise ValidationError(
+            f"{source} holds {manifest.target!r}, but the entry deleted {entry.deletion_target!r}"
+        )
+    if manifest.deletion_type not in (None, entry.deletion_type):
+        raise ValidationError(
+            f"{source} was written by a {manifest.deletion_type}, not a {entry.deletion_type}"
+        )
+    origin = Deployment.from_dict(manifest.deployment)
+    if origin is not None and origin.database_id != here.database_id:
+        raise ValidationError(
+            f"{source} belongs to another database ({origin.database}); it is restored only there"
+        )
+    if manifest.collection != here.collection:
+        raise ValidationError(
+            f"{source} was taken from collection {manifest.collection!r}"
+            + (f" in {origin.store_kind} {origin.store_location}" if origin else "")
+            + f", not {here.collection!r}: it goes back only there (--collection "
+            f"{manifest.collection})"
+        )
+
+
+def restore_archive(
+    env: Environment,
+    plan: Plan,
+    source: Path,
+    manifest: archives.BackupManifest,
+    *,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> Outcome:
+    """Put the archive's points back (same ids, vectors, payloads) and remove the ids it
+    records as absent. What this overwrites is archived first, so the restore can be undone
+    by restoring its own entry."""
+    store = env.store
+    with AuditedRun(
+        env, plan, reason=None, backup=True, progress=progress, cancel=cancel, phase="restoring"
+    ) as run:
+        run.archive("RESTORE", lambda w: _archive_current(store, source, manifest, w, run))
+        for index, batch in enumerate(archives.read_batches(source)):
+            run.apply(
+                "upsert",
+                [r.id for r in batch],
+                partial(store.upsert, batch),
+                archive=str(source),
+                batch=index,
+            )
+        absent = archives.read_absent(source)
+        for start in range(0, len(absent), DELETE_BATCH):
+            chunk = absent[start : start + DELETE_BATCH]
+            run.apply("delete", chunk, partial(store.delete_ids, chunk))
+        return run.complete({"restored": manifest.count, "removed": len(absent)})
+
+
+def _archive_current(
+    store: VectorStore,
+    source: Path,
+    manifest: archives.BackupManifest,
+    writer: archives.BackupWriter,
+    run: AuditedRun,
+) -> list[PointId]:
+    """The points a restore will overwrite or remove, as they are now; the ids it will
+    create are recorded as absent."""
+    seen: list[PointId] = []
+    for ids in archives.read_ids(source):
+        ids = [normalize_id(i) for i in ids]
+        present = store.retrieve(ids, with_vectors=True)
+        writer.add(present)
+        found = {r.id for r in present}
+        writer.add_absent([i for i in ids if i not in found])
+        seen += ids
+        run.report_backup(len(seen), manifest.changes)
+    return seen
+
+
+# -- after a crash -----------------------------------------------------------------------
+
+
+def settle_batch(store: VectorStore, inflight: dict[str, Any]) -> int:
+    """How much of a batch announced in an audit row the store shows as done."""
+    op = inflight.get("op")
+    ids = [normalize_id(i) for i in inflight.get("ids") or []]
+    if op == "delete":
+        return len(ids) - len(store.retrieve(ids))
+    if op == "upsert":
+        wanted = {
+            normalize_id(r.id): r.payload
+            for r in archives.read_batch(Path(inflight["archive"]), int(inflight["batch"]))
+        }
+        return sum(1 for r in store.retrieve(ids) if wanted.get(r.id) == r.payload)
+    if op == "recreate":
+        count = int(inflight.get("count", 0))
+        info = store.collection_info()
+        return count if not info.exists or store.count() < count else 0
+    raise StoreMismatch(f"unknown operation {op!r} in flight")
+
+
+def settle(store: VectorStore, entry: AuditEntry) -> int:
+    """The true count of an operation whose process died: what its row records as done,
+    plus what the batch in flight did. Rows written before batches were announced are
+    settled from their archive (the archived ids no longer in the store)."""
+    meta = entry.metadata or {}
+    inflight = meta.get("inflight")
+    if inflight:
+        if inflight.get("op") == "recreate" and entry.backup:
+            return _absent_count(store, Path(entry.backup))
+        return entry.vector_count + settle_batch(store, inflight)
+    if "inflight" not in meta and entry.backup and entry.deletion_type != "RESTORE":
+        return _absent_count(store, Path(entry.backup))
+    return entry.vector_count
+
+
+def _absent_count(store: VectorStore, archive: Path) -> int:
+    gone = 0
+    for ids in archives.read_ids(archive):
+        ids = [normalize_id(i) for i in ids]
+        gone += len(ids) - len(store.retrieve(ids))
+    return gone
+
+
+def _one_line(exc: BaseException | None) -> str:
+    if exc is None:
+        return ""
+    if isinstance(exc, VectorctlError):
+        return str(exc)
+    orig = getattr(exc, "orig", None)  # a driver error wrapped by SQLAlchemy
+    text = " ".join(str(orig or exc).split())
+    text = text[:300] + "…" if len(text) > 300 else text
+    return f"{type(orig or exc).__name__}: {text}" if text else type(exc).__name__

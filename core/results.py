@@ -82,7 +82,9 @@ class ResetResult(JsonResult):
 class RestoreResult(JsonResult):
     log_id: int  # the audit row of this restore
     source_log_id: int
-    restored_count: int
+    restored_count: int  # points written back
+    removed_count: int = 0  # points removed (restoring a restore: those it had created)
+    backup: str | None = None  # what the restore overwrote: restoring `log_id` undoes it
 
 
 @dataclass

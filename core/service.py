@@ -7,31 +7,34 @@ Opening is lazy: the TUI can start and show which side is unreachable instead of
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, case, func, select
 from sqlalchemy import delete as sql_delete
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from core import backup as backup_archive
 from core import orphans as orphan_scan
 from core import protocol, stats
 from core.audit import AuditLog
-from core.backup import read_batches, read_manifest
 from core.db.engine import check_connection, create_db_engine, session_factory
 from core.db.models import Category, ImageAsset, TrainingEvidence, TrainingJob, TrainingSession
+from core.deployment import Deployment, database_identity
 from core.errors import (
-    Cancelled,
     NotFoundError,
     ReadOnlyError,
     SchemaOutOfDate,
+    SelectionChanged,
     StoreMismatch,
     ValidationError,
     VectorctlError,
 )
 from core.paths import normalize_prefix
-from core.progress import CancelToken, ProgressCallback, ProgressEvent, check_cancel, report
+from core.progress import CancelToken, ProgressCallback, ProgressEvent, report
 from core.results import (
     AuditEntry,
     DeleteResult,
@@ -45,45 +48,66 @@ from core.results import (
     RestoreResult,
     SessionRow,
 )
-from core.settings import RESET_PHRASE, Settings
+from core.settings import RESET_PHRASE, Settings, mask_url
 from core.stats_cache import StatsCache, fingerprint
 from core.store.base import F_ASSET_ID, F_CATEGORY_ID, F_PATH, Selector, VectorStore
 from core.store_maintenance import BackfillResult, CopyResult, backfill_ancestors, copy_collection
 from core.targets import DELETION_TYPES, Target, TargetKind
 
 SAMPLE_SIZE = 10
+# Where vectorctl before 0.2 kept audit updates the database refused, bound to no database.
+LEGACY_JOURNAL = "audit-journal.jsonl"
 
 
 class VectorService:
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, on_notice: Callable[[str], None] | None = None):
         self.settings = settings
         self._engine: Engine | None = None
         self._factory: sessionmaker[Session] | None = None
         self._store: VectorStore | None = None
         self._audit: AuditLog | None = None
+        self._database_id: str | None = None
         self._open_lock = threading.Lock()
         self._stats_cache = StatsCache(
             settings.data_dir / "cache",
             f"{settings.store_kind}|{settings.store_location}|{settings.collection}|"
             f"{settings.masked_database_url()}",
         )
+        # What the operator must hear about that no command asked for: interrupted
+        # operations found at start, journal entries applied, half-written archives removed.
+        self.notices: list[str] = []
+        self._on_notice = on_notice
+
+    def notify(self, message: str) -> None:
+        self.notices.append(message)
+        if self._on_notice is not None:
+            self._on_notice(message)
 
     # -- connections ----------------------------------------------------------------------
 
     @property
     def db(self) -> sessionmaker[Session]:
-        """Session factory; connects, and checks (or, embedded, upgrades) the schema once."""
+        """Session factory; connects, and checks (or, embedded, upgrades) the schema once.
+        The first open also finishes what earlier processes left unfinished (`_recover`)."""
         with self._open_lock:
+            opened = self._factory is None
             if self._factory is None:
                 engine = create_db_engine(self.settings.database_url)
                 try:
                     check_connection(engine)
                     _prepare_schema(engine, upgrade=self.settings.embedded_database)
+                    factory = session_factory(engine)
+                    self._database_id = database_identity(
+                        factory, writable=not self.settings.read_only
+                    )
                 except BaseException:
                     engine.dispose()
                     raise
-                self._engine, self._factory = engine, session_factory(engine)
-            return self._factory
+                self._engine, self._factory = engine, factory
+            factory = self._factory
+        if opened:
+            self._recover()
+        return factory
 
     @property
     def store(self) -> VectorStore:
@@ -95,14 +119,90 @@ class VectorService:
             return self._store
 
     @property
+    def deployment(self) -> Deployment:
+        self.db  # noqa: B018 - opening the database reads its identity
+        return Deployment(
+            database_id=self._database_id or "unidentified",
+            database=self.settings.masked_database_url(),
+            store_kind=self.settings.store_kind,
+            store_location=mask_url(self.settings.store_location),
+            collection=self.settings.collection,
+        )
+
+    @property
     def audit(self) -> AuditLog:
         if self._audit is None:
             self._audit = AuditLog(
-                self.db, self.settings.data_dir / "audit-journal.jsonl", self.settings.operator
+                self.db,
+                self.settings.data_dir / "journal",
+                self.settings.operator,
+                self.deployment,
             )
-            if not self.settings.read_only:
-                self._audit.replay_journal()
         return self._audit
+
+    @property
+    def backup_dir(self) -> Path:
+        """This database's archives: deployments sharing a data directory keep theirs apart."""
+        return self.settings.backup_dir / self.deployment.database_id
+
+    def _recover(self) -> None:
+        """Apply this database's journal and settle its interrupted operations. Never fails a
+        command: what cannot be done now is said, and done at a later start."""
+        try:
+            if not self.settings.read_only:
+                for note in self.audit.replay_journal():
+                    self.notify(note)
+            if (self.settings.data_dir / LEGACY_JOURNAL).exists():
+                self.notify(
+                    f"{self.settings.data_dir / LEGACY_JOURNAL} holds audit updates from an "
+                    "older vectorctl that do not say which database they belong to; they are "
+                    "not applied (read them, then delete the file)"
+                )
+            for entry in self.audit.unfinished():
+                self.notify(self._settle(entry))
+        except (VectorctlError, SQLAlchemyError) as exc:
+            self.notify(f"unfinished operations could not be checked now: {exc}")
+
+    def _settle(self, entry: AuditEntry) -> str:
+        """Record an interrupted operation's true count (when it acted on this store) and
+        say what it did and how to undo it."""
+        meta = entry.metadata or {}
+        process = meta.get("process") or meta
+        who = f"pid {process.get('pid')} on {process.get('host')}"
+        what = f"audit entry {entry.id} ({entry.deletion_type} {entry.deletion_target})"
+        recorded = Deployment.from_dict(meta.get("deployment"))
+        if recorded is not None and not recorded.same_store(self.deployment):
+            return (
+                f"{what} was interrupted (its process, {who}, is gone); it acted on "
+                f"{recorded.describe()}: open that to record its true count"
+            )
+        count = entry.vector_count
+        at_least = "at least " if self.settings.read_only else ""
+        if not self.settings.read_only:
+            try:
+                count = protocol.settle(self._collection(), entry)
+            except VectorctlError as exc:
+                return (
+                    f"{what} was interrupted (its process, {who}, is gone); its count could "
+                    f"not be checked against the store now ({exc}): it will be at a later start"
+                )
+            expected = meta.get("expected_count", "?")
+            self.audit.mark_interrupted(
+                entry.id,
+                count,
+                f"interrupted: its process ({who}) stopped after {count} of {expected}",
+            )
+        verb = "restored or removed" if entry.deletion_type == "RESTORE" else "deleted"
+        undo = (
+            f"; backup {entry.backup} (undo: vectorctl restore {entry.id})"
+            if entry.backup
+            else "; no backup was taken"
+        )
+        return (
+            f"{what} was interrupted: its process ({who}) is gone after it {verb} {at_least}"
+            f"{count} of "
+            f"{meta.get('expected_count', '?')} vectors{undo}"
+        )
 
     def ensure_collection(self) -> None:
         """Create the collection (and payload indexes) if missing: writes need it."""
@@ -349,16 +449,25 @@ class VectorService:
         *,
         reason: str | None = None,
         backup: bool = True,
+        expect: int | None = None,
         progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
     ) -> DeleteResult:
-        """Delete the target's vectors through the protocol. Zero matches: nothing is written."""
+        """Delete the target's vectors through the protocol. Zero matches: nothing is written.
+
+        `expect` is the count the operator confirmed: when the target selects another number
+        now, nothing is deleted (SelectionChanged)."""
         self.require_writable(f"delete {target}")
         plan = self.plan(target)
         report(progress, ProgressEvent("counting", plan.expected, plan.expected))
+        if expect is not None and expect != plan.expected:
+            raise SelectionChanged(
+                f"{target}: {expect} vectors were confirmed but {plan.expected} are selected "
+                "now; nothing was deleted: preview again"
+            )
         if plan.expected == 0:
             return DeleteResult(target=target, deleted_count=0, log_id=None, backup=None)
-        return self._run(
+        return self._delete(
             target, plan, reason=reason, backup=backup, progress=progress, cancel=cancel
         )
 
@@ -393,7 +502,7 @@ class VectorService:
                     db.execute(sql_delete(child).where(child.session_id == session_id))
                 db.delete(row)
 
-        return self._run(
+        return self._delete(
             target,
             plan,
             reason=reason,
@@ -429,14 +538,16 @@ class VectorService:
             found = orphan_scan.still_orphaned(self.db, confirmed)
         if not found.count:
             return DeleteResult(target=target, deleted_count=0, log_id=None, backup=None)
+        selector = Selector(point_ids=tuple(o.id for o in found.orphans))
         plan = protocol.Plan(
             deletion_type=DELETION_TYPES[TargetKind.ORPHANS],
             target="orphaned_vectors",
-            selector=Selector(point_ids=tuple(o.id for o in found.orphans)),
-            expected=found.count,
+            selector=selector,
+            # Orphans deleted by someone else meanwhile are not selected any more.
+            expected=self._collection().count(selector),
             metadata={"orphan_ids": [o.id for o in found.orphans[:1000]], "scanned": found.scanned},
         )
-        return self._run(
+        return self._delete(
             target, plan, reason=reason, backup=backup, progress=progress, cancel=cancel
         )
 
@@ -453,42 +564,28 @@ class VectorService:
         if phrase != RESET_PHRASE:
             raise ValidationError(f"reset refused: type exactly {RESET_PHRASE!r} to confirm")
         self.require_writable("reset the collection")
-        store = self._collection()
-        total = store.count()
-        log_id = self.audit.start(
-            DELETION_TYPES[TargetKind.ALL],
-            "all_vectors",
-            expected=total,
-            reason=reason,
-            metadata={"collection": store.collection, "backup_requested": backup},
+        plan = protocol.Plan(
+            deletion_type=DELETION_TYPES[TargetKind.ALL],
+            target="all_vectors",
+            selector=None,
+            expected=self._collection().count(),
+            metadata={"collection": self.settings.collection},
         )
-        snapshot = location = None
         self._stats_cache.clear()
-        try:
-            snapshot = store.create_snapshot()
-            if backup and total:
-                location, _ = protocol.back_up(
-                    store,
-                    None,
-                    label="all_vectors",
-                    kind="FULL_RESET",
-                    expected=total,
-                    backup_dir=self.settings.backup_dir,
-                    log_id=log_id,
-                    vector_size=self._vector_size(),
-                    progress=progress,
-                    cancel=cancel,
-                )
-                self.audit.set_backup(log_id, location)
-            check_cancel(cancel, "reset")
-            store.recreate_collection()
-        except BaseException as exc:
-            status = "cancelled" if isinstance(exc, Cancelled) else "failed"
-            self.audit.finish(log_id, status, 0, error=str(exc) or type(exc).__name__)
-            raise
-        report(progress, ProgressEvent("deleting", total, total))
-        self.audit.finish(log_id, "completed", total, metadata={"snapshot": snapshot})
-        return ResetResult(deleted_count=total, log_id=log_id, snapshot=snapshot, backup=location)
+        outcome = protocol.reset_collection(
+            self._environment(),
+            plan,
+            reason=reason,
+            backup=backup,
+            progress=progress,
+            cancel=cancel,
+        )
+        return ResetResult(
+            deleted_count=outcome.count,
+            log_id=outcome.log_id,
+            snapshot=outcome.details.get("snapshot"),
+            backup=outcome.backup,
+        )
 
     def restore(
         self,
@@ -497,41 +594,45 @@ class VectorService:
         progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
     ) -> RestoreResult:
-        """Upsert a backup archive back exactly (same ids, vectors, payloads), audited."""
+        """Put back what audit entry `log_id` changed, from its archive: same ids, vectors and
+        payloads. The archive is checked whole, and against the entry, before anything is
+        written; what the restore overwrites is archived first, so it can be undone too."""
         self.require_writable(f"restore audit entry {log_id}")
         entry = self.audit.get(log_id)
         if not entry.backup:
             raise ValidationError(f"audit entry {log_id} has no backup archive to restore")
-        manifest = read_manifest(Path(entry.backup))
+        source = Path(entry.backup)
+        manifest = backup_archive.verify(source)
+        protocol.check_archive(entry, manifest, self.deployment)
         store = self.store
         info = store.collection_info()
         if not info.exists:
-            store.ensure_collection(manifest.vector_size, self.settings.distance)
-        elif info.vector_size != manifest.vector_size:
+            store.ensure_collection(
+                manifest.vector_size, manifest.distance or self.settings.distance
+            )
+        elif info.vector_size is not None and info.vector_size != manifest.vector_size:
             raise StoreMismatch(
                 f"backup holds vectors of size {manifest.vector_size} but collection "
                 f"{store.collection!r} holds size {info.vector_size}"
             )
-        restore_id = self.audit.start(
-            "RESTORE",
-            f"log {log_id}",
-            expected=manifest.count,
-            reason=f"restore of entry {log_id}",
-            metadata={"source_log_id": log_id, "backup": entry.backup},
+        plan = protocol.Plan(
+            deletion_type="RESTORE",
+            target=f"log {log_id}",
+            selector=None,
+            expected=manifest.changes,
+            metadata={"source_log_id": log_id, "source_backup": entry.backup},
         )
-        done = 0
         self._stats_cache.clear()
-        try:
-            for batch in read_batches(Path(entry.backup)):
-                check_cancel(cancel, f"restore of entry {log_id}")
-                store.upsert(batch)
-                done += len(batch)
-                report(progress, ProgressEvent("restoring", done, manifest.count))
-        except BaseException as exc:
-            self.audit.finish(restore_id, "partial" if done else "failed", done, error=str(exc))
-            raise
-        self.audit.finish(restore_id, "completed", done)
-        return RestoreResult(log_id=restore_id, source_log_id=log_id, restored_count=done)
+        outcome = protocol.restore_archive(
+            self._environment(), plan, source, manifest, progress=progress, cancel=cancel
+        )
+        return RestoreResult(
+            log_id=outcome.log_id,
+            source_log_id=log_id,
+            restored_count=int(outcome.details["restored"]),
+            removed_count=int(outcome.details["removed"]),
+            backup=outcome.backup,
+        )
 
     # -- whole-collection chores ----------------------------------------------------------
 
@@ -575,25 +676,27 @@ class VectorService:
 
     # -- helpers --------------------------------------------------------------------------
 
-    def _run(self, target: Target, plan: protocol.Plan, **kwargs: Any) -> DeleteResult:
+    def _delete(self, target: Target, plan: protocol.Plan, **kwargs: Any) -> DeleteResult:
         self._stats_cache.clear()
-        outcome = protocol.run(
-            plan,
-            store=self.store,
-            audit=self.audit,
-            backup_dir=self.settings.backup_dir,
-            vector_size=self._vector_size(),
-            **kwargs,
-        )
+        outcome = protocol.delete_selection(self._environment(), plan, **kwargs)
         return DeleteResult(
             target=target,
-            deleted_count=outcome.deleted,
+            deleted_count=outcome.count,
             log_id=outcome.log_id,
             backup=outcome.backup,
         )
 
-    def _vector_size(self) -> int:
-        return self.store.collection_info().vector_size or self.settings.vector_size
+    def _environment(self) -> protocol.Environment:
+        store = self._collection()
+        info = store.collection_info()
+        return protocol.Environment(
+            store=store,
+            audit=self.audit,
+            backup_dir=self.backup_dir,
+            vector_size=info.vector_size or self.settings.vector_size,
+            distance=info.distance,
+            notify=self.notify,
+        )
 
 
 def _prepare_schema(engine: Engine, *, upgrade: bool) -> None:

@@ -125,9 +125,18 @@ def schema_differences(engine: sa.Engine) -> list[object]:
 def test_empty_database_upgrade_creates_the_schema_of_the_models(engine: sa.Engine) -> None:
     changes = migrate.upgrade(engine)
 
+    # Revision 0003 adds to the audit table that 0001 created, and records an identity.
+    audit_runs = [
+        "added column vector_deletion_logs.heartbeat_at",
+        "created index ix_vector_deletion_logs_status on vector_deletion_logs (status)",
+        "recorded the database's identity",
+    ]
     assert sorted(changes) == sorted(
-        f"created table {t}{COUNTS_TRIGGERS if t == COUNTS_TABLE else ''}"
-        for t in Base.metadata.tables
+        [
+            f"created table {t}{COUNTS_TRIGGERS if t == COUNTS_TABLE else ''}"
+            for t in Base.metadata.tables
+        ]
+        + audit_runs
     )
     assert schema_differences(engine) == []
     assert migrate.pending_changes(engine) == []
@@ -243,8 +252,8 @@ def test_database_with_the_tables_but_no_version_record_needs_only_the_triggers(
     Base.metadata.create_all(engine)
 
     step = f"table {COUNTS_TABLE}{COUNTS_TRIGGERS}"
-    assert migrate.pending_changes(engine) == [f"create {step}"]
-    assert migrate.upgrade(engine) == [f"created {step}"]
+    assert migrate.pending_changes(engine) == [f"create {step}", "record the database's identity"]
+    assert migrate.upgrade(engine) == [f"created {step}", "recorded the database's identity"]
     assert migrate.pending_changes(engine) == []
 
 
@@ -258,7 +267,7 @@ def test_service_alembic_version_is_left_untouched(engine: sa.Engine, state: str
         service = connection.execute(sa.text("SELECT version_num FROM alembic_version")).all()
         own = connection.execute(sa.text(f"SELECT version_num FROM {migrate.VERSION_TABLE}"))
         assert [tuple(row) for row in service] == [("007" if state == "before-008" else "008",)]
-        assert [tuple(row) for row in own] == [("0002",)]
+        assert [tuple(row) for row in own] == [("0003",)]
 
 
 def test_rows_the_service_inserts_after_the_upgrade_are_valid(engine: sa.Engine) -> None:
@@ -339,6 +348,7 @@ def test_index_the_service_made_under_another_name_is_not_duplicated(engine: sa.
 
 
 def test_concurrent_upgrades_do_not_collide(engine: sa.Engine) -> None:
+    expected = len(migrate.pending_changes(engine))
     start = threading.Barrier(3)
     results: list[list[str]] = []
 
@@ -352,7 +362,7 @@ def test_concurrent_upgrades_do_not_collide(engine: sa.Engine) -> None:
     for thread in threads:
         thread.join(timeout=60)
 
-    assert sorted(len(changes) for changes in results) == [0, 0, len(Base.metadata.tables)]
+    assert sorted(len(changes) for changes in results) == [0, 0, expected]
 
 
 def test_deleted_asset_ids_are_never_handed_to_new_assets(db_url: str) -> None:

@@ -299,12 +299,14 @@ def test_delete_without_backup_reads_large_pages_and_deletes_in_batches(
         service.delete(
             target, backup=False, reason="t", progress=stop_after_four_batches, cancel=cancel
         )
-    assert deleted == [3, 6, 7, 10]  # batches of 3 within pages of 7
-    assert service.store.count(selector) == expected - 10
+    # The ids are read first, in pages of 7 (the selection is checked against the preview
+    # before anything goes), then deleted in batches of 3.
+    assert deleted == [3, 6, 9, 12]
+    assert service.store.count(selector) == expected - 12
     entry = service.audit_log()[0]
-    assert (entry.status, entry.vector_count) == ("cancelled", 10)
+    assert (entry.status, entry.vector_count) == ("cancelled", 12)
 
     result = service.delete(target, backup=False, reason="t")
-    assert result.deleted_count == expected - 10
+    assert result.deleted_count == expected - 12
     assert service.store.count(selector) == 0
     assert service.audit_log()[0].status == "completed"

@@ -403,7 +403,8 @@ def test_started_row_of_a_dead_process_shows_as_interrupted(service: VectorServi
     log_id = service.audit.start("DIRECTORY", "/x", expected=3, reason=None)
     with service.db.begin() as db:
         row = db.get(VectorDeletionLog, log_id)
-        row.metadata_ = {**row.metadata_, "pid": 2**22 + 12345}
+        process = {**row.metadata_["process"], "pid": 2**22 + 12345}
+        row.metadata_ = {**row.metadata_, "process": process}
     assert service.audit_entry(log_id).status == "interrupted"
     assert [e.id for e in service.audit_log(status="interrupted")] == [log_id]
 

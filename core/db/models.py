@@ -181,8 +181,27 @@ class VectorDeletionLog(Base):
     backup_location: Mapped[str | None] = mapped_column(Text, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Renewed while the operation runs (revision 0003): a row whose heartbeat stopped and
+    # whose process cannot be checked from here (another machine) was interrupted.
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
-    __table_args__ = (Index("ix_vector_deletion_logs_created_at", "created_at"),)
+    __table_args__ = (
+        Index("ix_vector_deletion_logs_created_at", "created_at"),
+        Index("ix_vector_deletion_logs_status", "status"),
+    )
+
+
+class VectorctlInstance(Base):
+    """This database's identity (one row, revision 0003): backup archives and journal
+    entries name it, and are applied only to the database they belong to."""
+
+    __tablename__ = "vectorctl_instance"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    instance_id: Mapped[str] = mapped_column(String(36), nullable=False)
+    created_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime, nullable=True, default=utcnow, server_default=func.now()
+    )
 
 
 # Point ids are asset ids: on SQLite a plain INTEGER PRIMARY KEY hands a deleted row's id to

@@ -46,23 +46,23 @@ def missing_steps(connection: sa.Connection, schema: sa.MetaData) -> list[Step]:
     steps: list[Step] = []
     for table in schema.sorted_tables:
         if table.name not in existing:
-            steps.append(_create_table(table))
+            steps.append(create_table(table))
             continue
         columns = {column["name"] for column in inspector.get_columns(table.name)}
-        steps += [_add_column(table, c) for c in table.columns if c.name not in columns]
+        steps += [add_column(table, c) for c in table.columns if c.name not in columns]
         indexes = inspector.get_indexes(table.name)
         names = {index["name"] for index in indexes}
         # An index the service created under another name serves just as well.
         covered = {tuple(index["column_names"]) for index in indexes}
         steps += [
-            _create_index(table.name, index)
+            create_index(table.name, index)
             for index in sorted(table.indexes, key=lambda index: str(index.name))
             if index.name not in names and tuple(c.name for c in index.columns) not in covered
         ]
     return steps
 
 
-def _create_table(table: sa.Table) -> Step:
+def create_table(table: sa.Table) -> Step:
     return Step(
         f"create table {table.name}",
         f"created table {table.name}",
@@ -70,7 +70,7 @@ def _create_table(table: sa.Table) -> Step:
     )
 
 
-def _add_column(table: sa.Table, column: sa.Column[Any]) -> Step:
+def add_column(table: sa.Table, column: sa.Column[Any]) -> Step:
     name = f"{table.name}.{column.name}"
     default = column.server_default
     if not column.nullable and default is None:
@@ -94,7 +94,7 @@ def _add_column(table: sa.Table, column: sa.Column[Any]) -> Step:
     return Step(f"add column {name}", f"added column {name}", apply)
 
 
-def _create_index(table: str, index: sa.Index) -> Step:
+def create_index(table: str, index: sa.Index) -> Step:
     name, columns = str(index.name), [column.name for column in index.columns]
     on = f"{table} ({', '.join(columns)})"
     return Step(
