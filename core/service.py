@@ -76,12 +76,12 @@ class VectorService:
         # What the operator must hear about that no command asked for: interrupted
         # operations found at start, journal entries applied, half-written archives removed.
         self.notices: list[str] = []
-        self._on_notice = on_notice
+        self.on_notice = on_notice  # called from whichever thread opened the database
 
     def notify(self, message: str) -> None:
         self.notices.append(message)
-        if self._on_notice is not None:
-            self._on_notice(message)
+        if self.on_notice is not None:
+            self.on_notice(message)
 
     # -- connections ----------------------------------------------------------------------
 

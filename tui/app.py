@@ -8,6 +8,8 @@ keeps browsing while it runs and every screen reloads when it ends.
 
 from __future__ import annotations
 
+import asyncio
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -125,6 +127,19 @@ class VectorctlApp(App[None]):
         super().__init__()
         self.service = service
         self.service_lock = threading.Lock()
+        service.on_notice = self._service_notice
+
+    def _service_notice(self, message: str) -> None:
+        """What the service found at open (an interrupted operation, a journal entry applied):
+        a warning that stays up long enough to be read; the audit log keeps it too."""
+
+        def show() -> None:
+            self.notify(message, title="Note", severity="warning", timeout=30, markup=False)
+
+        if threading.current_thread() is threading.main_thread():
+            show()
+        else:
+            self.call_from_thread(show)
 
     @property
     def model_label(self) -> str:
@@ -137,8 +152,20 @@ class VectorctlApp(App[None]):
         return self.service.settings.read_only
 
     def on_mount(self) -> None:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            if signal.getsignal(signum) is not signal.SIG_IGN:  # nohup keeps SIGHUP ignored
+                loop.add_signal_handler(signum, self._stop_on_signal, signum)
         self.switch_mode("directories")
         self.reload_info()
+
+    def _stop_on_signal(self, signum: int) -> None:
+        """SIGTERM (a service manager, kill) and SIGHUP (the SSH session dropped) stop the
+        console the way quitting does: a running job stops after its current batch and its
+        audit row records what it did (run_app waits for it before closing the store)."""
+        if self.job is not None:
+            self.job.cancel.set()
+        self.exit(return_code=128 + signum)
 
     def on_unmount(self) -> None:
         if self.job is not None:
@@ -311,12 +338,14 @@ class VectorctlApp(App[None]):
                 yield SystemCommand(title, help_text, partial(screen.run_action, action))
 
 
-def run_app(settings: Settings) -> None:
-    """Open the console on a deployment; the CLI calls this when no sub-command is given."""
+def run_app(settings: Settings) -> int:
+    """Open the console on a deployment; the CLI calls this when no sub-command is given.
+    Returns the exit status (128 + the signal's number when a signal stopped it)."""
     service = VectorService(settings)
     app = VectorctlApp(service)
     try:
         app.run()
+        return app.return_code or 0
     finally:
         # Quitting cancels a running job, which stops after its current batch; closing the
         # store under it would break the store, so wait for it (bounded) first.

@@ -19,11 +19,11 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from core.errors import ValidationError, VectorctlError
+from core.errors import SelectionChanged, ValidationError, VectorctlError
 from core.service import VectorService
 from core.settings import RESET_PHRASE, load_settings, with_overrides
 from core.targets import Target, TargetKind
-from tui.output import emit_json, error_line, progress_bars, stderr, stdout
+from tui.output import emit_json, error_line, notice_line, progress_bars, stderr, stdout
 
 F = TypeVar("F", bound=Callable[..., Any])
 TARGET_KINDS = click.Choice(["dir", "asset", "session", "category"])
@@ -40,7 +40,9 @@ class State:
     @property
     def service(self) -> VectorService:
         if self._service is None:
-            self._service = VectorService(load_settings(self.overrides, profile=self.profile))
+            self._service = VectorService(
+                load_settings(self.overrides, profile=self.profile), on_notice=notice_line
+            )
         return self._service
 
     def close(self) -> None:
@@ -57,7 +59,7 @@ def command(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except VectorctlError as exc:
-            error_line(str(exc), as_json=as_json, exit_code=exc.exit_code)
+            error_line(str(exc), as_json=as_json, exit_code=exc.exit_code, details=exc.details)
             sys.exit(exc.exit_code)
         except KeyboardInterrupt:
             error_line("interrupted", as_json=as_json, exit_code=1)
@@ -106,7 +108,9 @@ def cli(ctx: click.Context, profile: Path | None, **options: Any) -> None:
 def _open_console(state: State) -> None:
     from tui.app import run_app
 
-    run_app(state.service.settings)
+    status = run_app(state.service.settings)
+    if status:
+        sys.exit(status)
 
 
 @cli.command()
@@ -240,19 +244,26 @@ def preview(state: State, kind: str, value: str, as_json: bool) -> None:
         emit_json(result.as_dict())
 
 
-def _confirm(state: State, question: str, yes: bool, as_json: bool, preview_doc: Any) -> None:
+def _confirm(
+    state: State,
+    question: str,
+    yes: bool,
+    as_json: bool,
+    preview_doc: Any,
+    verb: str = "deleted",
+) -> None:
     """Ask on a terminal; refuse (exit 1, nothing touched) on a script without --yes."""
     if yes:
         return
     if not sys.stdin.isatty():
         if as_json:
-            emit_json({"deleted_count": 0, "refused": "not confirmed", **preview_doc})
+            emit_json({f"{verb}_count": 0, "refused": "not confirmed", **preview_doc})
         stderr.print(
-            "not confirmed: stdin is not a terminal and --yes was not given; nothing deleted"
+            f"not confirmed: stdin is not a terminal and --yes was not given; nothing {verb}"
         )
         sys.exit(1)
     if not click.confirm(question, default=False, err=True):
-        stderr.print("cancelled; nothing deleted")
+        stderr.print(f"cancelled; nothing {verb}")
         sys.exit(1)
 
 
@@ -261,6 +272,11 @@ def _confirm(state: State, question: str, yes: bool, as_json: bool, preview_doc:
 @click.argument("value")
 @click.option("--reason", help="Why, for the audit log.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option(
+    "--expect",
+    type=click.IntRange(min=0),
+    help="The count the preview showed: refuse if the target selects another number now.",
+)
 @click.option("--no-backup", is_flag=True, help="Skip the points backup (no restore possible).")
 @json_option
 @pass_state
@@ -271,21 +287,36 @@ def delete(
     value: str,
     reason: str | None,
     yes: bool,
+    expect: int | None,
     no_backup: bool,
     as_json: bool,
 ) -> None:
-    """Delete the vectors of a directory, asset, training session or category."""
+    """Delete the vectors of a directory, asset, training session or category.
+
+    Exactly the previewed selection goes: if points came or went since the preview (or
+    since --expect's count), nothing is deleted and the command exits 1.
+    """
     target = Target.parse(kind, value)
     service = state.service
     service.require_writable(f"delete {target}")
     shown = _print_preview(state, target, as_json)
+    if expect is not None and expect != shown.count:
+        raise SelectionChanged(
+            f"{target}: --expect {expect}, but {shown.count} vectors are selected now; "
+            "nothing was deleted"
+        )
     if shown.count == 0:
         result = service.delete(target, reason=reason)
     else:
         _confirm(state, f"Delete {shown.count} vectors ({target})?", yes, as_json, shown.as_dict())
         with progress_bars(not as_json) as (progress, cancel):
             result = service.delete(
-                target, reason=reason, backup=not no_backup, progress=progress, cancel=cancel
+                target,
+                reason=reason,
+                backup=not no_backup,
+                expect=shown.count,
+                progress=progress,
+                cancel=cancel,
             )
     if as_json:
         emit_json(result.as_dict())
@@ -451,7 +482,11 @@ def audit(
 @pass_state
 @command
 def restore(state: State, log_id: int, yes: bool, as_json: bool) -> None:
-    """Upsert the points backed up by audit entry LOG_ID back, exactly."""
+    """Put back what audit entry LOG_ID changed, from its backup archive, exactly.
+
+    The archive is checked whole before anything is written; what the restore overwrites is
+    backed up first, so `vectorctl restore` of the restore's own entry undoes it.
+    """
     service = state.service
     service.require_writable(f"restore audit entry {log_id}")
     entry = service.audit_entry(log_id)
@@ -460,15 +495,24 @@ def restore(state: State, log_id: int, yes: bool, as_json: bool) -> None:
             f"entry {log_id}: {entry.deletion_type} {entry.deletion_target}, "
             f"{entry.vector_count} vectors, backup {entry.backup}",
             highlight=False,
+            markup=False,
         )
-    if not yes and sys.stdin.isatty() and not click.confirm("Restore these points?", err=True):
-        sys.exit(1)
+    _confirm(state, "Restore these points?", yes, as_json, {"log_id": log_id}, verb="restored")
     with progress_bars(not as_json) as (progress, cancel):
         result = service.restore(log_id, progress=progress, cancel=cancel)
     if as_json:
         emit_json(result.as_dict())
     else:
-        stdout.print(f"restored {result.restored_count} vectors (audit entry {result.log_id})")
+        removed = f", removed {result.removed_count}" if result.removed_count else ""
+        stdout.print(
+            f"restored {result.restored_count} vectors{removed} (audit entry {result.log_id})"
+        )
+        if result.backup:
+            stdout.print(
+                f"what it overwrote: {result.backup}  (undo: vectorctl restore {result.log_id})",
+                highlight=False,
+                markup=False,
+            )
 
 
 @cli.group()

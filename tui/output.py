@@ -22,6 +22,7 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.text import Text
 
 from core.progress import ProgressEvent
 
@@ -33,10 +34,19 @@ def emit_json(document: Any) -> None:
     sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
-def error_line(message: str, *, as_json: bool, exit_code: int) -> None:
-    stderr.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+def error_line(
+    message: str, *, as_json: bool, exit_code: int, details: dict[str, Any] | None = None
+) -> None:
+    stderr.print(Text.assemble(("error:", "bold red"), " ", message), highlight=False)
     if as_json:
-        emit_json({"error": message, "exit_code": exit_code})
+        emit_json({"error": message, "exit_code": exit_code, **(details or {})})
+
+
+def notice_line(message: str) -> None:
+    """Something the operator must know that the command did not ask about (an interrupted
+    operation found at start, a journal entry applied): on stderr, whatever the output mode."""
+    with suppress(OSError):
+        stderr.print(Text.assemble(("note:", "bold yellow"), " ", message), highlight=False)
 
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)

@@ -1,0 +1,418 @@
+"""Faults injected for real: the `vectorctl` process is killed (kill -9) or stopped (SIGTERM,
+SIGHUP) at chosen points of a delete, an orphan clean, a reset and a restore; then the store
+(ids, payloads and vectors, bit for bit), the audit rows and the archives are compared with
+what they must be. The points are chosen with `tests.fault_harness` (a breakpoint in the
+real command line); batches are made small so a small library spans several.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from core import backup
+from core.service import VectorService
+from core.settings import Settings
+from core.store.base import Record
+from core.targets import Target, TargetKind
+from tests.builders import delete_asset_rows, index_assets, legacy_payload, vector_for
+from tests.conftest import make_settings, upgraded
+
+ROOT = Path(__file__).resolve().parents[1]
+LIBRARY = [f"/lib/keep/{i:02d}.jpg" for i in range(6)] + [
+    f"/lib/go/{sub}/{i:02d}.jpg" for sub in ("a", "b") for i in range(6)
+]
+GONE = "/lib/go"  # 12 points: four batches of 3
+SMALL_BATCHES = [
+    "core.protocol:DELETE_BATCH=3",
+    "core.protocol:BACKUP_BATCH=4",
+    "core.protocol:SCROLL_PAGE=5",
+]
+# Breakpoints (module:qualified name:call:before|after), engine-independent.
+AFTER_SECOND_DELETE = "core.store.common:QdrantEngineStore.delete_ids:2:after"
+AFTER_THIRD_ANNOUNCE = "core.audit:AuditLog.progress:3:after"
+DURING_BACKUP = "core.backup:BackupWriter.add:2:after"
+
+Snapshot = dict[Any, tuple[str, bytes]]
+
+
+@pytest.fixture(params=[("sqlite", "edge"), ("postgresql", "local")], ids=lambda p: "-".join(p))
+def deployment(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    """A library of 18 points (one legacy payload, one UUID id) on a real database and store,
+    closed again: the processes under test open it themselves."""
+    db_kind, engine = request.param
+    url = (
+        f"sqlite:///{tmp_path / 'vectorctl.sqlite3'}"
+        if db_kind == "sqlite"
+        else request.getfixturevalue("postgres_url")
+    )
+    settings = make_settings(upgraded(url), engine, tmp_path)
+    service = VectorService(settings)
+    service.ensure_collection()
+    ids = index_assets(service, LIBRARY[:-2])
+    index_assets(service, [LIBRARY[-2]], legacy=True)
+    service.store.upsert(
+        [
+            Record(
+                "6f1c1a5e-0000-4000-8000-00000000000a",
+                legacy_payload(max(ids.values()) + 100, LIBRARY[-1]),
+                vector_for("uuid"),
+            )
+        ]
+    )
+    service.close()
+    return settings
+
+
+def options(settings: Settings) -> list[str]:
+    store = (
+        ["--qdrant-path", str(settings.qdrant_path)]
+        if settings.qdrant_path
+        else ["--qdrant-edge", str(settings.qdrant_edge)]
+    )
+    return [
+        "--database-url",
+        settings.database_url,
+        *store,
+        "--data-dir",
+        str(settings.data_dir),
+        "--operator",
+        "faults@test",
+        "--vector-size",
+        str(settings.vector_size),
+    ]
+
+
+def environment() -> dict[str, str]:
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": "/tmp",
+        "VECTORCTL_PROFILE": "",
+    }
+
+
+def vectorctl(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    """A whole `vectorctl` process, as an operator runs it next."""
+    return subprocess.run(
+        [sys.executable, "-m", "tui", *options(settings), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=environment(),
+    )
+
+
+@dataclass
+class Paused:
+    """A `vectorctl` process stopped at its breakpoint."""
+
+    process: subprocess.Popen[str]
+    release_file: Path
+
+    def kill(self, signum: int) -> tuple[int, str, str]:
+        """Send `signum`, let the process go on from its breakpoint, wait for its end."""
+        self.process.send_signal(signum)
+        self.release_file.touch()
+        out, err = self.process.communicate(timeout=60)
+        return self.process.returncode, out, err
+
+
+def paused_at(
+    settings: Settings, tmp_path: Path, breakpoint: str, *args: str, stdin_tty: bool = False
+) -> Paused:
+    marker, release = tmp_path / "paused", tmp_path / "release"
+    marker.unlink(missing_ok=True)
+    release.unlink(missing_ok=True)
+    command = [sys.executable, "-m", "tests.fault_harness", "--pause", breakpoint]
+    command += ["--marker", str(marker), "--release", str(release)]
+    for assignment in SMALL_BATCHES:
+        command += ["--set", assignment]
+    process = subprocess.Popen(
+        [*command, "--", *options(settings), *args],
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=environment(),
+    )
+    deadline = time.monotonic() + 60
+    while not marker.exists():
+        if process.poll() is not None:
+            out, err = process.communicate()
+            pytest.fail(f"the process ended before its breakpoint: {out}\n{err}")
+        if time.monotonic() > deadline:
+            process.kill()
+            pytest.fail("the process did not reach its breakpoint")
+        time.sleep(0.02)
+    return Paused(process, release)
+
+
+@pytest.fixture
+def service_of(tmp_path: Path) -> Iterator[Any]:
+    """Open (and afterwards close) a service on a deployment, in this process."""
+    opened: list[VectorService] = []
+
+    def open_(settings: Settings) -> VectorService:
+        service = VectorService(settings)
+        opened.append(service)
+        return service
+
+    yield open_
+    for service in opened:
+        service.close()
+
+
+def snapshot(settings: Settings) -> Snapshot:
+    service = VectorService(settings)
+    try:
+        return {
+            r.id: (json.dumps(r.payload, sort_keys=True), np.asarray(r.vector, "<f4").tobytes())
+            for page in service.store.scroll(fields=None, with_vectors=True)
+            for r in page
+        }
+    finally:
+        service.close()
+
+
+def archived(path: str) -> Snapshot:
+    return {
+        r.id: (json.dumps(r.payload, sort_keys=True), np.asarray(r.vector, "<f4").tobytes())
+        for batch in backup.read_batches(Path(path))
+        for r in batch
+    }
+
+
+def same_points(settings: Settings, actual: Snapshot, expected: Snapshot) -> bool:
+    """Equal ids and payloads; vectors bit for bit on Qdrant Edge. qdrant-client local mode
+    normalises a cosine vector again on every upsert, which can move its last bit: there a
+    restored vector may differ from the original by one float32 ulp."""
+    if actual.keys() != expected.keys():
+        return False
+    for key, (payload, vector) in expected.items():
+        got_payload, got_vector = actual[key]
+        if got_payload != payload:
+            return False
+        if settings.qdrant_edge:
+            if got_vector != vector:
+                return False
+        else:
+            a, b = np.frombuffer(got_vector, "<f4"), np.frombuffer(vector, "<f4")
+            if not np.all(np.abs(a.view("<i4") - b.view("<i4")) <= 1):
+                return False
+    return True
+
+
+def in_dir(points: Snapshot, directory: str) -> Snapshot:
+    return {k: v for k, v in points.items() if json.loads(v[0])["path"].startswith(directory + "/")}
+
+
+def audit_entry(settings: Settings, log_id: int | None = None) -> dict[str, Any]:
+    """The newest (or the given) audit entry, read by a later `vectorctl audit` process."""
+    proc = vectorctl(settings, "audit", "--json")
+    assert proc.returncode == 0, proc.stderr
+    entries = json.loads(proc.stdout)
+    entry = entries[0] if log_id is None else next(e for e in entries if e["id"] == log_id)
+    entry["stderr"] = proc.stderr
+    return entry
+
+
+# -- kill -9 ------------------------------------------------------------------------------
+
+
+def test_kill_9_between_delete_batches_leaves_the_true_count_and_a_full_backup(
+    deployment: Settings, tmp_path: Path
+) -> None:
+    before = snapshot(deployment)
+    paused = paused_at(deployment, tmp_path, AFTER_SECOND_DELETE, "delete", "dir", GONE, "--yes")
+    paused.kill(signal.SIGKILL)
+
+    now = snapshot(deployment)
+    entry = audit_entry(deployment)
+    assert entry["status"] == "interrupted"
+    assert entry["vector_count"] == len(before) - len(now) == 6  # two batches of three
+    assert f"audit entry {entry['id']}" in entry["stderr"] and "interrupted" in entry["stderr"]
+    assert f"vectorctl restore {entry['id']}" in entry["stderr"]
+    assert same_points(deployment, now, {k: before[k] for k in now})  # the rest untouched
+    assert archived(entry["backup"]) == in_dir(before, GONE)  # the archive is whole
+
+    restored = vectorctl(deployment, "restore", str(entry["id"]), "--yes", "--json")
+    assert restored.returncode == 0, restored.stderr
+    assert same_points(deployment, snapshot(deployment), before)
+
+
+def test_kill_9_after_a_batch_was_announced_counts_only_what_went(
+    deployment: Settings, tmp_path: Path
+) -> None:
+    before = snapshot(deployment)
+    paused = paused_at(deployment, tmp_path, AFTER_THIRD_ANNOUNCE, "delete", "dir", GONE, "--yes")
+    paused.kill(signal.SIGKILL)
+
+    now = snapshot(deployment)
+    entry = audit_entry(deployment)
+    assert (entry["status"], entry["vector_count"]) == ("interrupted", 6)
+    assert len(before) - len(now) == 6
+
+
+def test_kill_9_during_the_backup_deletes_nothing_and_its_partial_archive_goes(
+    deployment: Settings, tmp_path: Path
+) -> None:
+    before = snapshot(deployment)
+    paused = paused_at(deployment, tmp_path, DURING_BACKUP, "delete", "dir", GONE, "--yes")
+    paused.kill(signal.SIGKILL)
+
+    assert same_points(deployment, snapshot(deployment), before)
+    partials = list(deployment.backup_dir.rglob("*.partial"))
+    assert len(partials) == 1
+    entry = audit_entry(deployment)
+    assert (entry["status"], entry["vector_count"], entry["backup"]) == ("interrupted", 0, None)
+
+    again = vectorctl(deployment, "delete", "dir", GONE, "--yes", "--json")
+    assert again.returncode == 0, again.stderr
+    assert "half-written backup archive" in again.stderr and str(partials[0]) in again.stderr
+    assert not list(deployment.backup_dir.rglob("*.partial"))
+    assert json.loads(again.stdout)["deleted_count"] == 12
+
+
+def test_kill_9_during_an_orphan_clean_is_settled(
+    deployment: Settings, tmp_path: Path, service_of: Any
+) -> None:
+    service = service_of(deployment)
+    with service.db() as db:
+        from sqlalchemy import select
+
+        from core.db.models import ImageAsset
+
+        go = list(db.scalars(select(ImageAsset.id).where(ImageAsset.path.like(GONE + "/%"))))
+    delete_asset_rows(service, go)
+    service.close()
+    before = snapshot(deployment)
+    paused = paused_at(deployment, tmp_path, AFTER_SECOND_DELETE, "orphans", "clean", "--yes")
+    paused.kill(signal.SIGKILL)
+
+    now = snapshot(deployment)
+    entry = audit_entry(deployment)
+    assert (entry["deletion_type"], entry["status"]) == ("ORPHAN", "interrupted")
+    assert entry["vector_count"] == len(before) - len(now) == 6
+
+
+def test_kill_9_during_a_reset_is_settled(deployment: Settings, tmp_path: Path) -> None:
+    before = snapshot(deployment)
+    paused = paused_at(
+        deployment,
+        tmp_path,
+        "core.protocol:AuditedRun.complete:1:before",
+        "reset",
+        "--confirm",
+        "DELETE ALL VECTORS",
+    )
+    paused.kill(signal.SIGKILL)
+
+    assert snapshot(deployment) == {}
+    entry = audit_entry(deployment)
+    assert (entry["deletion_type"], entry["status"]) == ("FULL_RESET", "interrupted")
+    assert entry["vector_count"] == len(before)
+    assert archived(entry["backup"]) == before
+
+
+def deleted_in_batches_of_4(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> int:
+    """Delete GONE in this process, with an archive of three batches of four points."""
+    import core.protocol
+
+    monkeypatch.setattr(core.protocol, "BACKUP_BATCH", 4)
+    service = VectorService(settings)
+    try:
+        log_id = service.delete(Target(TargetKind.DIRECTORY, GONE), reason="t").log_id
+    finally:
+        service.close()
+    assert log_id is not None
+    return log_id
+
+
+def test_kill_9_during_a_restore_is_settled_and_the_restore_can_be_run_again(
+    deployment: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = snapshot(deployment)
+    log_id = deleted_in_batches_of_4(deployment, monkeypatch)
+    paused = paused_at(
+        deployment,
+        tmp_path,
+        "core.audit:AuditLog.progress:3:before",  # two upsert batches done, one recorded
+        "restore",
+        str(log_id),
+        "--yes",
+    )
+    paused.kill(signal.SIGKILL)
+
+    entry = audit_entry(deployment)
+    assert (entry["deletion_type"], entry["status"]) == ("RESTORE", "interrupted")
+    assert entry["vector_count"] == 8 == len(snapshot(deployment)) - (len(before) - 12)
+    rerun = vectorctl(deployment, "restore", str(log_id), "--yes", "--json")
+    assert rerun.returncode == 0, rerun.stderr
+    assert same_points(deployment, snapshot(deployment), before)
+
+
+# -- SIGTERM and SIGHUP: stop between batches like Ctrl-C ------------------------------------
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_a_stop_signal_between_delete_batches_cancels_cleanly_with_the_true_count(
+    deployment: Settings, tmp_path: Path, signum: int
+) -> None:
+    before = snapshot(deployment)
+    paused = paused_at(
+        deployment, tmp_path, AFTER_SECOND_DELETE, "delete", "dir", GONE, "--yes", "--json"
+    )
+    code, out, err = paused.kill(signum)
+
+    assert code == 1
+    now = snapshot(deployment)
+    entry = audit_entry(deployment)
+    assert (entry["status"], entry["vector_count"]) == ("cancelled", 6)
+    assert len(before) - len(now) == 6
+    assert json.loads(out)["log_id"] == entry["id"]
+    assert "Traceback" not in err
+
+
+def test_sigterm_during_a_restore_cancels_with_the_true_count(
+    deployment: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = snapshot(deployment)
+    log_id = deleted_in_batches_of_4(deployment, monkeypatch)
+    paused = paused_at(
+        deployment,
+        tmp_path,
+        "core.audit:AuditLog.progress:2:after",  # the second upsert batch is announced
+        "restore",
+        str(log_id),
+        "--yes",
+    )
+    code, _, err = paused.kill(signal.SIGTERM)
+
+    assert code == 1 and "cancelled" in err and "Traceback" not in err
+    entry = audit_entry(deployment)
+    assert (entry["deletion_type"], entry["status"], entry["vector_count"]) == (
+        "RESTORE",
+        "cancelled",
+        8,
+    )
+    now = snapshot(deployment)
+    back = {k: v for k, v in now.items() if k not in snapshot_without(before, GONE)}
+    assert len(back) == 8
+    assert same_points(deployment, back, {k: before[k] for k in back})
+
+
+def snapshot_without(points: Snapshot, directory: str) -> Snapshot:
+    return {k: v for k, v in points.items() if k not in in_dir(points, directory)}
