@@ -119,6 +119,7 @@ class AuditedRun:
         self.location: str | None = None
         self._inflight: dict[str, Any] | None = None
         self._heartbeat: Any = None
+        self._finished = False  # the row was finished (or its finish journalled)
 
     def __enter__(self) -> AuditedRun:
         self.log_id = self.env.audit.start(
@@ -145,7 +146,7 @@ class AuditedRun:
         tb: TracebackType | None,
     ) -> None:
         self._heartbeat.__exit__(None, None, None)
-        if exc is not None:
+        if exc is not None and not self._finished:
             self._fail(exc)
 
     # -- inside the block -----------------------------------------------------------------
@@ -230,6 +231,7 @@ class AuditedRun:
     def complete(
         self, metadata: dict[str, Any] | None = None, also: Callable[[Session], None] | None = None
     ) -> Outcome:
+        self._finished = True
         try:
             self.env.audit.finish(self.log_id, "completed", self.done, metadata=metadata, also=also)
         except AuditPending as pending:
