@@ -21,6 +21,7 @@ from core.audit import AuditLog
 from core.backup import read_batches, read_manifest
 from core.db.engine import check_connection, create_db_engine, session_factory
 from core.db.models import Category, ImageAsset, TrainingEvidence, TrainingJob, TrainingSession
+from core.db.paths import inside
 from core.errors import (
     Cancelled,
     NotFoundError,
@@ -209,7 +210,7 @@ class VectorService:
             prefix = normalize_prefix(directory)
             stmt = stmt.where(
                 (TrainingSession.directory_path == prefix)
-                | TrainingSession.directory_path.startswith(prefix + "/", autoescape=True)
+                | inside(TrainingSession.directory_path, prefix)
             )
         with self.db() as db:
             return [_session_row(s, name, n) for s, name, n in db.execute(stmt)]
