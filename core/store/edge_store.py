@@ -1,11 +1,14 @@
 """The vector store on Qdrant Edge: the Qdrant engine in process, one shard per collection.
 
 Layout of the configured directory: `vectorctl.lock` (who holds the store, see
-`core.store.lock`) and one shard directory per collection, holding the engine's files and
-`vectorctl-collection.json` (vector size and distance: a loaded shard does not report its
-configuration, and `collection_info`/`recreate_collection` need it). Edge has payload
-indexes, exact counts and facets, filter deletes and MatchPrefix, but no snapshots and no
-background optimiser.
+`core.store.lock`) and one shard directory per collection, holding the engine's files. A
+loaded shard does not report its configuration through the API (`info()` has counts and
+payload indexes only), but the engine keeps it in the shard's `edge_config.json`, written on
+create and on every load (derived from the segments when a shard lacked it): vector size and
+distance are read there, so a shard another program created is described, restored into and
+recreated like one of ours. vectorctl's own `vectorctl-collection.json` is only read where
+the engine's file names no unnamed vector. Edge has payload indexes, exact counts and
+facets, filter deletes and MatchPrefix, but no snapshots and no background optimiser.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from core.store.common import (
 from core.store.lock import DirectoryLock
 
 CONFIG_FILE = "vectorctl-collection.json"
+ENGINE_CONFIG_FILE = "edge_config.json"  # the engine's own, in the shard directory
 # Ids per facet in `value_counts`: far below the size at which Edge estimates facet counts
 # instead of counting them, and small enough that the engine reads the ids rather than
 # scanning the segment (10,000 ids of 100,000 points: 23 ms, two halves: 6 ms).
@@ -261,8 +265,9 @@ class EdgeStore(QdrantEngineStore[qe.Filter]):
         self._ensure_indexes()
 
     def _adopt(self, vector_size: int, distance: str) -> None:
-        """Record the configuration of a shard that lacks vectorctl's file (created elsewhere,
-        or a create interrupted before writing it), after the engine confirms it matches."""
+        """Record the configuration of a shard whose files name none (the engine writes its
+        own on load, so in practice a shard of named vectors only, which the engine then
+        refuses), after the engine confirms it matches."""
         self._require().close()
         self._shard = None
         params = qe.EdgeVectorParams(size=vector_size, distance=_DISTANCE[distance])
@@ -281,7 +286,11 @@ class EdgeStore(QdrantEngineStore[qe.Filter]):
         (self._path / CONFIG_FILE).write_text(json.dumps(config), encoding="utf-8")
 
     def _read_config(self) -> dict[str, Any]:
-        """Vector size and distance; empty when vectorctl has not recorded them yet."""
+        """Vector size and distance of the unnamed vector: the engine's record first, else
+        vectorctl's; empty when neither names them."""
+        engine = _engine_vector_params(self._path / ENGINE_CONFIG_FILE)
+        if engine:
+            return engine
         try:
             text = (self._path / CONFIG_FILE).read_text(encoding="utf-8")
         except FileNotFoundError:
@@ -299,6 +308,19 @@ class EdgeStore(QdrantEngineStore[qe.Filter]):
         if self._shard is None:
             raise self._missing()
         return self._shard
+
+
+def _engine_vector_params(path: Path) -> dict[str, Any]:
+    """`{"vector_size", "distance"}` of the unnamed vector in the engine's `edge_config.json`
+    (`{"vectors": {"": {"size": 512, "distance": "Cosine", ...}}, ...}`); empty when the file
+    is missing or unreadable, or the shard has only named vectors."""
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+        params = config["vectors"][""]
+        size, distance = int(params["size"]), str(params["distance"]).lower()
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    return {"vector_size": size, "distance": distance if distance in DISTANCES else None}
 
 
 def _schema(spec: IndexSpec) -> Any:
