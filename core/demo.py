@@ -22,6 +22,7 @@ from sqlalchemy import delete, select
 
 from core.db.engine import transaction
 from core.db.models import Category, ImageAsset, TrainingEvidence, TrainingJob
+from core.db.paths import inside
 from core.embedding import RANDOM, RANDOM_LABEL, Embedder, EmbedderConfig, load_embedder
 from core.ingest import scan
 from core.jobs import run_worker
@@ -183,7 +184,7 @@ def _forget_assets(service: VectorService, directory: Path, count: int) -> None:
     with transaction(service.db) as db:
         victims = db.execute(
             select(ImageAsset.id, ImageAsset.path)
-            .where(ImageAsset.path.startswith(f"{directory}/", autoescape=True))
+            .where(inside(ImageAsset.path, str(directory)))
             .order_by(ImageAsset.id)
             .limit(count)
         ).all()
@@ -205,7 +206,7 @@ def _summary(
     weights: str,
     started: float,
 ) -> DemoResult:
-    under = ImageAsset.path.startswith(f"{root}/", autoescape=True)
+    under = inside(ImageAsset.path, str(root))
     with service.db() as db:
         assets = set(db.scalars(select(ImageAsset.id).where(under)))
     with_vectors = {

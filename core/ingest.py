@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.db.engine import transaction
 from core.db.models import Category, ImageAsset, TrainingJob
+from core.db.paths import inside
 from core.errors import NotFoundError, ValidationError
 from core.jobs import PENDING, RUNNING, queue_session
 from core.progress import CancelToken, ProgressCallback, ProgressEvent, check_cancel, report
@@ -123,7 +124,7 @@ def _known_assets(db: Session, directory: str) -> dict[str, tuple[int, bool]]:
     """path -> (asset id, indexed?) for the assets already registered under `directory`."""
     rows = db.execute(
         select(ImageAsset.path, ImageAsset.id, ImageAsset.indexed_at).where(
-            ImageAsset.path.startswith(directory + "/", autoescape=True)
+            inside(ImageAsset.path, directory)
         )
     )
     return {path: (asset_id, indexed is not None) for path, asset_id, indexed in rows}

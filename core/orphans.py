@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from sqlalchemy import ColumnElement, String, cast, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.db.ids import max_id
 from core.db.models import ImageAsset
 from core.progress import CancelToken, ProgressCallback, ProgressEvent, check_cancel, report
 from core.results import OrphanReport, PointSample
@@ -57,8 +58,10 @@ def _asset_id(raw: object, point_id: object) -> int | None:
         return None
 
 
-def _existing(db: Session, wanted: set[int]) -> set[int]:
-    """Which of `wanted` are asset ids in the database."""
+def _existing(db: Session, wanted: set[int], max_asset_id: int) -> set[int]:
+    """Which of `wanted` are asset ids in the database. A value beyond what the id column
+    holds names no asset: it is not asked for (the database would refuse the comparison)."""
+    wanted = {a for a in wanted if -max_asset_id - 1 <= a <= max_asset_id}
     if not wanted:
         return set()
     low, high = min(wanted), max(wanted)
@@ -94,7 +97,8 @@ def find_orphans(
     scanned = 0
     found: list[PointId] = []
     with factory() as db:
-        for size, page_orphans in _judged_pages(store, db):
+        limit = max_id(db.connection(), ImageAsset.__tablename__)
+        for size, page_orphans in _judged_pages(store, db, limit):
             found += page_orphans
             db.rollback()  # end the read transaction: no snapshot held across the scan
             scanned += size
@@ -104,27 +108,31 @@ def find_orphans(
     return OrphanReport(count=len(orphans), scanned=scanned, orphans=orphans)
 
 
-def _judged_pages(store: VectorStore, db: Session) -> Iterator[tuple[int, list[PointId]]]:
+def _judged_pages(
+    store: VectorStore, db: Session, max_asset_id: int
+) -> Iterator[tuple[int, list[PointId]]]:
     """Each page's size and orphans: from ids and the index's values where the store counts
     values, else from ids and payloads."""
     if store.value_counts(F_ASSET_ID, []) is not None:
         for ids in store.scroll_ids(batch_size=PAGE):
-            yield len(ids), _orphans_by_values(store, db, ids)
+            yield len(ids), _orphans_by_values(store, db, ids, max_asset_id)
     else:
         for page in store.scroll(fields=[F_ASSET_ID], batch_size=PAGE):
-            yield len(page), _orphans_by_payload(db, page)
+            yield len(page), _orphans_by_payload(db, page, max_asset_id)
 
 
-def _orphans_by_payload(db: Session, page: list[Record]) -> list[PointId]:
+def _orphans_by_payload(db: Session, page: list[Record], max_asset_id: int) -> list[PointId]:
     """The orphans of a page whose records carry their `asset_id` payload."""
     ids = [r.id for r in page]
     raws = [r.payload.get(F_ASSET_ID) for r in page]
     aids = [_asset_id(raw, pid) for raw, pid in zip(raws, ids, strict=True)]
-    existing = _existing(db, {a for a in aids if a is not None})
+    existing = _existing(db, {a for a in aids if a is not None}, max_asset_id)
     return [pid for pid, aid in zip(ids, aids, strict=True) if aid not in existing]
 
 
-def _orphans_by_values(store: VectorStore, db: Session, ids: list[PointId]) -> list[PointId]:
+def _orphans_by_values(
+    store: VectorStore, db: Session, ids: list[PointId], max_asset_id: int
+) -> list[PointId]:
     """The orphans among the points `ids`, judged by the `asset_id` values their index holds.
 
     When the counts add up to the number of points, each point carries one string value (a
@@ -135,9 +143,9 @@ def _orphans_by_values(store: VectorStore, db: Session, ids: list[PointId]) -> l
     """
     counts = store.value_counts(F_ASSET_ID, ids)
     if counts is None or sum(counts.values()) != len(ids):
-        return _orphans_by_payload(db, store.retrieve(ids))
+        return _orphans_by_payload(db, store.retrieve(ids), max_asset_id)
     aids = {value: _asset_id(value, None) for value in counts}
-    existing = _existing(db, {a for a in aids.values() if a is not None})
+    existing = _existing(db, {a for a in aids.values() if a is not None}, max_asset_id)
     missing = tuple(str(value) for value, aid in aids.items() if aid not in existing)
     if not missing:
         return []
@@ -173,7 +181,9 @@ def still_orphaned(factory: sessionmaker[Session], report: OrphanReport) -> Orph
     shown and confirmed, re-checked against the database without scanning the store again."""
     with factory() as db:
         existing = _existing(
-            db, {a for o in report.orphans if (a := _asset_id(o.asset_id, o.id)) is not None}
+            db,
+            {a for o in report.orphans if (a := _asset_id(o.asset_id, o.id)) is not None},
+            max_id(db.connection(), ImageAsset.__tablename__),
         )
     kept = [o for o in report.orphans if _asset_id(o.asset_id, o.id) not in existing]
     return OrphanReport(count=len(kept), scanned=report.scanned, orphans=kept)

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from core.db.engine import transaction
 from core.db.models import Category, ImageAsset, TrainingJob, TrainingSession, utcnow
+from core.db.paths import inside
 from core.embedding import Embedder, EmbedderConfig, load_embedder
 from core.errors import NotFoundError, ValidationError
 from core.jobs import CANCELLED, PENDING, RESET, queue_session, run_worker
@@ -166,7 +167,7 @@ def _requeue(
         .where(
             or_(
                 TrainingSession.directory_path == prefix,
-                TrainingSession.directory_path.startswith(prefix + "/", autoescape=True),
+                inside(TrainingSession.directory_path, prefix),
             ),
             TrainingSession.status != RESET,
         )
@@ -205,4 +206,4 @@ def _requeue(
 
 def _under(prefix: str) -> ColumnElement[bool]:
     """Assets inside the directory at any depth (not `/a/b-old` for `/a/b`)."""
-    return ImageAsset.path.startswith(prefix + "/", autoescape=True)
+    return inside(ImageAsset.path, prefix)

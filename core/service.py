@@ -22,7 +22,17 @@ from core import orphans as orphan_scan
 from core import protocol, stats
 from core.audit import AuditLog
 from core.db.engine import check_connection, create_db_engine, session_factory
-from core.db.models import Category, ImageAsset, TrainingEvidence, TrainingJob, TrainingSession
+from core.db.ids import max_id
+from core.db.models import (
+    Base,
+    Category,
+    ImageAsset,
+    TrainingEvidence,
+    TrainingJob,
+    TrainingSession,
+    VectorDeletionLog,
+)
+from core.db.paths import inside
 from core.deployment import Deployment, database_identity
 from core.errors import (
     NotFoundError,
@@ -52,7 +62,7 @@ from core.settings import RESET_PHRASE, Settings, mask_url
 from core.stats_cache import StatsCache, fingerprint
 from core.store.base import F_ASSET_ID, F_CATEGORY_ID, F_PATH, Selector, VectorStore
 from core.store_maintenance import BackfillResult, CopyResult, backfill_ancestors, copy_collection
-from core.targets import DELETION_TYPES, Target, TargetKind
+from core.targets import DELETION_TYPES, Target, TargetKind, parse_id
 
 SAMPLE_SIZE = 10
 # Where vectorctl before 0.2 kept audit updates the database refused, bound to no database.
@@ -68,6 +78,7 @@ class VectorService:
         self._audit: AuditLog | None = None
         self._database_id: str | None = None
         self._open_lock = threading.Lock()
+        self._max_ids: dict[str, int] = {}  # table -> largest id its column holds
         self._stats_cache = StatsCache(
             settings.data_dir / "cache",
             f"{settings.store_kind}|{settings.store_location}|{settings.collection}|"
@@ -309,7 +320,7 @@ class VectorService:
             prefix = normalize_prefix(directory)
             stmt = stmt.where(
                 (TrainingSession.directory_path == prefix)
-                | TrainingSession.directory_path.startswith(prefix + "/", autoescape=True)
+                | inside(TrainingSession.directory_path, prefix)
             )
         with self.db() as db:
             return [_session_row(s, name, n) for s, name, n in db.execute(stmt)]
@@ -328,6 +339,7 @@ class VectorService:
         )
         if status:
             stmt = stmt.where(TrainingJob.status == status.upper())
+        _check_range("session", session_id, self._max_id(TrainingSession))
         with self.db() as db:
             if db.get(TrainingSession, session_id) is None:
                 raise NotFoundError(f"training session {session_id} does not exist")
@@ -368,6 +380,7 @@ class VectorService:
         )
 
     def audit_entry(self, log_id: int) -> AuditEntry:
+        _check_range("audit entry", log_id, self._max_id(VectorDeletionLog))
         return self.audit.get(log_id)
 
     # -- targets and previews -------------------------------------------------------------
@@ -402,12 +415,12 @@ class VectorService:
         )
 
     def _resolve(self, target: Target) -> tuple[Selector, dict[str, Any], str]:
-        kind, value = target.kind, target.value.strip()
+        kind, value = target.kind, target.value
         if kind is TargetKind.DIRECTORY:
             prefix = normalize_prefix(target.value)
             return Selector(directory=prefix), {}, prefix
         if kind is TargetKind.ASSET:
-            asset_id = _parse_id("asset", value)
+            asset_id = _parse_id("asset", value, self._max_id(ImageAsset))
             with self.db() as db:
                 known = db.get(ImageAsset, asset_id) is not None
             selector = Selector(point_ids=(asset_id,), asset_ids=(str(asset_id),))
@@ -416,7 +429,7 @@ class VectorService:
             note = "" if known else "asset has no database row (orphan vector)"
             return selector, {"note": note} if note else {}, str(asset_id)
         if kind is TargetKind.SESSION:
-            session_id = _parse_id("session", value)
+            session_id = _parse_id("session", value, self._max_id(TrainingSession))
             with self.db() as db:
                 session = db.get(TrainingSession, session_id)
                 if session is None:
@@ -432,7 +445,7 @@ class VectorService:
                 meta = {"directory": session.directory_path, "job_assets": len(asset_ids)}
             return Selector(asset_ids=asset_ids, session_id=session_id), meta, str(session_id)
         if kind is TargetKind.CATEGORY:
-            category_id = _parse_id("category", value)
+            category_id = _parse_id("category", value, self._max_id(Category))
             with self.db() as db:
                 category = db.get(Category, category_id)
                 if category is None:
@@ -698,6 +711,14 @@ class VectorService:
             notify=self.notify,
         )
 
+    def _max_id(self, model: type[Base]) -> int:
+        """The largest id `model`'s table can hold here, read from the database once."""
+        table = model.__tablename__
+        if table not in self._max_ids:
+            with self.db() as db:
+                self._max_ids[table] = max_id(db.connection(), table)
+        return self._max_ids[table]
+
 
 def _prepare_schema(engine: Engine, *, upgrade: bool) -> None:
     """The embedded database migrates itself; a shared one must be upgraded on purpose."""
@@ -715,14 +736,18 @@ def _prepare_schema(engine: Engine, *, upgrade: bool) -> None:
         )
 
 
-def _parse_id(what: str, value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise ValidationError(f"{what} id {value!r} is not a number") from None
-    if number < 0:
-        raise ValidationError(f"{what} id {value!r} is negative")
+def _parse_id(what: str, value: str, maximum: int) -> int:
+    number = parse_id(what, value)
+    _check_range(what, number, maximum)
     return number
+
+
+def _check_range(what: str, number: int, maximum: int) -> None:
+    """Refuse an id the database cannot even compare (PostgreSQL: "integer out of range")."""
+    if number > maximum:
+        raise ValidationError(
+            f"{what} id {number} is out of range: this database's {what} ids go up to {maximum}"
+        )
 
 
 def _sample(record: Any) -> PointSample:

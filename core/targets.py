@@ -49,3 +49,16 @@ class Target:
                 f"unknown target kind {kind!r}: use dir, asset, session or category"
             ) from None
         return cls(resolved, value)
+
+
+def parse_id(what: str, value: str) -> int:
+    """An id as an operator types it: ASCII digits 0-9 and nothing else.
+
+    Python's int() also takes `1_0` (10), `+5`, ` 5` and other scripts' digits (`٣`); an id
+    that is not written plainly is a typing mistake, never a request for another id.
+    """
+    if not (value.isascii() and value.isdigit()):
+        from core.errors import ValidationError
+
+        raise ValidationError(f"{what} id {value!r} is not a number (digits 0-9 only)")
+    return int(value)

@@ -135,7 +135,7 @@ def test_recreate_collection_empties_it_and_keeps_vector_config_and_indexes(
         store.close()
 
 
-def test_edge_adopts_a_shard_without_vectorctl_configuration_only_if_sizes_match(
+def test_edge_reads_the_engines_configuration_of_a_shard_without_vectorctl_file(
     tmp_path: Path,
 ) -> None:
     settings = store_settings("edge", tmp_path)
@@ -143,12 +143,16 @@ def test_edge_adopts_a_shard_without_vectorctl_configuration_only_if_sizes_match
     first.ensure_collection(VECTOR_SIZE)
     first.upsert([point(1, "/a/x.jpg")])
     first.close()
-    # As if created by another tool, or a create interrupted before the file was written.
-    (tmp_path / "store-edge" / "image_assets" / "vectorctl-collection.json").unlink()
+    # As if created by another tool: no vectorctl file. Without the engine's own file too,
+    # the engine derives its configuration from the segments when it loads the shard.
+    shard = tmp_path / "store-edge" / "image_assets"
+    (shard / "vectorctl-collection.json").unlink()
+    (shard / "edge_config.json").unlink()
     store = open_store(settings)
     try:
-        assert store.collection_info().vector_size is None
-        with pytest.raises(StoreMismatch, match=f"size {VECTOR_SIZE + 1}"):
+        info = store.collection_info()
+        assert (info.vector_size, info.distance) == (VECTOR_SIZE, "cosine")
+        with pytest.raises(StoreMismatch, match=f"size {VECTOR_SIZE}, not {VECTOR_SIZE + 1}"):
             store.ensure_collection(VECTOR_SIZE + 1)
         assert store.count() == 1  # still usable after the refusal
         store.ensure_collection(VECTOR_SIZE)

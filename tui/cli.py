@@ -22,11 +22,29 @@ from rich.table import Table
 from core.errors import SelectionChanged, ValidationError, VectorctlError
 from core.service import VectorService
 from core.settings import RESET_PHRASE, load_settings, with_overrides
-from core.targets import Target, TargetKind
+from core.targets import Target, TargetKind, parse_id
 from tui.output import emit_json, error_line, notice_line, progress_bars, stderr, stdout
 
 F = TypeVar("F", bound=Callable[..., Any])
 TARGET_KINDS = click.Choice(["dir", "asset", "session", "category"])
+
+
+class PlainId(click.ParamType):
+    """An id argument: digits 0-9 only. click's int is Python's int(), which also takes
+    `1_0` (10), `+5` and `٣` (3)."""
+
+    name = "id"
+
+    def __init__(self, what: str):
+        self.what = what
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value
+        try:
+            return parse_id(self.what, str(value))
+        except ValidationError as exc:
+            self.fail(str(exc), param, ctx)
 
 
 class State:
@@ -201,7 +219,7 @@ def sessions(state: State, under: str | None, as_json: bool) -> None:
 
 
 @cli.command()
-@click.argument("session_id", type=int)
+@click.argument("session_id", type=PlainId("session"))
 @click.option("--status", help="PENDING, RUNNING, COMPLETED, FAILED, CANCELLED")
 @json_option
 @pass_state
@@ -476,7 +494,7 @@ def audit(
 
 
 @cli.command()
-@click.argument("log_id", type=int)
+@click.argument("log_id", type=PlainId("audit entry"))
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @json_option
 @pass_state

@@ -36,6 +36,7 @@ ID_BATCH = 10_000
 UPSERT_BATCH = 256
 
 DISTANCES = ("cosine", "dot", "euclid", "manhattan")
+INT64_MAX = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,7 @@ class MatchValue:
 @dataclass(frozen=True)
 class MatchAny:
     key: str
-    values: tuple[str, ...]
+    values: list[str] | list[int]  # the engines take one type per list
 
 
 @dataclass(frozen=True)
@@ -117,16 +118,28 @@ def directory_conditions(directory: str, *, prefix_match: bool) -> list[Conditio
     return conditions
 
 
-def selector_conditions(selector: Selector, *, prefix_match: bool) -> list[Condition]:
-    """The union of conditions a non-empty selector stands for."""
+def selector_conditions(
+    selector: Selector, *, prefix_match: bool, integer_asset_ids: bool = True
+) -> list[Condition]:
+    """The union of conditions a non-empty selector stands for.
+
+    `asset_id` is a string, but the image-search service also wrote it as an integer: each
+    asset is matched in both forms unless the store knows no point holds an integer there
+    (`integer_asset_ids=False`).
+    """
     conditions: list[Condition] = []
     if selector.directory:
         conditions += directory_conditions(selector.directory, prefix_match=prefix_match)
     if selector.point_ids:
         conditions.append(HasId(tuple(normalize_ids(selector.point_ids))))
     if selector.asset_ids:
-        # asset_id is stored as a string: compare like with like even if given integers.
-        conditions.append(MatchAny(F_ASSET_ID, tuple(str(a) for a in selector.asset_ids)))
+        # Compare like with like: a string matches only a string, an integer an integer.
+        names = [str(a) for a in selector.asset_ids]
+        conditions.append(MatchAny(F_ASSET_ID, names))
+        # Integer payload values are 64-bit in the engines.
+        numbers = [int(a) for a in names if a.isascii() and a.isdigit() and int(a) <= INT64_MAX]
+        if integer_asset_ids and numbers:
+            conditions.append(MatchAny(F_ASSET_ID, numbers))
     if selector.session_id is not None:
         conditions.append(MatchValue(F_SESSION_ID, int(selector.session_id)))
     if selector.category_id is not None:
@@ -245,12 +258,31 @@ class QdrantEngineStore(VectorStore, Generic[F]):
     def _filter(self, selector: Selector | None) -> F | None:
         if selector is None:
             return None
-        conditions = selector_conditions(selector, prefix_match=self.prefix_match)
+        conditions = selector_conditions(
+            selector,
+            prefix_match=self.prefix_match,
+            integer_asset_ids=bool(selector.asset_ids) and self._may_hold_integer_asset_ids(),
+        )
         if selector.directory and not self.prefix_match:
             legacy = self._legacy_ids_under(selector.directory)
             if legacy:
                 conditions.append(HasId(tuple(legacy)))
         return self._to_filter(conditions)
+
+    def _may_hold_integer_asset_ids(self) -> bool:
+        """Whether some point may carry `asset_id` as an integer, which selectors then match
+        too. No engine index answers that match when `asset_id` has a keyword index (a field
+        has one index type), so the engine reads payloads for it: a filter with that clause
+        is a scan of the collection instead of an index lookup. An engine that can tell
+        cheaply that every point has a string value says False.
+
+        On a server this holds by construction as well: the server falls back to reading the
+        payload for a condition its index cannot answer (its planner then scans, the way an
+        unindexed field is filtered), so integer values are found, at the cost of a scan; a
+        collection in strict mode with `unindexed_filtering_retrieve: false` refuses such a
+        filter ("Index required but not found", an integer index being wanted).
+        """
+        return True
 
     def _legacy_ids_under(self, directory: str) -> list[PointId]:
         """Ids of legacy points (no `dirs`) inside `directory`, found by reading their paths:

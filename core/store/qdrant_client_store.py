@@ -395,7 +395,7 @@ def _condition(condition: Condition) -> Any:
         case MatchValue(key, value):
             return m.FieldCondition(key=key, match=m.MatchValue(value=value))
         case MatchAny(key, values):
-            return m.FieldCondition(key=key, match=m.MatchAny(any=list(values)))
+            return m.FieldCondition(key=key, match=m.MatchAny(any=values))
         case MatchPrefix(key, prefix):
             return m.FieldCondition(key=key, match=m.MatchPrefix(prefix=prefix))
         case HasId(ids):
