@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
+from click.testing import CliRunner, Result
 from sqlalchemy import Engine, select
 
 from core.db.engine import create_db_engine, session_factory
@@ -186,6 +187,16 @@ def _dead_identity() -> ProcessIdentity:
     return ProcessIdentity(here.host, child.pid, here.started, here.boot_id, here.namespace)
 
 
+def _cli(cfg: Settings, *args: str) -> Result:
+    from tui.cli import cli
+
+    clip = [
+        *("--clip-model", TINY_MODEL, "--clip-pretrained", "random"),
+        *("--device", "cpu", "--vector-size", str(TINY_DIM)),
+    ]
+    return CliRunner().invoke(cli, [*global_options(cfg), *clip, *args])
+
+
 # -- a worker killed or stopped -----------------------------------------------------------------
 
 
@@ -334,6 +345,57 @@ def test_heartbeat_keeps_the_jobs_of_a_batch_that_outlasts_its_lease(
     assert [(j.status, j.attempts, j.claimed_by) for j in _jobs(engine)] == [
         (COMPLETED, 1, worker_id)
     ] * 3
+
+
+def test_worker_takes_over_dead_local_claims_at_once_and_reports_the_ones_it_cannot_judge(
+    cfg: Settings,
+    engine: Engine,
+    embedder: Embedder,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("VECTORCTL_PROFILE", "")
+    _queue(engine, tmp_path, 8)
+    factory = session_factory(engine)
+    dead = _dead_identity()
+    elsewhere = claim_jobs(factory, ELSEWHERE, 2, lease_seconds=600)
+    legacy_id = f"{dead.host}:{dead.pid}:abc123"  # an older vectorctl's id: no identity in it
+    # Another boot: this host before it restarted, or another machine of the same name.
+    other_boot = ProcessIdentity(dead.host, dead.pid, dead.started, "ffffffff", dead.namespace)
+    other_boot_id = f"{other_boot.token()}:abcdef"
+    unjudged = [
+        *claim_jobs(factory, legacy_id, 1, lease_seconds=600),
+        *claim_jobs(factory, other_boot_id, 1, lease_seconds=600),
+    ]
+    gone = claim_jobs(factory, f"{dead.token()}:abcdef", 2, lease_seconds=600)
+
+    first = _cli(cfg, "worker", "--json")
+
+    assert first.exit_code == 3, first.output
+    summary = json.loads(first.stdout)
+    assert (summary["embedded"], summary["failed"], summary["held_by_others"]) == (4, 0, 4)
+    assert {h["worker_id"]: (h["jobs"], h["alive"]) for h in summary["holders"]} == {
+        ELSEWHERE: (2, None),
+        legacy_id: (1, None),
+        other_boot_id: (1, None),
+    }
+    jobs = {j.id: j for j in _jobs(engine)}
+    assert summary["held_until"] == max(
+        jobs[j.job_id].lease_expires_at.isoformat()  # type: ignore[union-attr]
+        for j in elsewhere + unjudged
+    )
+    assert all((jobs[j.job_id].status, jobs[j.job_id].attempts) == (COMPLETED, 2) for j in gone)
+    assert all(jobs[j.job_id].claimed_by == ELSEWHERE for j in elsewhere)
+    assert [jobs[j.job_id].claimed_by for j in unjudged] == [legacy_id, other_boot_id]
+
+    again = _cli(cfg, "worker")
+
+    assert again.exit_code == 3, again.output
+    assert "embedded 0, failed 0\n" in again.stdout  # no model loaded for nothing to claim
+    assert "4 jobs are held by other workers (" in again.stdout
+    assert f"{ELSEWHERE}: 2 jobs, lease until " in again.stdout
+    assert "they will be reclaimed at " in again.stdout
+    assert "if those workers are gone" in again.stdout
 
 
 def test_jobs_of_a_dead_worker_are_retried_one_at_a_time_before_new_work(
