@@ -3,10 +3,23 @@
 The queue is the service's `training_jobs` table, so any number of workers on any number of
 machines can share a PostgreSQL database. A worker claims a batch with one
 `UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED) RETURNING id` (on SQLite the same
-single statement takes the one write lock), and holds it under a lease: a crashed worker's
-RUNNING jobs are claimed again once the lease expires. Every write is conditional on still
-holding the claim, and the vector is upserted before the database records the job as done,
-so a crash at any point loses nothing and a second run only repeats idempotent upserts.
+single statement takes the one write lock), and holds it under a lease that a heartbeat thread
+renews. Every write is conditional on still holding the claim, and the vector is upserted
+before the database records the job as done, so a crash at any point loses nothing and a
+second run only repeats idempotent upserts.
+
+When a worker stops holding its jobs:
+- Ctrl-C, SIGTERM, SIGHUP (the cancel token): it finishes the batch it is embedding and hands
+  the other claimed jobs back (PENDING, the attempt not counted).
+- killed or crashed on this host: `claimed_by` carries the process identity (core.liveness),
+  so the next claim on the same host sees the process is gone and takes the jobs over at once.
+- on another host, before this host last started, or under an id without an identity (older
+  vectorctl): the lease runs out, at most `DEFAULT_LEASE_SECONDS` after the last heartbeat.
+
+`attempts` counts the workers that died holding a job (a hand-back does not count). A job
+taken over from a dead worker is retried alone, with nothing decoded beside it, so a later
+death is its own doing: after `max_attempts` it is failed as abandoned, while the jobs that
+merely shared a batch with it, or with an operator's `kill -9`, are done on their retry.
 
 torch is loaded (through `core.embedding`) only once there is a job to run.
 """
@@ -15,6 +28,7 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Iterable, Sequence
@@ -23,12 +37,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, func, insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.db.engine import create_db_engine, session_factory, transaction
 from core.db.models import ImageAsset, TrainingEvidence, TrainingJob, TrainingSession, utcnow
 from core.embedding import MODEL_NAME, Embedder, EmbedderConfig, load_embedder, vector_checksum
+from core.liveness import ProcessIdentity
 from core.paths import ancestor_dirs, parent_dir
 from core.progress import CancelToken, ProgressCallback, ProgressEvent, report
 from core.results import JsonResult
@@ -54,7 +69,10 @@ CANCELLED = "CANCELLED"  # jobs of a session reset before they ran
 RESET = "RESET"  # sessions whose vectors were deleted for a retrain
 
 DEFAULT_BATCH_SIZE = 32
-DEFAULT_LEASE_SECONDS = 600.0  # must exceed the time to decode and embed two batches
+# Renewed every quarter lease while held, so it need not cover a batch: it bounds how long
+# the jobs of a worker that died on another host wait, and it rides out a database failover
+# of up to three missed renewals (~90 s) without losing a claim.
+DEFAULT_LEASE_SECONDS = 120.0
 DEFAULT_MAX_ATTEMPTS = 3  # a job whose worker died this many times is failed, not retried
 
 
@@ -68,6 +86,21 @@ class ClaimedJob:
     path: str
     created_at: datetime | None
     category_id: int | None
+    attempts: int = 1  # counting this claim: more than 1 after a worker died holding it
+
+    @property
+    def retried(self) -> bool:
+        return self.attempts > 1
+
+
+@dataclass
+class JobHolder(JsonResult):
+    """Another worker holding RUNNING jobs this worker could not claim."""
+
+    worker_id: str  # its `claimed_by` ("" when the row names none)
+    jobs: int
+    lease_expires_at: datetime | None  # its latest lease; None: no lease (another program)
+    alive: bool | None  # True: running on this host; None: cannot tell from here
 
 
 @dataclass
@@ -79,6 +112,13 @@ class WorkerResult(JsonResult):
     seconds: float = 0.0
     device: str | None = None
     weights: str | None = None  # the weights label, e.g. "random (not a trained model)"
+    released: int = 0  # claimed jobs handed back unprocessed (cancel, error)
+    # Open jobs left to other workers when this one stopped (`holders`), and when the last of
+    # their leases runs out: if those workers are gone, their jobs can be claimed from then.
+    held_by_others: int = 0
+    held_until: datetime | None = None
+    holders: list[JobHolder] = field(default_factory=list)
+    lease_lost: bool = False  # renewals failed for a whole lease: stopped, claims may be gone
 
 
 @dataclass
@@ -96,6 +136,10 @@ class _Decoded:
 class _Batch:
     jobs: list[ClaimedJob]
     decoded: list[Future[_Decoded]] = field(default_factory=list)
+
+    @property
+    def retried(self) -> bool:
+        return any(job.retried for job in self.jobs)
 
 
 # -- queue ------------------------------------------------------------------------------
@@ -131,6 +175,37 @@ def open_job_count(db: Session, session_ids: Sequence[int] | None = None) -> int
     return int(db.execute(query).scalar_one())
 
 
+def claimable_job_count(db: Session, session_ids: Sequence[int] | None = None) -> int:
+    """Jobs a worker could claim now: pending ones and those of workers that are gone."""
+    scope = _scope(session_ids)
+    claimable = or_(TrainingJob.status == PENDING, _orphaned(db, utcnow(), scope))
+    return int(db.execute(select(func.count(TrainingJob.id)).where(claimable, *scope)).scalar_one())
+
+
+def jobs_held_by_others(
+    db: Session, worker_id: str, session_ids: Sequence[int] | None = None
+) -> list[JobHolder]:
+    """Who holds the RUNNING jobs that are not `worker_id`'s, one row per holder."""
+    rows = db.execute(
+        select(
+            TrainingJob.claimed_by,
+            func.count(TrainingJob.id),
+            func.max(TrainingJob.lease_expires_at),
+        )
+        .where(
+            TrainingJob.status == RUNNING,
+            or_(TrainingJob.claimed_by.is_(None), TrainingJob.claimed_by != worker_id),
+            *_scope(session_ids),
+        )
+        .group_by(TrainingJob.claimed_by)
+        .order_by(TrainingJob.claimed_by)
+    ).all()
+    return [
+        JobHolder(claimed_by or "", jobs, lease, claimer_alive(claimed_by or ""))
+        for claimed_by, jobs, lease in rows
+    ]
+
+
 def claim_jobs(
     factory: sessionmaker[Session],
     worker_id: str,
@@ -139,43 +214,30 @@ def claim_jobs(
     lease_seconds: float = DEFAULT_LEASE_SECONDS,
     session_ids: Sequence[int] | None = None,
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    read_ahead: bool = False,
 ) -> list[ClaimedJob]:
-    """Claim up to `limit` pending jobs (or running ones whose lease expired), oldest first.
+    """Claim up to `limit` pending jobs, oldest first; or, before those, one job whose worker
+    is gone (its lease ran out, or its process left this host), alone: if that job is what
+    killed its worker, it takes no other job down with it the next time.
 
-    RUNNING rows without a lease were started by someone else (the service's own workers)
-    and are left alone.
+    A `read_ahead` claim (a batch to decode while the worker embeds another) takes pending
+    jobs only, and none while a dead worker's job waits: that one must run alone, so the
+    worker claims it once it holds nothing else. RUNNING rows without a lease were started by
+    someone else (the service's own workers) and are left alone.
     """
     now = utcnow()
-    scope = [] if session_ids is None else [TrainingJob.session_id.in_(session_ids)]
-    expired = and_(TrainingJob.status == RUNNING, TrainingJob.lease_expires_at < now)
+    scope = _scope(session_ids)
     with transaction(factory) as db:
-        _fail_abandoned(db, expired, scope, max_attempts, now)
-        candidates = (
-            select(TrainingJob.id)
-            .where(or_(TrainingJob.status == PENDING, expired), *scope)
-            .order_by(TrainingJob.id)
-            .limit(limit)
-        )
-        if db.get_bind().dialect.name == "postgresql":
-            candidates = candidates.with_for_update(skip_locked=True)
-        ids = (
-            db.execute(
-                update(TrainingJob)
-                .where(TrainingJob.id.in_(candidates))
-                .values(
-                    status=RUNNING,
-                    claimed_by=worker_id,
-                    lease_expires_at=now + timedelta(seconds=lease_seconds),
-                    attempts=func.coalesce(TrainingJob.attempts, 0) + 1,
-                    started_at=now,
-                    error_message=None,
-                )
-                .returning(TrainingJob.id)
-                .execution_options(synchronize_session=False)
-            )
-            .scalars()
-            .all()
-        )
+        orphaned = _orphaned(db, now, scope)
+        _fail_abandoned(db, orphaned, scope, max_attempts, now)
+        ids: Sequence[int] = []
+        if not read_ahead:
+            ids = _claim_ids(db, orphaned, scope, 1, worker_id, lease_seconds, now)
+        elif db.execute(select(TrainingJob.id).where(orphaned, *scope).limit(1)).first():
+            return []
+        if not ids:
+            pending = TrainingJob.status == PENDING
+            ids = _claim_ids(db, pending, scope, limit, worker_id, lease_seconds, now)
         if not ids:
             return []
         rows = db.execute(
@@ -186,13 +248,14 @@ def claim_jobs(
                 ImageAsset.path,
                 ImageAsset.created_at,
                 TrainingSession.category_id,
+                TrainingJob.attempts,
             )
             .join(ImageAsset, ImageAsset.id == TrainingJob.asset_id)
             .join(TrainingSession, TrainingSession.id == TrainingJob.session_id)
             .where(TrainingJob.id.in_(ids))
             .order_by(TrainingJob.id)
         ).all()
-        jobs = [ClaimedJob(*row) for row in rows]
+        jobs = [ClaimedJob(*row[:6], attempts=row.attempts or 1) for row in rows]
         db.execute(
             update(TrainingSession)
             .where(
@@ -205,10 +268,96 @@ def claim_jobs(
         return jobs
 
 
-def release_jobs(factory: sessionmaker[Session], worker_id: str, job_ids: Sequence[int]) -> None:
-    """Hand claimed but unprocessed jobs back to the queue (cancel, or an error mid-run)."""
+def _scope(session_ids: Sequence[int] | None) -> list[ColumnElement[bool]]:
+    return [] if session_ids is None else [TrainingJob.session_id.in_(session_ids)]
+
+
+def _claim_ids(
+    db: Session,
+    condition: ColumnElement[bool],
+    scope: list[ColumnElement[bool]],
+    limit: int,
+    worker_id: str,
+    lease_seconds: float,
+    now: datetime,
+) -> Sequence[int]:
+    candidates = (
+        select(TrainingJob.id).where(condition, *scope).order_by(TrainingJob.id).limit(limit)
+    )
+    if db.get_bind().dialect.name == "postgresql":
+        candidates = candidates.with_for_update(skip_locked=True)
+    return (
+        db.execute(
+            update(TrainingJob)
+            .where(TrainingJob.id.in_(candidates))
+            .values(
+                status=RUNNING,
+                claimed_by=worker_id,
+                lease_expires_at=now + timedelta(seconds=lease_seconds),
+                attempts=func.coalesce(TrainingJob.attempts, 0) + 1,
+                started_at=now,
+                error_message=None,
+            )
+            .returning(TrainingJob.id)
+            .execution_options(synchronize_session=False)
+        )
+        .scalars()
+        .all()
+    )
+
+
+def _orphaned(db: Session, now: datetime, scope: list[ColumnElement[bool]]) -> ColumnElement[bool]:
+    """RUNNING jobs whose worker is gone: its lease ran out, or its process left this host."""
+    gone: ColumnElement[bool] = TrainingJob.lease_expires_at < now
+    dead = _dead_claimers(db, scope)
+    if dead:
+        gone = or_(gone, TrainingJob.claimed_by.in_(dead))
+    return and_(TrainingJob.status == RUNNING, gone)
+
+
+def _dead_claimers(db: Session, scope: list[ColumnElement[bool]]) -> list[str]:
+    """The workers on this host holding RUNNING jobs whose process is no longer running."""
+    host = ProcessIdentity.current().host
+    claimers = db.execute(
+        select(TrainingJob.claimed_by)
+        .distinct()
+        .where(
+            TrainingJob.status == RUNNING,
+            TrainingJob.claimed_by.startswith(f"{host}:", autoescape=True),
+            *scope,
+        )
+    ).scalars()
+    return [claimer for claimer in claimers if claimer and claimer_alive(claimer) is False]
+
+
+def renew_leases(factory: sessionmaker[Session], worker_id: str, lease_seconds: float) -> int:
+    """Extend the lease of every job `worker_id` still holds; returns how many."""
+    with transaction(factory) as db:
+        mine = select(TrainingJob.id).where(
+            TrainingJob.claimed_by == worker_id, TrainingJob.status == RUNNING
+        )
+        if db.get_bind().dialect.name == "postgresql":
+            # A row the worker is completing right now is skipped, not waited for: two
+            # updates locking the same rows in different orders could deadlock.
+            mine = mine.with_for_update(skip_locked=True)
+        renewed = db.execute(
+            update(TrainingJob)
+            .where(
+                TrainingJob.id.in_(mine),
+                TrainingJob.claimed_by == worker_id,
+                TrainingJob.status == RUNNING,
+            )
+            .values(lease_expires_at=utcnow() + timedelta(seconds=lease_seconds))
+            .execution_options(synchronize_session=False)
+        )
+        return int(renewed.rowcount)  # type: ignore[attr-defined]
+
+
+def release_jobs(factory: sessionmaker[Session], worker_id: str, job_ids: Sequence[int]) -> int:
+    """Hand claimed but unprocessed jobs back to the queue (cancel, or an error mid-run), the
+    attempt not counted; returns how many were still this worker's to hand back."""
     if not job_ids:
-        return
+        return 0
     with transaction(factory) as db:
         sessions = (
             db.execute(
@@ -232,6 +381,7 @@ def release_jobs(factory: sessionmaker[Session], worker_id: str, job_ids: Sequen
             .all()
         )
         refresh_sessions(db, set(sessions))
+        return len(sessions)
 
 
 def refresh_sessions(db: Session, session_ids: Iterable[int]) -> None:
@@ -280,18 +430,25 @@ def refresh_sessions(db: Session, session_ids: Iterable[int]) -> None:
 
 
 def _fail_abandoned(
-    db: Session, expired: Any, scope: list[Any], max_attempts: int, now: datetime
+    db: Session,
+    orphaned: ColumnElement[bool],
+    scope: list[ColumnElement[bool]],
+    max_attempts: int,
+    now: datetime,
 ) -> None:
-    """Jobs whose lease expired `max_attempts` times probably kill their worker: fail them."""
+    """Jobs whose worker died `max_attempts` times probably kill their worker: fail them."""
     sessions = (
         db.execute(
             update(TrainingJob)
-            .where(expired, func.coalesce(TrainingJob.attempts, 0) >= max_attempts, *scope)
+            .where(orphaned, func.coalesce(TrainingJob.attempts, 0) >= max_attempts, *scope)
             .values(
                 status=FAILED,
                 completed_at=now,
                 lease_expires_at=None,
-                error_message=f"abandoned: its worker stopped responding {max_attempts} times",
+                error_message=(
+                    f"abandoned: its worker stopped responding {max_attempts} times "
+                    "(killed or crashed while holding it; retried alone after the first time)"
+                ),
             )
             .returning(TrainingJob.session_id)
             .execution_options(synchronize_session=False)
@@ -368,8 +525,41 @@ def default_decode_threads() -> int:
 
 
 def default_worker_id() -> str:
-    """host:pid:random — unique per worker, readable in `claimed_by`."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"[:255]
+    """`host:pid:started:boot:pidns:random`: the process identity (core.liveness) and a suffix
+    unique to this run. Readable in `claimed_by`, and enough for any process on this host to
+    tell whether the claimer still runs."""
+    suffix = uuid.uuid4().hex[:6]
+    worker_id = f"{ProcessIdentity.current().token()}:{suffix}"
+    if len(worker_id) <= 255:
+        return worker_id
+    # A host name too long to carry the identity too: the lease alone covers this worker.
+    return f"{socket.gethostname()[:200]}:{os.getpid()}:{suffix}"
+
+
+def worker_identity(worker_id: str) -> ProcessIdentity | None:
+    """The process behind a `default_worker_id()`; None for ids without one (older vectorctl's
+    `host:pid:random`, the service's own workers): their jobs wait for the lease."""
+    token, _, suffix = worker_id.rpartition(":")
+    if token.count(":") != 4 or len(suffix) != 6 or not set(suffix) <= set("0123456789abcdef"):
+        return None
+    return ProcessIdentity.from_token(token)
+
+
+def claimer_alive(worker_id: str) -> bool | None:
+    """Whether the worker named in `claimed_by` still runs: True or False when this machine
+    can tell, None when it cannot (another host or pid namespace, an id without an identity).
+
+    Only a claim made on this very machine since it last started is judged here: two machines
+    can share a host name (cloned VMs), a boot id they cannot, so a claim from another boot
+    waits for its lease, which a restart has usually outlasted anyway.
+    """
+    identity = worker_identity(worker_id)
+    if identity is None:
+        return None
+    here, there = ProcessIdentity.current().boot_id, identity.boot_id
+    # Tokens keep a prefix of the boot id; without /proc (macOS) neither has one.
+    same_boot = here.startswith(there) if here and there else here == there
+    return identity.alive() if same_boot else None
 
 
 class _Worker:
@@ -414,41 +604,63 @@ class _Worker:
         if not self._wait_for_jobs(follow, poll_seconds):
             return self._finish()
         embedder = self._ready_embedder()
-        held: list[_Batch] = []  # claimed batches not yet finished: released on the way out
+        held: list[_Batch] = []  # claimed batches not yet finished: handed back on the way out
+        heartbeat = _Heartbeat(self.factory, self.worker_id, self.lease_seconds)
+        pool = ThreadPoolExecutor(max(1, decode_threads), "vectorctl-decode")
         try:
-            with ThreadPoolExecutor(max(1, decode_threads), "vectorctl-decode") as pool:
-                current = self._claim(pool, held, embedder)
-                while True:
-                    if self._cancelled():
-                        self.result.cancelled = True
-                        break
+            current: _Batch | None = None
+            while not self._stopping(heartbeat):
+                if current is None:
+                    current = self._claim(pool, held, embedder)
                     if current is None:
-                        if not follow or not self._sleep(poll_seconds):
-                            break
-                        current = self._claim(pool, held, embedder)
-                        continue
-                    following = self._claim(pool, held, embedder)  # decodes meanwhile
-                    self._process(current, embedder)
-                    held.remove(current)
-                    current = following
+                        if follow and self._sleep(poll_seconds):
+                            continue
+                        break
+                # The next batch decodes while this one embeds, except beside a retried job:
+                # if that job kills the worker again, it must be alone.
+                following = (
+                    None if current.retried else self._claim(pool, held, embedder, read_ahead=True)
+                )
+                self._process(current, embedder)
+                held.remove(current)
+                current = following
         finally:
-            release_jobs(
-                self.factory, self.worker_id, [j.job_id for batch in held for j in batch.jobs]
-            )
+            pool.shutdown(cancel_futures=True)
+            try:
+                self.result.released = release_jobs(
+                    self.factory, self.worker_id, [j.job_id for batch in held for j in batch.jobs]
+                )
+            finally:
+                heartbeat.stop()
         return self._finish()
 
+    def _stopping(self, heartbeat: _Heartbeat) -> bool:
+        """Checked between batches: asked to stop, or no longer sure to hold its claims."""
+        if self._cancelled():
+            self.result.cancelled = True
+        elif heartbeat.lost:
+            self.result.lease_lost = True
+        return self.result.cancelled or self.result.lease_lost
+
     def _finish(self) -> WorkerResult:
+        if not self.result.lease_lost:  # the database did not answer: do not ask it again
+            with self.factory() as db:
+                holders = jobs_held_by_others(db, self.worker_id, self.session_ids)
+            self.result.holders = holders
+            self.result.held_by_others = sum(h.jobs for h in holders)
+            leases = [h.lease_expires_at for h in holders if h.lease_expires_at is not None]
+            self.result.held_until = max(leases, default=None)
         self.result.seconds = round(time.monotonic() - self._started, 3)
         return self.result
 
     def _wait_for_jobs(self, follow: bool, poll_seconds: float) -> bool:
-        """True once there is work; loading the model waits until then."""
+        """True once there is a job to claim; loading the model waits until then."""
         while True:
             if self._cancelled():
                 self.result.cancelled = True
                 return False
             with self.factory() as db:
-                if open_job_count(db, self.session_ids) > 0:
+                if claimable_job_count(db, self.session_ids) > 0:
                     return True
             if not follow or not self._sleep(poll_seconds):
                 return False
@@ -477,7 +689,12 @@ class _Worker:
         return embedder
 
     def _claim(
-        self, pool: ThreadPoolExecutor, held: list[_Batch], embedder: Embedder
+        self,
+        pool: ThreadPoolExecutor,
+        held: list[_Batch],
+        embedder: Embedder,
+        *,
+        read_ahead: bool = False,
     ) -> _Batch | None:
         """Claim the next batch and start decoding it; it stays in `held` until finished."""
         jobs = claim_jobs(
@@ -487,6 +704,7 @@ class _Worker:
             lease_seconds=self.lease_seconds,
             session_ids=self.session_ids,
             max_attempts=self.max_attempts,
+            read_ahead=read_ahead,
         )
         if not jobs:
             return None
@@ -625,6 +843,48 @@ class _Worker:
                 eta_seconds=remaining / rate if rate > 0 else None,
             ),
         )
+
+
+class _Heartbeat:
+    """Renews the leases of every job the worker holds, every quarter lease, from a thread and
+    database sessions of its own: embedding one batch on a CPU can outlast a lease.
+
+    A failed renewal (the database briefly unreachable) is retried at the next beat. Once none
+    has succeeded for a whole lease, the claims may have passed to another worker, even if
+    the database answers again: `lost` stays set and tells the worker to stop claiming (its
+    writes are conditional on the claim anyway).
+    """
+
+    def __init__(self, factory: sessionmaker[Session], worker_id: str, lease_seconds: float):
+        self._factory = factory
+        self._worker_id = worker_id
+        self._lease = lease_seconds
+        self._renewed = time.monotonic()  # every claim made since holds a lease from then
+        self._lost = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name="vectorctl-heartbeat", daemon=True)
+        self._thread.start()
+
+    @property
+    def lost(self) -> bool:
+        if time.monotonic() - self._renewed > self._lease:
+            self._lost = True
+        return self._lost
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)  # a renewal stuck on the database must not hold the exit
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self._lease / 4):
+            started = time.monotonic()
+            if self.lost:
+                return  # renewing now could not undo what other workers may have done
+            try:
+                renew_leases(self._factory, self._worker_id, self._lease)
+            except Exception:  # any failure: the next beat tries again, `lost` tells the rest
+                continue
+            self._renewed = started
 
 
 def point_payload(job: ClaimedJob) -> dict[str, Any]:

@@ -283,6 +283,7 @@ def test_jobs_of_a_killed_worker_are_claimed_again_after_the_lease(
     result = _worker(cfg, engine, store, embedder, batch_size=4)
 
     assert result.embedded == 12
+    assert (result.held_by_others, [h.worker_id for h in result.holders]) == (2, ["busy-worker"])
     jobs = {j.id: j for j in _jobs(engine)}
     for job in dead:
         assert jobs[job.job_id].status == COMPLETED and jobs[job.job_id].attempts == 2

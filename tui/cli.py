@@ -661,14 +661,39 @@ def scan(state: State, root: str, category_id: int | None, as_json: bool) -> Non
 
 
 @cli.command()
-@click.option("--follow", is_flag=True, help="Keep waiting for new jobs until Ctrl-C.")
+@click.option(
+    "--follow", is_flag=True, help="Keep waiting for new jobs until stopped (Ctrl-C, SIGTERM)."
+)
 @click.option("--batch-size", type=click.IntRange(1, 1024), default=32, show_default=True)
 @json_option
 @pass_state
 @command
 def worker(state: State, follow: bool, batch_size: int, as_json: bool) -> None:
-    """Embed queued jobs (several workers may share one PostgreSQL database)."""
-    from core.jobs import run_worker
+    """Embed queued jobs (several workers may share one PostgreSQL database).
+
+    A worker renews the lease on the jobs it holds while it runs. The jobs of a worker that
+    died on this host are taken over at once; those of one on another host when its lease
+    runs out (two minutes at most). Ctrl-C, SIGTERM and SIGHUP finish the batch being
+    embedded and hand the other claimed jobs back to the queue.
+
+    \b
+    Exit codes:
+      0  the queue is drained; with --follow, also when stopped by a signal or Ctrl-C
+      1  every job it ran failed, the database did not answer for a whole lease, or
+         (without --follow) it was stopped before the queue was drained
+      3  nothing left to claim, but other workers still hold jobs (named in the output):
+         the queue is not drained yet
+    """
+    from core.jobs import JobHolder, run_worker
+
+    def holder_text(holder: JobHolder) -> str:
+        if holder.alive:
+            held = "running on this host"
+        elif holder.lease_expires_at is not None:
+            held = f"lease until {holder.lease_expires_at:%H:%M:%S} UTC"
+        else:
+            held = "no lease: not a vectorctl worker, never reclaimed"
+        return f"{holder.worker_id or 'unnamed'}: {holder.jobs} jobs, {held}"
 
     service = state.service
     service.require_writable("run a worker")
@@ -682,15 +707,43 @@ def worker(state: State, follow: bool, batch_size: int, as_json: bool) -> None:
             progress=progress,
             cancel=cancel,
         )
-    _print_result(
-        result,
-        as_json,
-        f"embedded {result.embedded}, failed {result.failed}"
-        f"{' (cancelled)' if result.cancelled else ''} on {result.device}, "
-        f"weights {result.weights}",
-    )
-    if result.failed and not result.embedded:
+    if as_json:
+        emit_json(result.as_dict())
+    else:
+        lines = [
+            f"embedded {result.embedded}, failed {result.failed}"
+            + (f" on {result.device}, weights {result.weights}" if result.device else "")
+            + (" (stopped)" if result.cancelled else "")
+        ]
+        if result.released:
+            lines.append(f"{result.released} claimed jobs handed back to the queue")
+        if result.held_by_others:
+            lines.append(
+                f"{result.held_by_others} jobs are held by other workers ("
+                + "; ".join(holder_text(h) for h in result.holders)
+                + ")"
+                + (
+                    f"; they will be reclaimed at {result.held_until:%Y-%m-%d %H:%M:%S} UTC "
+                    "if those workers are gone"
+                    if result.held_until
+                    else ""
+                )
+            )
+        for line in lines:
+            stdout.print(line, markup=False, highlight=False)
+    if result.lease_lost:
+        error_line(
+            "the database did not answer for a whole lease: stopped, since other workers may "
+            "have taken over the claimed jobs",
+            as_json=False,  # the result above is the one JSON document
+            exit_code=1,
+        )
+    if result.lease_lost or (result.failed and not result.embedded):
         sys.exit(1)
+    if not follow and result.cancelled:
+        sys.exit(1)
+    if not follow and result.held_by_others:
+        sys.exit(3)
 
 
 @cli.command()
