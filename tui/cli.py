@@ -398,7 +398,7 @@ def _iso(value: str | None) -> datetime | None:
 @click.option("--since", help="ISO date/time (UTC unless given).")
 @click.option("--until", help="ISO date/time (UTC unless given).")
 @click.option("--text", help="Text in the target or the reason.")
-@click.option("--limit", type=int, default=100, show_default=True)
+@click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True)
 @json_option
 @pass_state
 @command
