@@ -7,6 +7,7 @@ directory), which needs no setup at all.
 
 from __future__ import annotations
 
+import datetime
 import getpass
 import os
 import re
@@ -44,6 +45,18 @@ ENV_VARS = {
     "device": "VECTORCTL_DEVICE",
 }
 PROFILE_ENV = "VECTORCTL_PROFILE"
+# The TOML type of each profile key that is not a string (every other key is one).
+_PROFILE_TYPES: dict[str, type] = {"vector_size": int, "read_only": bool}
+_TOML_TYPES: tuple[tuple[type, str], ...] = (
+    (bool, "true or false"),  # before int: bool is an int subclass
+    (int, "a whole number"),
+    (float, "a decimal number"),
+    (str, "a quoted string"),
+    (dict, "a table"),
+    (list, "an array"),
+    (datetime.date, "a date"),
+    (datetime.time, "a time"),
+)
 
 
 @dataclass(frozen=True)
@@ -204,14 +217,34 @@ def _read_profile(path: Path | None, env: Mapping[str, str]) -> tuple[dict[str, 
             raise ValidationError(f"profile file {candidate} does not exist")
         return {}, None
     try:
-        data = tomllib.loads(candidate.read_text())
+        data = tomllib.loads(candidate.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ValidationError(
+            f"profile file {candidate} is not UTF-8 text (byte {exc.start}): save it as UTF-8"
+        ) from exc
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ValidationError(f"profile file {candidate} cannot be read: {exc}") from exc
     known = {f.name for f in fields(Settings)} - {"sources"}
     unknown = sorted(set(data) - known)
     if unknown:
         raise ValidationError(f"profile file {candidate} has unknown keys: {', '.join(unknown)}")
+    for key, value in data.items():
+        expected = _PROFILE_TYPES.get(key, str)
+        # TOML's booleans are Python ints too: `vector_size = true` is not a size.
+        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+            raise ValidationError(
+                f"profile file {candidate}: {key} must be {_toml_type(expected)}, "
+                f"not {_toml_type(type(value))}"
+            )
     return data, candidate
+
+
+def _toml_type(kind: type) -> str:
+    """How the TOML file spells a value of this Python type, for messages."""
+    for python, toml in _TOML_TYPES:
+        if issubclass(kind, python):
+            return toml
+    return kind.__name__
 
 
 def load_settings(
