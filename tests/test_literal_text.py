@@ -24,11 +24,12 @@ from tests.bracketed import (
     populate_bracketed,
 )
 from tests.conftest import make_settings
+from tui import output
 
 
 @dataclass
 class Cli:
-    """vectorctl on the bracketed library, wide enough that no table wraps a name."""
+    """vectorctl on the bracketed library."""
 
     options: list[str]
     session: int  # the training session over DRAFT
@@ -36,7 +37,7 @@ class Cli:
     def __call__(self, *args: str) -> Result:
         from tui.cli import cli
 
-        result = CliRunner().invoke(cli, [*self.options, *args], env={"COLUMNS": "400"})
+        result = CliRunner().invoke(cli, [*self.options, *args])
         assert "Traceback" not in result.output
         return result
 
@@ -56,6 +57,9 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cli:
     session = populate_bracketed(service)
     service.close()
     monkeypatch.setenv("VECTORCTL_PROFILE", "")
+    # Wide enough that no table folds a name. (The console fixed its width when imported,
+    # from COLUMNS if set, as pytest-xdist does, so setting COLUMNS now would not do.)
+    monkeypatch.setattr(output.stdout, "_width", 400)
     options = ["--database-url", settings.database_url, "--qdrant-edge"]
     options += [str(settings.qdrant_edge), "--data-dir", str(settings.data_dir)]
     return Cli([*options, "--operator", OPERATOR], session)
