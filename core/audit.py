@@ -273,6 +273,8 @@ class AuditLog:
     ) -> list[AuditEntry]:
         if status is not None and status not in STATUSES:
             raise ValidationError(f"unknown status {status!r}: use one of {', '.join(STATUSES)}")
+        if limit is not None and limit < 1:
+            raise ValidationError(f"limit must be 1 or more, not {limit}")
         stmt = select(VectorDeletionLog)
         if deletion_type:
             stmt = stmt.where(VectorDeletionLog.deletion_type == deletion_type.upper())
@@ -281,11 +283,11 @@ class AuditLog:
         if until:
             stmt = stmt.where(VectorDeletionLog.created_at <= until)
         if text:
-            like = f"%{text}%"
+            # Autoescape: `%` and `_` typed by the operator are characters, not wildcards.
             stmt = stmt.where(
                 or_(
-                    VectorDeletionLog.deletion_target.ilike(like),
-                    VectorDeletionLog.deletion_reason.ilike(like),
+                    VectorDeletionLog.deletion_target.icontains(text, autoescape=True),
+                    VectorDeletionLog.deletion_reason.icontains(text, autoescape=True),
                 )
             )
         # A row is interrupted when recorded so, or when it still says started but its
@@ -299,11 +301,14 @@ class AuditLog:
         elif status:
             stmt = stmt.where(VectorDeletionLog.status == status)
         stmt = stmt.order_by(VectorDeletionLog.id.desc())
+        computed = status in ("started", "interrupted")  # told apart only after reading
+        if limit is not None and not computed:
+            stmt = stmt.limit(limit)
         with self._factory() as db:
             entries = [_entry(row) for row in db.scalars(stmt)]
-        if status in ("started", "interrupted"):
+        if computed:
             entries = [e for e in entries if e.status == status]
-        return entries[:limit] if limit else entries
+        return entries[:limit]
 
 
 def _apply(db: Session, log_id: int, update_: dict[str, Any]) -> None:

@@ -31,6 +31,7 @@ from core.progress import CancelToken, ProgressCallback
 from core.results import JsonResult
 from core.service import VectorService
 from core.targets import Target, TargetKind
+from core.validation import check_reason
 
 
 @dataclass
@@ -67,6 +68,7 @@ def retrain(
     checked against the collection before anything is deleted: a missing weights file must
     not leave a directory without vectors.
     """
+    reason = check_reason(reason)
     prefixes = _validate(service, directories, category_id)
     if wait and embedder is None:
         embedder = load_embedder(EmbedderConfig.from_settings(service.settings))

@@ -63,6 +63,7 @@ from core.stats_cache import StatsCache, fingerprint
 from core.store.base import F_ASSET_ID, F_CATEGORY_ID, F_PATH, Selector, VectorStore
 from core.store_maintenance import BackfillResult, CopyResult, backfill_ancestors, copy_collection
 from core.targets import DELETION_TYPES, Target, TargetKind, parse_id
+from core.validation import check_reason
 
 SAMPLE_SIZE = 10
 # Where vectorctl before 0.2 kept audit updates the database refused, bound to no database.
@@ -470,6 +471,7 @@ class VectorService:
 
         `expect` is the count the operator confirmed: when the target selects another number
         now, nothing is deleted (SelectionChanged)."""
+        reason = check_reason(reason)
         self.require_writable(f"delete {target}")
         plan = self.plan(target)
         report(progress, ProgressEvent("counting", plan.expected, plan.expected))
@@ -496,6 +498,7 @@ class VectorService:
     ) -> DeleteResult:
         """Delete a training session row (its jobs and evidence cascade), audited, optionally
         with its vectors first."""
+        reason = check_reason(reason)
         target = Target(TargetKind.SESSION, str(session_id))
         self.require_writable(f"delete session {session_id}")
         plan = self.plan(target)
@@ -543,6 +546,7 @@ class VectorService:
     ) -> DeleteResult:
         """Delete orphans: those of `confirmed` (the scan the operator was shown) whose asset
         is still missing, without scanning again; with no report, those a fresh scan finds."""
+        reason = check_reason(reason)
         self.require_writable("clean orphans")
         target = Target(TargetKind.ORPHANS)
         if confirmed is None:
@@ -574,6 +578,7 @@ class VectorService:
         cancel: CancelToken | None = None,
     ) -> ResetResult:
         """Drop and recreate the collection; only with the exact phrase `DELETE ALL VECTORS`."""
+        reason = check_reason(reason)
         if phrase != RESET_PHRASE:
             raise ValidationError(f"reset refused: type exactly {RESET_PHRASE!r} to confirm")
         self.require_writable("reset the collection")

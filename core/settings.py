@@ -7,8 +7,10 @@ directory), which needs no setup at all.
 
 from __future__ import annotations
 
+import datetime
 import getpass
 import os
+import re
 import socket
 import tomllib
 from collections.abc import Mapping
@@ -17,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import platformdirs
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from core.errors import ValidationError
 
@@ -41,6 +45,18 @@ ENV_VARS = {
     "device": "VECTORCTL_DEVICE",
 }
 PROFILE_ENV = "VECTORCTL_PROFILE"
+# The TOML type of each profile key that is not a string (every other key is one).
+_PROFILE_TYPES: dict[str, type] = {"vector_size": int, "read_only": bool}
+_TOML_TYPES: tuple[tuple[type, str], ...] = (
+    (bool, "true or false"),  # before int: bool is an int subclass
+    (int, "a whole number"),
+    (float, "a decimal number"),
+    (str, "a quoted string"),
+    (dict, "a table"),
+    (list, "an array"),
+    (datetime.date, "a date"),
+    (datetime.time, "a time"),
+)
 
 
 @dataclass(frozen=True)
@@ -107,14 +123,71 @@ class Settings:
         }
 
 
+# Query parameters whose value is a credential: anything naming a password, secret, token
+# or key (libpq's `password` and `sslpassword`, Qdrant's `api_key`), except the libpq
+# parameters that only name a file.
+_SECRET_WORDS = ("password", "passwd", "secret", "token", "key", "credential")
+_FILE_PARAMETERS = frozenset({"sslkey", "sslkeylogfile"})
+MASK = "***"
+_PARAMETER = re.compile(r"([^&=]+)=([^&]*)")
+
+
+def is_secret_name(name: str) -> bool:
+    """True for a parameter or flag name whose value is a credential (`password`, `api_key`)."""
+    lowered = name.lower().lstrip("-").replace("-", "_")
+    return lowered not in _FILE_PARAMETERS and any(w in lowered for w in _SECRET_WORDS)
+
+
 def mask_url(url: str) -> str:
-    """Hide the password of a URL (`postgresql://u:secret@h/db` -> `postgresql://u:***@h/db`)."""
-    scheme, sep, rest = url.partition("://")
-    if not sep or "@" not in rest:
-        return url
-    creds, _, host = rest.rpartition("@")
-    user = creds.split(":", 1)[0]
-    return f"{scheme}://{user}:***@{host}" if ":" in creds else url
+    """The URL with every credential hidden: the password in any form SQLAlchemy accepts
+    (`postgresql://u:secret@h/db`, percent-escaped or not) and credential query parameters
+    (`?password=`, `?sslpassword=`, `?api_key=`). A string that is not a URL (a directory)
+    comes back unchanged."""
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        return _mask_unparsed(url)
+    host = parsed.host or ""
+    if "@" in host:  # an unescaped `@` in the password: all before the last one is secret
+        parsed = parsed.set(password=MASK, host=host.rpartition("@")[2])
+    # The query is written out by hand: SQLAlchemy would percent-escape `/run/pg` and `***`.
+    query = "&".join(
+        f"{name}={MASK if is_secret_name(name) else value}"
+        for name, values in parsed.query.items()
+        for value in ([values] if isinstance(values, str) else values)
+    )
+    base = parsed.set(query={}).render_as_string(hide_password=True)
+    return f"{base}?{query}" if query else base
+
+
+def _mask_unparsed(text: str) -> str:
+    """Best effort for what SQLAlchemy cannot parse (say, a port that is not a number):
+    hide all before the last `@` of the part ahead of the query, and every credential
+    parameter."""
+    scheme, sep, rest = text.partition("://")
+    if not sep:
+        return text
+    head, question, query = rest.partition("?")
+    if "@" in head:
+        head = f"{MASK}@{head.rpartition('@')[2]}"
+    query = _PARAMETER.sub(lambda m: f"{m[1]}={MASK}" if is_secret_name(m[1]) else m[0], query)
+    return f"{scheme}://{head}{question}{query}"
+
+
+def hide_secrets(text: str, url: str) -> str:
+    """`text` (a driver's message about `url`, which may quote the host or the connection
+    string) with every credential `url` carries replaced."""
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        return text
+    secrets = {parsed.password or "", (parsed.host or "").rpartition("@")[0]}
+    for name, value in parsed.query.items():
+        if is_secret_name(name):
+            secrets.update([value] if isinstance(value, str) else value)
+    for secret in sorted(filter(None, secrets), key=len, reverse=True):
+        text = text.replace(str(secret), MASK)
+    return text
 
 
 def default_operator() -> str:
@@ -144,14 +217,34 @@ def _read_profile(path: Path | None, env: Mapping[str, str]) -> tuple[dict[str, 
             raise ValidationError(f"profile file {candidate} does not exist")
         return {}, None
     try:
-        data = tomllib.loads(candidate.read_text())
+        data = tomllib.loads(candidate.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ValidationError(
+            f"profile file {candidate} is not UTF-8 text (byte {exc.start}): save it as UTF-8"
+        ) from exc
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ValidationError(f"profile file {candidate} cannot be read: {exc}") from exc
     known = {f.name for f in fields(Settings)} - {"sources"}
     unknown = sorted(set(data) - known)
     if unknown:
         raise ValidationError(f"profile file {candidate} has unknown keys: {', '.join(unknown)}")
+    for key, value in data.items():
+        expected = _PROFILE_TYPES.get(key, str)
+        # TOML's booleans are Python ints too: `vector_size = true` is not a size.
+        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+            raise ValidationError(
+                f"profile file {candidate}: {key} must be {_toml_type(expected)}, "
+                f"not {_toml_type(type(value))}"
+            )
     return data, candidate
+
+
+def _toml_type(kind: type) -> str:
+    """How the TOML file spells a value of this Python type, for messages."""
+    for python, toml in _TOML_TYPES:
+        if issubclass(kind, python):
+            return toml
+    return kind.__name__
 
 
 def load_settings(

@@ -217,7 +217,7 @@ class VectorctlApp(App[None]):
             self.call_from_thread(outcome)
 
     def notify_error(self, message: str) -> None:
-        self.notify(message, title="Error", severity="error", timeout=10)
+        self.notify(message, title="Error", severity="error", timeout=10, markup=False)
 
     # -- jobs -------------------------------------------------------------------------
 
@@ -233,6 +233,7 @@ class VectorctlApp(App[None]):
             self.notify(
                 f"{self.job.title} is still running: wait for it or cancel it (x)",
                 severity="warning",
+                markup=False,
             )
             return False
         job = RunningJob(title)
@@ -282,7 +283,7 @@ class VectorctlApp(App[None]):
         self.job = None
         summary = done()
         if summary:
-            self.notify(summary, title=job.title, timeout=8)
+            self.notify(summary, title=job.title, timeout=8, markup=False)
         self._data_changed()
 
     def _job_failed(
@@ -291,9 +292,11 @@ class VectorctlApp(App[None]):
         self.job = None
         message = error_text(exc)
         if isinstance(exc, Cancelled):
-            self.notify(message, title=job.title, severity="warning", timeout=8)
+            self.notify(message, title=job.title, severity="warning", timeout=8, markup=False)
         else:
-            self.notify(message, title=f"{job.title} failed", severity="error", timeout=15)
+            self.notify(
+                message, title=f"{job.title} failed", severity="error", timeout=15, markup=False
+            )
         if failed is not None:
             failed(message)
         self._data_changed()
@@ -320,7 +323,7 @@ class VectorctlApp(App[None]):
             self.notify("no job is running")
             return
         self.job.cancel.set()
-        self.notify(f"cancelling {self.job.title} after the current batch…")
+        self.notify(f"cancelling {self.job.title} after the current batch…", markup=False)
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpModal):

@@ -145,10 +145,10 @@ def info(state: State, as_json: bool) -> None:
         for key, value in result.config.items():
             if key != "sources":
                 source = result.config["sources"].get(key, "")
-                table.add_row(key, str(value), f"[dim]{source}[/]")
+                table.add_row(key, escape(str(value)), f"[dim]{source}[/]")
         stdout.print(table)
-        db = "ok" if result.database_ok else f"[red]{result.database_error}[/]"
-        store = "ok" if result.store_ok else f"[red]{result.store_error}[/]"
+        db = "ok" if result.database_ok else f"[red]{escape(str(result.database_error))}[/]"
+        store = "ok" if result.store_ok else f"[red]{escape(str(result.store_error))}[/]"
         stdout.print(f"database: {db}  assets={result.assets} sessions={result.sessions}")
         stdout.print(
             f"store: {store}  collection exists={result.collection_exists} "
@@ -178,7 +178,7 @@ def stats(state: State, under: str | None, depth: int | None, as_json: bool) -> 
     for r in rows:
         drift = r.asset_count != r.vector_count
         table.add_row(
-            r.path,
+            escape(r.path),
             f"[yellow]{r.vector_count}[/]" if drift else str(r.vector_count),
             str(r.direct_vector_count),
             str(r.asset_count),
@@ -207,12 +207,12 @@ def sessions(state: State, under: str | None, as_json: bool) -> None:
     for r in rows:
         table.add_row(
             str(r.id),
-            r.status,
+            escape(r.status),
             str(r.total_images or 0),
             str(r.processed_images or 0),
             str(r.failed_images or 0),
             str(r.job_count),
-            r.directory_path,
+            escape(r.directory_path),
             r.completed_at.strftime("%Y-%m-%d %H:%M") if r.completed_at else "-",
         )
     stdout.print(table)
@@ -232,20 +232,21 @@ def jobs(state: State, session_id: int, status: str | None, as_json: bool) -> No
         return
     for r in rows:
         error = f"  [red]{escape(r.error_message)}[/]" if r.error_message else ""
-        stdout.print(f"{r.id:>7}  {r.status:<9}  {escape(r.path or '-')}{error}", highlight=False)
+        status = escape(f"{r.status:<9}")
+        stdout.print(f"{r.id:>7}  {status}  {escape(r.path or '-')}{error}", highlight=False)
 
 
 def _print_preview(state: State, target: Target, as_json: bool) -> Any:
     preview = state.service.preview(target)
     if as_json:
         return preview
-    stdout.print(f"[bold]{preview.count}[/] vectors selected by {target}")
+    stdout.print(f"[bold]{preview.count}[/] vectors selected by {escape(str(target))}")
     for s in preview.sample:
-        stdout.print(f"  {s.id}  {s.path}", highlight=False)
+        stdout.print(f"  {s.id}  {escape(str(s.path))}", highlight=False)
     if preview.count > len(preview.sample):
         stdout.print(f"  … and {preview.count - len(preview.sample)} more")
     if preview.note:
-        stdout.print(f"[dim]{preview.note}[/]")
+        stdout.print(f"[dim]{escape(preview.note)}[/]")
     return preview
 
 
@@ -348,7 +349,9 @@ def _print_deleted(count: int, log_id: int | None, backup: str | None) -> None:
         return
     stdout.print(f"deleted [bold]{count}[/] vectors (audit entry {log_id})")
     if backup:
-        stdout.print(f"backup: {backup}  (undo: vectorctl restore {log_id})", highlight=False)
+        stdout.print(
+            f"backup: {escape(backup)}  (undo: vectorctl restore {log_id})", highlight=False
+        )
 
 
 @cli.group(invoke_without_command=True)
@@ -367,7 +370,9 @@ def orphans(ctx: click.Context, as_json: bool) -> None:
         return
     stdout.print(f"[bold]{found.count}[/] orphan vectors among {found.scanned} scanned")
     for o in found.orphans[:20]:
-        stdout.print(f"  {o.id}  asset {o.asset_id}  {o.path}", highlight=False)
+        stdout.print(
+            f"  {o.id}  asset {escape(str(o.asset_id))}  {escape(str(o.path))}", highlight=False
+        )
     if found.count > 20:
         stdout.print(f"  … and {found.count - 20} more (--json lists all)")
 
@@ -426,9 +431,9 @@ def reset(state: State, phrase: str, reason: str | None, no_backup: bool, as_jso
             f"(audit entry {result.log_id})"
         )
         if result.snapshot:
-            stdout.print(f"server snapshot: {result.snapshot}")
+            stdout.print(f"server snapshot: {escape(result.snapshot)}")
         if result.backup:
-            stdout.print(f"backup: {result.backup}", highlight=False)
+            stdout.print(f"backup: {escape(result.backup)}", highlight=False)
 
 
 def _iso(value: str | None) -> datetime | None:
@@ -447,7 +452,7 @@ def _iso(value: str | None) -> datetime | None:
 @click.option("--since", help="ISO date/time (UTC unless given).")
 @click.option("--until", help="ISO date/time (UTC unless given).")
 @click.option("--text", help="Text in the target or the reason.")
-@click.option("--limit", type=int, default=100, show_default=True)
+@click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True)
 @json_option
 @pass_state
 @command
@@ -483,12 +488,12 @@ def audit(
         table.add_row(
             str(e.id),
             e.created_at.strftime("%Y-%m-%d %H:%M") if e.created_at else "-",
-            e.deletion_type,
+            escape(e.deletion_type),
             str(e.vector_count),
-            e.status,
-            e.deletion_target,
-            e.operator or "-",
-            e.deletion_reason or "",
+            escape(e.status),
+            escape(e.deletion_target),
+            escape(e.operator or "-"),
+            escape(e.deletion_reason or ""),
         )
     stdout.print(table)
 
@@ -510,8 +515,10 @@ def restore(state: State, log_id: int, yes: bool, as_json: bool) -> None:
     entry = service.audit_entry(log_id)
     if not as_json:
         stdout.print(
-            f"entry {log_id}: {entry.deletion_type} {entry.deletion_target}, "
-            f"{entry.vector_count} vectors, backup {entry.backup}",
+            escape(
+                f"entry {log_id}: {entry.deletion_type} {entry.deletion_target}, "
+                f"{entry.vector_count} vectors, backup {entry.backup}"
+            ),
             highlight=False,
             markup=False,
         )
@@ -562,7 +569,7 @@ def db_upgrade(state: State, as_json: bool) -> None:
         emit_json({"changes": changes, "database_url": settings.masked_database_url()})
     else:
         for change in changes:
-            stdout.print(f"  {change}")
+            stdout.print(f"  {escape(change)}")
         stdout.print("database is up to date" + (f" ({len(changes)} changes)" if changes else ""))
 
 
@@ -622,7 +629,9 @@ def store_migrate(
     if as_json:
         emit_json(result.as_dict())
     else:
-        stdout.print(f"copied {result.copied} points from {result.source} to {result.target}")
+        stdout.print(
+            escape(f"copied {result.copied} points from {result.source} to {result.target}")
+        )
 
 
 # -- ingest, queue and retrain -------------------------------------------------------------
@@ -632,7 +641,7 @@ def _print_result(result: Any, as_json: bool, text: str) -> None:
     if as_json:
         emit_json(result.as_dict())
     else:
-        stdout.print(text, highlight=False)
+        stdout.print(text, markup=False, highlight=False)
 
 
 @cli.command()
@@ -776,7 +785,8 @@ def retrain(
     if not as_json:
         for p in previews:
             stdout.print(
-                f"{p.target.value}: [bold]{p.count}[/] vectors will be deleted and re-embedded",
+                f"{escape(p.target.value)}: [bold]{p.count}[/] vectors will be deleted "
+                "and re-embedded",
                 highlight=False,
             )
     _confirm(
@@ -841,7 +851,7 @@ def demo(
     try:
         if not as_json:
             stderr.print(
-                f"building the demo library in {directory} "
+                f"building the demo library in {escape(str(directory))} "
                 "(OpenCLIP with random weights: not a trained model)"
             )
         with progress_bars(not as_json) as (progress, cancel):

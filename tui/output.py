@@ -26,8 +26,9 @@ from rich.text import Text
 
 from core.progress import ProgressEvent
 
-stdout = Console(soft_wrap=True)
-stderr = Console(stderr=True, soft_wrap=True)
+# No emoji codes: a path like `/photos/:cat:/a.jpg` is printed as it is.
+stdout = Console(soft_wrap=True, emoji=False)
+stderr = Console(stderr=True, soft_wrap=True, emoji=False)
 
 
 def emit_json(document: Any) -> None:
@@ -37,6 +38,7 @@ def emit_json(document: Any) -> None:
 def error_line(
     message: str, *, as_json: bool, exit_code: int, details: dict[str, Any] | None = None
 ) -> None:
+    """The message is shown literally: it often quotes a path or an engine's words."""
     stderr.print(Text.assemble(("error:", "bold red"), " ", message), highlight=False)
     if as_json:
         emit_json({"error": message, "exit_code": exit_code, **(details or {})})

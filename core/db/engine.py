@@ -13,7 +13,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.errors import ConnectionFailed, ValidationError
-from core.settings import mask_url
+from core.settings import hide_secrets, mask_url
 
 
 def _normalise_url(url: str) -> str:
@@ -68,9 +68,9 @@ def check_connection(engine: Engine) -> None:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
     except SQLAlchemyError as exc:
+        url = engine.url.render_as_string(hide_password=False)
         raise ConnectionFailed(
-            f"database {mask_url(str(engine.url.render_as_string(hide_password=False)))} "
-            f"is unreachable: {_first_line(exc)}"
+            f"database {mask_url(url)} is unreachable: {hide_secrets(_first_line(exc), url)}"
         ) from exc
 
 

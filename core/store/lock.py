@@ -12,15 +12,15 @@ from __future__ import annotations
 import fcntl
 import os
 import sys
+from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
 from core.errors import ConnectionFailed
-from core.settings import mask_url
+from core.settings import is_secret_name, mask_url
 
 OWNER_FILE = "vectorctl.lock"
-_SECRET_FLAG_WORDS = ("key", "password", "secret", "token")
 MAX_COMMAND = 120
 
 
@@ -38,7 +38,7 @@ class DirectoryLock:
         `what` names the store in the message, e.g. "Qdrant Edge store".
         """
         directory.mkdir(parents=True, exist_ok=True)
-        handle = (directory / OWNER_FILE).open("a+", encoding="utf-8")
+        handle = _open_owner_file(directory / OWNER_FILE)
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -65,6 +65,17 @@ class DirectoryLock:
         self._handle = None
 
 
+def _open_owner_file(path: Path) -> IO[str]:
+    """Open (or create) the owner file readable by its owner only: it names a command line,
+    which should tell nobody else anything. A file left wider by an older version is
+    narrowed; one owned by another user is left as it is (it holds no secret either)."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    if os.fstat(fd).st_mode & 0o077:
+        with suppress(PermissionError):
+            os.fchmod(fd, 0o600)
+    return os.fdopen(fd, "r+", encoding="utf-8")
+
+
 def describe_current_process() -> str:
     """`pid 123 (vectorctl tui, since 2026-11-21 23:01 UTC)`, with secrets masked."""
     started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -73,18 +84,21 @@ def describe_current_process() -> str:
 
 def _safe_command(argv: list[str]) -> str:
     """The command line, short and without secrets: URL passwords masked, values of
-    key/password/token flags hidden (the owner file is readable by whoever reads the store)."""
+    key/password/token flags hidden, in `--flag value` and `--flag=value` alike."""
     if len(argv) > 1 and not argv[1].startswith("-"):
         argv = argv[1:]  # `python /venv/bin/vectorctl tui`: the script names it better
     words = [Path(argv[0]).name if argv else "python"]
     hide_next = False
     for arg in argv[1:]:
-        flag, eq, _ = arg.partition("=")
-        secret_flag = flag.startswith("-") and any(w in flag.lower() for w in _SECRET_FLAG_WORDS)
+        flag, eq, value = arg.partition("=")
+        is_flag = flag.startswith("-")
+        secret_flag = is_flag and is_secret_name(flag)
         if hide_next:
             words.append("****")
         elif secret_flag and eq:
             words.append(f"{flag}=****")
+        elif is_flag and eq:
+            words.append(f"{flag}={mask_url(value)}")
         else:
             words.append(mask_url(arg))
         hide_next = secret_flag and not eq

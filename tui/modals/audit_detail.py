@@ -6,6 +6,7 @@ import json
 from typing import ClassVar
 
 from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
@@ -39,7 +40,7 @@ class AuditDetailModal(ModalScreen[None]):
             ("backup", e.backup or "none"),
             ("error", e.error or "—"),
         ):
-            table.add_row(name, value)
+            table.add_row(name, Text(value))
         metadata = json.dumps(e.metadata or {}, indent=2, sort_keys=True, default=str)
         with Vertical(id="dialog", classes="wide"):
             yield Label(f"Audit entry {e.id}", id="dialog-title")

@@ -24,8 +24,8 @@ class ConfirmModal(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="danger" if self.danger else ""):
-            yield Label(self.title_text, id="dialog-title")
-            yield Static(self.question)
+            yield Label(self.title_text, id="dialog-title", markup=False)
+            yield Static(self.question, markup=False)
             with Horizontal(classes="buttons"):
                 yield Button("No", id="no", compact=True)
                 yield Button(

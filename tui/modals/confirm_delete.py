@@ -14,6 +14,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
 from core.results import Preview
+from core.validation import MAX_REASON
 from tui.modals.guarded import GuardedModal
 
 
@@ -38,14 +39,14 @@ class ConfirmDeleteModal(GuardedModal[DeleteRequest]):
     def compose(self) -> ComposeResult:
         count = self.preview.count
         with Vertical(id="dialog", classes="danger" if not self.preview_only else ""):
-            yield Label(f"{self.operation}: {self.target}", id="dialog-title")
+            yield Label(f"{self.operation}: {self.target}", id="dialog-title", markup=False)
             yield Static(
                 f"[b]{count:,}[/b] vector{'s' if count != 1 else ''} "
                 + ("match" if self.preview_only else "will be deleted"),
                 id="dialog-count",
             )
             if self.preview.note:
-                yield Static(self.preview.note, classes="note")
+                yield Static(self.preview.note, classes="note", markup=False)
             with VerticalScroll(id="dialog-sample"):
                 yield Static(self._sample_text(), markup=False)
             if self.preview_only:
@@ -53,7 +54,10 @@ class ConfirmDeleteModal(GuardedModal[DeleteRequest]):
                     yield Button("Close", id="cancel", compact=True)
                 return
             yield Input(
-                placeholder="reason (optional, goes to the audit log)", id="reason", compact=True
+                placeholder="reason (optional, goes to the audit log)",
+                id="reason",
+                compact=True,
+                max_length=MAX_REASON,
             )
             yield Checkbox(
                 "Back up the affected points first", value=True, id="backup", compact=True

@@ -6,13 +6,16 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from core.progress import ProgressCallback, ProgressEvent
 from core.service import VectorService
+from core.validation import MAX_REASON
 from tui.modals.guarded import GuardedModal
 
 if TYPE_CHECKING:
@@ -76,19 +79,24 @@ class RetrainModal(GuardedModal[RetrainRequest]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="danger"):
-            yield Label(f"Retrain {self.directory}", id="dialog-title")
+            yield Label(f"Retrain {self.directory}", id="dialog-title", markup=False)
             yield Static(
-                f"Deletes its [b]{self.vectors:,}[/b] vectors, resets its sessions, then "
-                f"embeds every asset again with {self.model}. "
-                "You can keep browsing while it runs."
+                Content.from_markup(
+                    "Deletes its [b]$vectors[/b] vectors, resets its sessions, then embeds "
+                    "every asset again with $model. You can keep browsing while it runs.",
+                    vectors=f"{self.vectors:,}",
+                    model=self.model,
+                )
             )
             yield Select(
-                [(name, cid) for cid, name in self.categories],
+                [(Text(name), cid) for cid, name in self.categories],
                 prompt="category: keep the directory's own",
                 id="category",
                 compact=True,
             )
-            yield Input(placeholder="reason (optional)", id="reason", compact=True)
+            yield Input(
+                placeholder="reason (optional)", id="reason", compact=True, max_length=MAX_REASON
+            )
             yield Checkbox(
                 "Back up the deleted points first", value=True, id="backup", compact=True
             )

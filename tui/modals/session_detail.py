@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
@@ -43,7 +43,7 @@ class SessionDetailModal(ModalScreen[None]):
             ("completed", str(r.completed_at or "—")),
             ("reset", f"{r.reset_at} — {r.reset_reason or 'no reason'}" if r.reset_at else "—"),
         ):
-            table.add_row(name, value)
+            table.add_row(name, Text(value))
         with Vertical(id="dialog", classes="wide"):
             yield Label(f"Session {r.id}", id="dialog-title")
             yield Static(table)
@@ -56,8 +56,8 @@ class SessionDetailModal(ModalScreen[None]):
         for column in ("job", "asset", "status", "path / error"):
             jobs.add_column(column, no_wrap=column != "path / error", overflow="fold")
         for job in self.jobs[:JOBS_SHOWN]:
-            detail = job.path or "—"
+            detail = Text(job.path or "—")
             if job.error_message:
-                detail += f"\n[red]{escape(job.error_message)}[/]"
-            jobs.add_row(str(job.id), str(job.asset_id), job.status, detail)
+                detail.append(f"\n{job.error_message}", style="red")
+            jobs.add_row(str(job.id), str(job.asset_id), Text(job.status), detail)
         return jobs

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import ClassVar
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -58,7 +59,9 @@ class AuditScreen(ConsoleScreen):
             yield Input(placeholder="since YYYY-MM-DD", id="audit-since", compact=True)
             yield Input(placeholder="until YYYY-MM-DD", id="audit-until", compact=True)
             yield Input(placeholder="text", id="audit-text", compact=True)
-        table: DataTable[str] = DataTable(id="audit-table", cursor_type="row", zebra_stripes=True)
+        table: DataTable[str | Text] = DataTable(
+            id="audit-table", cursor_type="row", zebra_stripes=True
+        )
         table.add_columns(*COLUMNS)
         yield table
         yield ErrorPanel(id="audit-error")
@@ -68,7 +71,7 @@ class AuditScreen(ConsoleScreen):
             since = self._date("#audit-since")
             until = self._date("#audit-until")
         except ValueError as exc:
-            self.notify(str(exc), severity="warning")
+            self.notify(str(exc), severity="warning", markup=False)
             return
         kind = self.query_one("#audit-type", Select).value
         status = self.query_one("#audit-status", Select).value
@@ -115,7 +118,7 @@ class AuditScreen(ConsoleScreen):
         self.query_one(DataTable).focus()
 
     def _loaded(self, entries: list[AuditEntry]) -> None:
-        table: DataTable[str] = self.query_one(DataTable)
+        table: DataTable[str | Text] = self.query_one(DataTable)
         table.display = True
         if self.focused is None:
             table.focus()
@@ -126,12 +129,12 @@ class AuditScreen(ConsoleScreen):
             table.add_row(
                 str(e.id),
                 e.created_at.strftime("%Y-%m-%d %H:%M") if e.created_at else "—",
-                e.deletion_type,
-                e.deletion_target,
+                Text(e.deletion_type),
+                Text(e.deletion_target),
                 f"{e.vector_count:,}",
-                e.status,
-                e.operator or "—",
-                e.deletion_reason or "",
+                Text(e.status),
+                Text(e.operator or "—"),
+                Text(e.deletion_reason or ""),
                 "yes" if e.backup else "no",
                 key=str(e.id),
             )

@@ -8,10 +8,12 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.widgets import Button, Checkbox, Input, Static
 
 from core.results import Info, ResetResult
 from core.settings import RESET_PHRASE
+from core.validation import MAX_REASON
 from tui.modals.confirm import ConfirmModal
 from tui.screens.console_screen import ConsoleScreen
 
@@ -38,6 +40,7 @@ class DangerScreen(ConsoleScreen):
                 placeholder="reason (optional, goes to the audit log)",
                 id="danger-reason",
                 compact=True,
+                max_length=MAX_REASON,
             )
             yield Checkbox(
                 "Back up every point first (slow, but undoable)",
@@ -71,13 +74,20 @@ class DangerScreen(ConsoleScreen):
         self.total = info.points if info.store_ok else None
         count = self.query_one("#danger-count", Static)
         if self.total is None:
-            count.update(f"Cannot count the vectors: {info.store_error or 'no collection'}")
+            count.update(
+                Content(f"Cannot count the vectors: {info.store_error or 'no collection'}")
+            )
             return
         config = info.config
         count.update(
-            f"This deletes [b]all {self.total:,} vectors[/b] of collection "
-            f"[b]{config['collection']}[/b] ({config['store']} {config['qdrant']}).\n"
-            "Database rows stay; every asset will need embedding again."
+            Content.from_markup(
+                "This deletes [b]all $total vectors[/b] of collection [b]$collection[/b] "
+                "($store $location).\nDatabase rows stay; every asset will need embedding again.",
+                total=f"{self.total:,}",
+                collection=config["collection"],
+                store=config["store"],
+                location=config["qdrant"],
+            )
         )
 
     @on(Input.Changed, "#danger-phrase")
@@ -115,14 +125,16 @@ class DangerScreen(ConsoleScreen):
             ),
             self._done,
             lambda message: self.query_one("#danger-result", Static).update(
-                f"[b red]Reset failed:[/] {message}"
+                Content.from_markup("[b red]Reset failed:[/] $message", message=message)
             ),
         )
 
     def _done(self, result: ResetResult) -> str:
         backup = f" Backup: {result.backup}." if result.backup else " No backup taken."
         self.query_one("#danger-result", Static).update(
-            f"Reset done: {result.deleted_count:,} vectors deleted (audit entry {result.log_id})."
-            + backup
+            Content(
+                f"Reset done: {result.deleted_count:,} vectors deleted "
+                f"(audit entry {result.log_id}).{backup}"
+            )
         )
         return f"reset: {result.deleted_count:,} vectors deleted"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from typing import ClassVar
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Static
@@ -46,7 +47,9 @@ class OrphansScreen(ConsoleScreen):
             "Not scanned yet: press s to compare every vector with the database.",
             id="orphans-summary",
         )
-        table: DataTable[str] = DataTable(id="orphans-table", cursor_type="row", zebra_stripes=True)
+        table: DataTable[str | Text] = DataTable(
+            id="orphans-table", cursor_type="row", zebra_stripes=True
+        )
         table.add_columns("point id", "asset id", "category", "path")
         yield table
 
@@ -66,14 +69,14 @@ class OrphansScreen(ConsoleScreen):
     def _scanned(self, report: OrphanReport) -> str:
         self.report = report
         self.console.orphan_count = report.count
-        table: DataTable[str] = self.query_one(DataTable)
+        table: DataTable[str | Text] = self.query_one(DataTable)
         table.clear()
         for orphan in report.orphans[:MAX_ROWS]:
             table.add_row(
                 str(orphan.id),
-                orphan.asset_id or "—",
-                self._category(orphan.category_id),
-                orphan.path or "—",
+                Text(orphan.asset_id or "—"),
+                Text(self._category(orphan.category_id)),
+                Text(orphan.path or "—"),
             )
         shown = f" (first {MAX_ROWS:,} shown)" if report.count > MAX_ROWS else ""
         summary = f"{report.count:,} orphan vectors among {report.scanned:,} scanned{shown}."

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import ClassVar
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.coordinate import Coordinate
@@ -57,7 +58,7 @@ class SessionsScreen(ConsoleScreen):
         self._rows: dict[int, SessionRow] = {}
 
     def compose_body(self) -> ComposeResult:
-        table: DataTable[str] = DataTable(
+        table: DataTable[str | Text] = DataTable(
             id="sessions-table", cursor_type="row", zebra_stripes=True
         )
         table.add_columns(*COLUMNS)
@@ -69,7 +70,7 @@ class SessionsScreen(ConsoleScreen):
         self.console.load(self, "sessions", lambda s: s.sessions(), self._loaded, self._failed)
 
     def _loaded(self, rows: list[SessionRow]) -> None:
-        table: DataTable[str] = self.query_one(DataTable)
+        table: DataTable[str | Text] = self.query_one(DataTable)
         table.loading = False
         table.display = True
         if self.focused is None:
@@ -79,16 +80,17 @@ class SessionsScreen(ConsoleScreen):
         cursor = table.cursor_row
         table.clear()
         for r in rows:
+            reset = f"{_when(r.reset_at)} {r.reset_reason or ''}".strip() if r.reset_at else "—"
             table.add_row(
                 str(r.id),
-                r.directory_path,
-                r.category_name or "—",
-                r.status,
+                Text(r.directory_path),
+                Text(r.category_name or "—"),
+                Text(r.status),
                 f"{r.total_images or 0:,}",
                 f"{r.processed_images or 0:,}/{r.failed_images or 0:,}",
                 _when(r.started_at),
                 _when(r.completed_at),
-                f"{_when(r.reset_at)} {r.reset_reason or ''}".strip() if r.reset_at else "—",
+                Text(reset),
                 key=str(r.id),
             )
         if rows:

@@ -29,7 +29,7 @@ class DirectoryDetail(Static):
             sessions_table.add_column(column)
         for s in sessions[:5]:
             completed = s.completed_at.strftime("%Y-%m-%d") if s.completed_at else "—"
-            sessions_table.add_row(str(s.id), s.status, str(s.total_images or 0), completed)
+            sessions_table.add_row(str(s.id), Text(s.status), str(s.total_images or 0), completed)
         files = Text()
         for sample in preview.sample:
             files.append(f"{sample.path or f'point {sample.id} (no path)'}\n", style="dim")

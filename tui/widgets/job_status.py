@@ -16,9 +16,9 @@ class JobStatus(Horizontal):
     """Hidden while nothing runs. The bar is indeterminate until the core knows a total."""
 
     def compose(self) -> ComposeResult:
-        yield Label(id="job-label")
+        yield Label(id="job-label", markup=False)
         yield ProgressBar(total=None, show_eta=False, show_percentage=False, id="job-bar")
-        yield Label(id="job-rate")
+        yield Label(id="job-rate", markup=False)
 
     def on_mount(self) -> None:
         self.watch(self.app, "job", self._show, init=True)

@@ -1,0 +1,33 @@
+"""Checks on free text an operator gives, made once for every interface.
+
+A reason is stored in the audit log and shown in every table of it: it must fit there and
+must not carry characters that a database refuses (PostgreSQL rejects NUL with a raw
+driver error) or that a terminal would obey (escape sequences).
+"""
+
+from __future__ import annotations
+
+import re
+
+from core.errors import ValidationError
+
+MAX_REASON = 2000  # characters; a paragraph, not a file
+# Control characters except tab and newline: C0, DEL and C1.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def check_reason(reason: str | None) -> str | None:
+    """Return `reason` unchanged, or raise ValidationError before anything is touched."""
+    if reason is None:
+        return None
+    if len(reason) > MAX_REASON:
+        raise ValidationError(
+            f"reason is {len(reason):,} characters long: at most {MAX_REASON:,} are allowed"
+        )
+    control = _CONTROL.search(reason)
+    if control:
+        raise ValidationError(
+            f"reason contains the control character U+{ord(control.group()):04X}: "
+            "use plain text (tabs and new lines are fine)"
+        )
+    return reason
