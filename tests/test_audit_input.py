@@ -10,6 +10,7 @@ import pytest
 
 from core.audit import AuditLog
 from core.db.engine import create_db_engine, session_factory
+from core.deployment import Deployment, database_identity
 from core.errors import ValidationError
 from core.retrain import retrain
 from core.service import VectorService
@@ -31,7 +32,15 @@ ROWS = [
 @pytest.fixture
 def audit(db_url: str, tmp_path: Path) -> AuditLog:
     engine = create_db_engine(upgraded(db_url))
-    log = AuditLog(session_factory(engine), tmp_path / "journal", "tester@test")
+    factory = session_factory(engine)
+    here = Deployment(
+        database_id=str(database_identity(factory, writable=True)),
+        database=db_url,
+        store_kind="edge",
+        store_location=str(tmp_path / "store"),
+        collection="image_assets",
+    )
+    log = AuditLog(factory, tmp_path / "journal", "tester@test", here)
     for target, reason in ROWS:
         log.finish(log.start("DIRECTORY", target, expected=1, reason=reason), "completed", 1)
     return log
