@@ -16,6 +16,14 @@ from core.service import VectorService
 from core.store.base import Record
 
 VECTOR_SIZE = 8
+# The library fault tests kill processes in (`deployment` in conftest): 6 points to keep,
+# 12 under /lib/go in two directories; its last point has only the service's payload, and
+# one more point has a UUID id.
+FAULT_LIBRARY = [f"/lib/keep/{i:02d}.jpg" for i in range(6)] + [
+    f"/lib/go/{sub}/{i:02d}.jpg" for sub in ("a", "b") for i in range(6)
+]
+# The library the command-line tests run on (`populated` in conftest).
+CLI_LIBRARY = ["/photos/2024/a.jpg", "/photos/2024/b.jpg", "/photos/2024-old/c.jpg"]
 
 
 def vector_for(seed: int | str, size: int = VECTOR_SIZE) -> list[float]:

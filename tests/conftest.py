@@ -13,13 +13,24 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from click.testing import Result
 from sqlalchemy.engine import make_url
 
 from core.db.engine import create_db_engine
 from core.db.migrate import upgrade
 from core.service import VectorService
 from core.settings import Settings, load_settings
-from tests.builders import VECTOR_SIZE
+from core.store.base import Record
+from tests.builders import (
+    CLI_LIBRARY,
+    FAULT_LIBRARY,
+    VECTOR_SIZE,
+    add_session,
+    index_assets,
+    legacy_payload,
+    vector_for,
+)
+from tests.commands import Run, global_options
 
 POSTGRES_ENV = "VECTORCTL_TEST_POSTGRES_URL"
 DB_BACKENDS = ["sqlite", "postgresql"]
@@ -102,6 +113,30 @@ def upgraded(url: str) -> str:
 
 
 @pytest.fixture
+def populated(service: VectorService) -> dict[str, int]:
+    """The command-line library with one session; closed, as the CLI opens it itself."""
+    ids = index_assets(service, CLI_LIBRARY)
+    add_session(service, "/photos/2024", [ids["/photos/2024/a.jpg"]])
+    service.close()
+    return ids
+
+
+@pytest.fixture
+def run(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Run:
+    """`vectorctl` on the test deployment, in this process (click's runner)."""
+    from click.testing import CliRunner
+
+    from tui.cli import cli
+
+    monkeypatch.setenv("VECTORCTL_PROFILE", "")
+
+    def invoke(*args: str, input: str | None = None) -> Result:
+        return CliRunner().invoke(cli, [*global_options(settings), *args], input=input)
+
+    return invoke
+
+
+@pytest.fixture
 def service(settings: Settings) -> Iterator[VectorService]:
     """A service on an upgraded database and a store with an empty collection."""
     upgraded(settings.database_url)
@@ -109,3 +144,28 @@ def service(settings: Settings) -> Iterator[VectorService]:
     svc.ensure_collection()
     yield svc
     svc.close()
+
+
+@pytest.fixture(params=[("sqlite", "edge"), ("postgresql", "local")], ids=lambda p: "-".join(p))
+def deployment(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    """FAULT_LIBRARY on a real database and store (two of the four pairings), closed
+    again: the processes under test open it themselves."""
+    db_kind, engine = request.param
+    url = (
+        f"sqlite:///{tmp_path / 'vectorctl.sqlite3'}"
+        if db_kind == "sqlite"
+        else request.getfixturevalue("postgres_url")
+    )
+    settings = make_settings(upgraded(url), engine, tmp_path)
+    service = VectorService(settings)
+    service.ensure_collection()
+    ids = index_assets(service, FAULT_LIBRARY[:-2])
+    index_assets(service, [FAULT_LIBRARY[-2]], legacy=True)
+    uuid_point = Record(
+        "6f1c1a5e-0000-4000-8000-00000000000a",
+        legacy_payload(max(ids.values()) + 100, FAULT_LIBRARY[-1]),
+        vector_for("uuid"),
+    )
+    service.store.upsert([uuid_point])
+    service.close()
+    return settings

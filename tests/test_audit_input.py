@@ -18,8 +18,8 @@ from core.settings import RESET_PHRASE
 from core.targets import Target, TargetKind
 from core.validation import MAX_REASON
 from tests.builders import add_session, delete_asset_rows, index_assets
+from tests.commands import Run, doc
 from tests.conftest import upgraded
-from tests.test_cli import Run, doc, populated, run  # noqa: F401  (fixtures)
 
 ROWS = [
     ("/photos/100%", "kept 100% of them"),
@@ -70,7 +70,7 @@ def test_audit_limit_below_one_is_refused(audit: AuditLog, limit: int) -> None:
 
 
 @pytest.mark.parametrize("limit", ["0", "-1"])
-def test_cli_audit_limit_below_one_exits_2(run: Run, limit: str) -> None:  # noqa: F811
+def test_cli_audit_limit_below_one_exits_2(run: Run, limit: str) -> None:
     result = run("audit", "--limit", limit, "--json")
     assert result.exit_code == 2, result.output
     assert "Traceback" not in result.output
@@ -82,8 +82,8 @@ def test_cli_audit_limit_below_one_exits_2(run: Run, limit: str) -> None:  # noq
     ids=["too-long", "nul", "escape"],
 )
 def test_cli_delete_with_an_unusable_reason_exits_2_and_changes_nothing(
-    run: Run,  # noqa: F811
-    populated: dict[str, int],  # noqa: F811
+    run: Run,
+    populated: dict[str, int],
     reason: str,
 ) -> None:
     result = run("delete", "dir", "/photos/2024", "--yes", "--reason", reason, "--json")

@@ -3,62 +3,14 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 
 from core.service import VectorService
 from core.settings import Settings
-from tests.builders import add_session, delete_asset_rows, index_assets
-
-LIBRARY = ["/photos/2024/a.jpg", "/photos/2024/b.jpg", "/photos/2024-old/c.jpg"]
-
-Run = Callable[..., Result]
-
-
-def global_options(settings: Settings) -> list[str]:
-    store = (
-        ["--qdrant-path", settings.qdrant_path]
-        if settings.qdrant_path
-        else ["--qdrant-edge", str(settings.qdrant_edge)]
-    )
-    return [
-        "--database-url",
-        settings.database_url,
-        *store,
-        "--data-dir",
-        str(settings.data_dir),
-        "--operator",
-        "cli@test",
-    ]
-
-
-@pytest.fixture
-def populated(service: VectorService) -> dict[str, int]:
-    ids = index_assets(service, LIBRARY)
-    add_session(service, "/photos/2024", [ids["/photos/2024/a.jpg"]])
-    service.close()  # the CLI opens the embedded store itself
-    return ids
-
-
-@pytest.fixture
-def run(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Run:
-    from tui.cli import cli
-
-    monkeypatch.setenv("VECTORCTL_PROFILE", "")
-
-    def invoke(*args: str, input: str | None = None) -> Result:
-        return CliRunner().invoke(cli, [*global_options(settings), *args], input=input)
-
-    return invoke
-
-
-def doc(result: Result) -> object:
-    return json.loads(result.stdout)
+from tests.builders import delete_asset_rows
+from tests.commands import Run, doc, vectorctl
 
 
 def test_stats_json_lists_directories(run: Run, populated: dict[str, int]) -> None:
@@ -196,16 +148,6 @@ def test_info_json_masks_secrets(run: Run, populated: dict[str, int]) -> None:
 
 
 # -- subprocesses: what an operator really sees ---------------------------------------------
-
-
-def vectorctl(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tui", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={"PATH": "/usr/bin:/bin", "HOME": "/tmp", **(env or {})},
-    )
 
 
 def test_unreachable_qdrant_is_one_line_without_secret(tmp_path: Path) -> None:

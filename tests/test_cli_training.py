@@ -10,7 +10,7 @@ from click.testing import CliRunner, Result
 
 from core.service import VectorService
 from core.settings import Settings
-from tests.test_cli import global_options
+from tests.commands import global_options
 from tests.tiny_clip import TINY_DIM, make_images, register_tiny_model
 
 

@@ -8,191 +8,37 @@ real command line); batches are made small so a small library spans several.
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from sqlalchemy import select
 
-from core import backup
+from core.db.models import ImageAsset
 from core.service import VectorService
 from core.settings import Settings
-from core.store.base import Record
 from core.targets import Target, TargetKind
-from tests.builders import delete_asset_rows, index_assets, legacy_payload, vector_for
-from tests.conftest import make_settings, upgraded
+from tests.builders import delete_asset_rows
+from tests.commands import Snapshot, archived, audit_entry, snapshot
+from tests.commands import paused_at as paused_at_breakpoint
+from tests.commands import vectorctl_on as vectorctl
 
-ROOT = Path(__file__).resolve().parents[1]
-LIBRARY = [f"/lib/keep/{i:02d}.jpg" for i in range(6)] + [
-    f"/lib/go/{sub}/{i:02d}.jpg" for sub in ("a", "b") for i in range(6)
-]
-GONE = "/lib/go"  # 12 points: four batches of 3
-SMALL_BATCHES = [
+GONE = "/lib/go"  # 12 of the `deployment` library's 18 points: four batches of 3
+SMALL_BATCHES = (
     "core.protocol:DELETE_BATCH=3",
     "core.protocol:BACKUP_BATCH=4",
     "core.protocol:SCROLL_PAGE=5",
-]
+)
 # Breakpoints (module:qualified name:call:before|after), engine-independent.
 AFTER_SECOND_DELETE = "core.store.common:QdrantEngineStore.delete_ids:2:after"
 AFTER_THIRD_ANNOUNCE = "core.audit:AuditLog.progress:3:after"
 DURING_BACKUP = "core.backup:BackupWriter.add:2:after"
 
-Snapshot = dict[Any, tuple[str, bytes]]
 
-
-@pytest.fixture(params=[("sqlite", "edge"), ("postgresql", "local")], ids=lambda p: "-".join(p))
-def deployment(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
-    """A library of 18 points (one legacy payload, one UUID id) on a real database and store,
-    closed again: the processes under test open it themselves."""
-    db_kind, engine = request.param
-    url = (
-        f"sqlite:///{tmp_path / 'vectorctl.sqlite3'}"
-        if db_kind == "sqlite"
-        else request.getfixturevalue("postgres_url")
-    )
-    settings = make_settings(upgraded(url), engine, tmp_path)
-    service = VectorService(settings)
-    service.ensure_collection()
-    ids = index_assets(service, LIBRARY[:-2])
-    index_assets(service, [LIBRARY[-2]], legacy=True)
-    service.store.upsert(
-        [
-            Record(
-                "6f1c1a5e-0000-4000-8000-00000000000a",
-                legacy_payload(max(ids.values()) + 100, LIBRARY[-1]),
-                vector_for("uuid"),
-            )
-        ]
-    )
-    service.close()
-    return settings
-
-
-def options(settings: Settings) -> list[str]:
-    store = (
-        ["--qdrant-path", str(settings.qdrant_path)]
-        if settings.qdrant_path
-        else ["--qdrant-edge", str(settings.qdrant_edge)]
-    )
-    return [
-        "--database-url",
-        settings.database_url,
-        *store,
-        "--data-dir",
-        str(settings.data_dir),
-        "--operator",
-        "faults@test",
-        "--vector-size",
-        str(settings.vector_size),
-    ]
-
-
-def environment() -> dict[str, str]:
-    return {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": "/tmp",
-        "VECTORCTL_PROFILE": "",
-    }
-
-
-def vectorctl(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    """A whole `vectorctl` process, as an operator runs it next."""
-    return subprocess.run(
-        [sys.executable, "-m", "tui", *options(settings), *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=environment(),
-    )
-
-
-@dataclass
-class Paused:
-    """A `vectorctl` process stopped at its breakpoint."""
-
-    process: subprocess.Popen[str]
-    release_file: Path
-
-    def kill(self, signum: int) -> tuple[int, str, str]:
-        """Send `signum`, let the process go on from its breakpoint, wait for its end."""
-        self.process.send_signal(signum)
-        self.release_file.touch()
-        out, err = self.process.communicate(timeout=60)
-        return self.process.returncode, out, err
-
-
-def paused_at(
-    settings: Settings, tmp_path: Path, breakpoint: str, *args: str, stdin_tty: bool = False
-) -> Paused:
-    marker, release = tmp_path / "paused", tmp_path / "release"
-    marker.unlink(missing_ok=True)
-    release.unlink(missing_ok=True)
-    command = [sys.executable, "-m", "tests.fault_harness", "--pause", breakpoint]
-    command += ["--marker", str(marker), "--release", str(release)]
-    for assignment in SMALL_BATCHES:
-        command += ["--set", assignment]
-    process = subprocess.Popen(
-        [*command, "--", *options(settings), *args],
-        cwd=ROOT,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=environment(),
-    )
-    deadline = time.monotonic() + 60
-    while not marker.exists():
-        if process.poll() is not None:
-            out, err = process.communicate()
-            pytest.fail(f"the process ended before its breakpoint: {out}\n{err}")
-        if time.monotonic() > deadline:
-            process.kill()
-            pytest.fail("the process did not reach its breakpoint")
-        time.sleep(0.02)
-    return Paused(process, release)
-
-
-@pytest.fixture
-def service_of(tmp_path: Path) -> Iterator[Any]:
-    """Open (and afterwards close) a service on a deployment, in this process."""
-    opened: list[VectorService] = []
-
-    def open_(settings: Settings) -> VectorService:
-        service = VectorService(settings)
-        opened.append(service)
-        return service
-
-    yield open_
-    for service in opened:
-        service.close()
-
-
-def snapshot(settings: Settings) -> Snapshot:
-    service = VectorService(settings)
-    try:
-        return {
-            r.id: (json.dumps(r.payload, sort_keys=True), np.asarray(r.vector, "<f4").tobytes())
-            for page in service.store.scroll(fields=None, with_vectors=True)
-            for r in page
-        }
-    finally:
-        service.close()
-
-
-def archived(path: str) -> Snapshot:
-    return {
-        r.id: (json.dumps(r.payload, sort_keys=True), np.asarray(r.vector, "<f4").tobytes())
-        for batch in backup.read_batches(Path(path))
-        for r in batch
-    }
+def paused_at(settings: Settings, tmp_path: Path, breakpoint: str, *args: str) -> Any:
+    return paused_at_breakpoint(settings, tmp_path, breakpoint, *args, sets=SMALL_BATCHES)
 
 
 def same_points(settings: Settings, actual: Snapshot, expected: Snapshot) -> bool:
@@ -217,16 +63,6 @@ def same_points(settings: Settings, actual: Snapshot, expected: Snapshot) -> boo
 
 def in_dir(points: Snapshot, directory: str) -> Snapshot:
     return {k: v for k, v in points.items() if json.loads(v[0])["path"].startswith(directory + "/")}
-
-
-def audit_entry(settings: Settings, log_id: int | None = None) -> dict[str, Any]:
-    """The newest (or the given) audit entry, read by a later `vectorctl audit` process."""
-    proc = vectorctl(settings, "audit", "--json")
-    assert proc.returncode == 0, proc.stderr
-    entries = json.loads(proc.stdout)
-    entry = entries[0] if log_id is None else next(e for e in entries if e["id"] == log_id)
-    entry["stderr"] = proc.stderr
-    return entry
 
 
 # -- kill -9 ------------------------------------------------------------------------------
@@ -286,17 +122,11 @@ def test_kill_9_during_the_backup_deletes_nothing_and_its_partial_archive_goes(
     assert json.loads(again.stdout)["deleted_count"] == 12
 
 
-def test_kill_9_during_an_orphan_clean_is_settled(
-    deployment: Settings, tmp_path: Path, service_of: Any
-) -> None:
-    service = service_of(deployment)
+def test_kill_9_during_an_orphan_clean_is_settled(deployment: Settings, tmp_path: Path) -> None:
+    service = VectorService(deployment)
     with service.db() as db:
-        from sqlalchemy import select
-
-        from core.db.models import ImageAsset
-
         go = list(db.scalars(select(ImageAsset.id).where(ImageAsset.path.like(GONE + "/%"))))
-    delete_asset_rows(service, go)
+    delete_asset_rows(service, go)  # their 12 points become orphans
     service.close()
     before = snapshot(deployment)
     paused = paused_at(deployment, tmp_path, AFTER_SECOND_DELETE, "orphans", "clean", "--yes")

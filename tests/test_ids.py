@@ -18,7 +18,7 @@ from core.service import VectorService
 from core.settings import Settings
 from core.store.base import Record
 from tests.builders import add_session, index_assets, legacy_payload, vector_for
-from tests.test_cli import global_options
+from tests.commands import global_options
 
 PATHS = [f"/photos/2024/{i:02}.jpg" for i in range(1, 13)]  # asset ids 1 to 12
 BEYOND_INT32 = 3_000_000_000

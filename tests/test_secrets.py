@@ -12,7 +12,7 @@ import pytest
 
 from core.settings import load_settings, mask_url
 from core.store.lock import OWNER_FILE, DirectoryLock
-from tests.test_cli import vectorctl
+from tests.commands import vectorctl
 
 # Every form of a credential SQLAlchemy and libpq accept, and what `info` shows for it.
 MASKED = {

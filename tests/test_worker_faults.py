@@ -44,8 +44,8 @@ from core.jobs import (
 )
 from core.liveness import ProcessIdentity
 from core.settings import Settings
+from tests.commands import global_options
 from tests.conftest import make_settings
-from tests.test_cli import global_options
 from tests.tiny_clip import (
     TINY_CONFIG,
     TINY_DIM,
