@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from types import TracebackType
@@ -30,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from core import backup as archives
 from core.audit import AuditLog, AuditPending
+from core.backup_catalog import PARTIAL, BackupInfo
 from core.deployment import Deployment
 from core.errors import (
     AuditDeferred,
@@ -79,7 +81,7 @@ class Outcome:
 class Environment:
     """Where a run acts and records: one deployment's store, audit log and archive folder."""
 
-    store: VectorStore
+    store: VectorStore | None  # None for work on archives only (pruning)
     audit: AuditLog
     backup_dir: Path
     vector_size: int
@@ -89,6 +91,11 @@ class Environment:
     @property
     def deployment(self) -> Deployment:
         return self.audit.deployment
+
+    def vectors(self) -> VectorStore:
+        if self.store is None:
+            raise StoreMismatch("this operation needs the vector store")
+        return self.store
 
 
 class AuditedRun:
@@ -169,7 +176,7 @@ class AuditedRun:
             log_id=self.log_id,
             kind=kind,
             target=self.plan.target,
-            collection=self.env.store.collection,
+            collection=self.env.deployment.collection,
             vector_size=self.env.vector_size,
             distance=self.env.distance,
             deployment=self.env.deployment.as_dict(),
@@ -316,6 +323,7 @@ def delete_selection(
     """Delete exactly the points the plan selects (and, with a backup, exactly the archived
     ones); refused when they are no longer the previewed count. `finalize(db)` commits
     together with the `completed` row."""
+    store = env.vectors()
     with AuditedRun(
         env, plan, reason=reason, backup=backup, progress=progress, cancel=cancel
     ) as run:
@@ -323,19 +331,19 @@ def delete_selection(
         if plan.selector is not None:
             if backup:
                 ids = run.archive(
-                    plan.deletion_type, lambda w: _archive_selection(env.store, plan, w, run)
+                    plan.deletion_type, lambda w: _archive_selection(store, plan, w, run)
                 )
             else:
                 ids = [
                     i
-                    for page in env.store.scroll_ids(plan.selector, batch_size=SCROLL_PAGE)
+                    for page in store.scroll_ids(plan.selector, batch_size=SCROLL_PAGE)
                     for i in page
                 ]
             run.expect(len(ids))
         for start in range(0, len(ids), DELETE_BATCH):
             batch = ids[start : start + DELETE_BATCH]
-            run.apply("delete", batch, partial(env.store.delete_ids, batch))
-        remaining = env.store.count(plan.selector) if plan.selector is not None else 0
+            run.apply("delete", batch, partial(store.delete_ids, batch))
+        remaining = store.count(plan.selector) if plan.selector is not None else 0
         return run.complete({"remaining_after": remaining}, also=finalize)
 
 
@@ -363,7 +371,7 @@ def reset_collection(
 ) -> Outcome:
     """Drop and recreate the collection: a server snapshot first, then (unless refused) an
     archive of every point, then the one step that removes them all."""
-    store = env.store
+    store = env.vectors()
     with AuditedRun(
         env, plan, reason=reason, backup=backup, progress=progress, cancel=cancel
     ) as run:
@@ -417,7 +425,7 @@ def restore_archive(
     """Put the archive's points back (same ids, vectors, payloads) and remove the ids it
     records as absent. What this overwrites is archived first, so the restore can be undone
     by restoring its own entry."""
-    store = env.store
+    store = env.vectors()
     with AuditedRun(
         env, plan, reason=None, backup=True, progress=progress, cancel=cancel, phase="restoring"
     ) as run:
@@ -458,12 +466,51 @@ def _archive_current(
     return seen
 
 
+def prune_archives(
+    env: Environment,
+    plan: Plan,
+    due: Sequence[BackupInfo],
+    *,
+    reason: str | None,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> Outcome:
+    """Remove archives by a retention rule. The entries they belonged to can no longer be
+    undone, so this is audited like a delete: its row counts the points whose backup went,
+    and each of those entries records that its archive was pruned, and by which entry."""
+    with AuditedRun(
+        env, plan, reason=reason, backup=False, progress=progress, cancel=cancel, phase="pruning"
+    ) as run:
+        for info in due:
+            run.apply(
+                "prune",
+                [info.log_id] if info.log_id is not None else [],
+                partial(_remove_archive, env.audit, info, run.log_id),
+                file=info.path,
+                count=info.points or 0,
+            )
+        return run.complete({"pruned": [info.path for info in due]})
+
+
+def _remove_archive(audit: AuditLog, info: BackupInfo, pruned_by: int) -> None:
+    Path(info.path).unlink(missing_ok=True)
+    if info.log_id is not None and info.state != PARTIAL:
+        audit.note(
+            info.log_id,
+            backup_pruned={"at": datetime.now(UTC).isoformat(), "by": pruned_by},
+        )
+
+
 # -- after a crash -----------------------------------------------------------------------
 
 
-def settle_batch(store: VectorStore, inflight: dict[str, Any]) -> int:
+def settle_batch(store: VectorStore | None, inflight: dict[str, Any]) -> int:
     """How much of a batch announced in an audit row the store shows as done."""
     op = inflight.get("op")
+    if op == "prune":
+        return 0 if Path(inflight["file"]).exists() else int(inflight.get("count", 0))
+    if store is None:
+        raise StoreMismatch(f"settling a {op!r} batch needs the store")
     ids = [normalize_id(i) for i in inflight.get("ids") or []]
     if op == "delete":
         return len(ids) - len(store.retrieve(ids))
@@ -480,17 +527,18 @@ def settle_batch(store: VectorStore, inflight: dict[str, Any]) -> int:
     raise StoreMismatch(f"unknown operation {op!r} in flight")
 
 
-def settle(store: VectorStore, entry: AuditEntry) -> int:
+def settle(store: VectorStore | None, entry: AuditEntry) -> int:
     """The true count of an operation whose process died: what its row records as done,
     plus what the batch in flight did. Rows written before batches were announced are
     settled from their archive (the archived ids no longer in the store)."""
     meta = entry.metadata or {}
     inflight = meta.get("inflight")
     if inflight:
-        if inflight.get("op") == "recreate" and entry.backup:
+        if inflight.get("op") == "recreate" and entry.backup and store is not None:
             return _absent_count(store, Path(entry.backup))
         return entry.vector_count + settle_batch(store, inflight)
-    if "inflight" not in meta and entry.backup and entry.deletion_type != "RESTORE":
+    legacy = "inflight" not in meta and entry.deletion_type != "RESTORE"
+    if legacy and entry.backup and store is not None:
         return _absent_count(store, Path(entry.backup))
     return entry.vector_count
 

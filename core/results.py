@@ -88,6 +88,14 @@ class RestoreResult(JsonResult):
 
 
 @dataclass
+class PruneResult(JsonResult):
+    log_id: int | None  # None when nothing was due: nothing removed, no audit row
+    pruned: int  # archives removed
+    bytes: int
+    points: int  # points whose backup went with them
+
+
+@dataclass
 class AuditEntry(JsonResult):
     id: int
     deletion_type: str

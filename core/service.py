@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +18,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from core import backup as backup_archive
+from core import backup_catalog, protocol, stats
 from core import orphans as orphan_scan
-from core import protocol, stats
 from core.audit import AuditLog
+from core.backup_catalog import BackupInfo
 from core.db.engine import check_connection, create_db_engine, session_factory
 from core.db.ids import max_id
 from core.db.models import (
@@ -54,6 +55,7 @@ from core.results import (
     OrphanReport,
     PointSample,
     Preview,
+    PruneResult,
     ResetResult,
     RestoreResult,
     SessionRow,
@@ -66,6 +68,8 @@ from core.targets import DELETION_TYPES, Target, TargetKind, parse_id
 from core.validation import check_reason
 
 SAMPLE_SIZE = 10
+# The audit type of removing archives by a retention rule.
+PRUNE = "BACKUP_PRUNE"
 # Where vectorctl before 0.2 kept audit updates the database refused, bound to no database.
 LEGACY_JOURNAL = "audit-journal.jsonl"
 
@@ -192,7 +196,8 @@ class VectorService:
         at_least = "at least " if self.settings.read_only else ""
         if not self.settings.read_only:
             try:
-                count = protocol.settle(self._collection(), entry)
+                store = None if entry.deletion_type == PRUNE else self._collection()
+                count = protocol.settle(store, entry)
             except VectorctlError as exc:
                 return (
                     f"{what} was interrupted (its process, {who}, is gone); its count could "
@@ -619,6 +624,12 @@ class VectorService:
         entry = self.audit.get(log_id)
         if not entry.backup:
             raise ValidationError(f"audit entry {log_id} has no backup archive to restore")
+        pruned = (entry.metadata or {}).get("backup_pruned")
+        if pruned:
+            raise ValidationError(
+                f"the backup of audit entry {log_id} was removed by `backups prune` (audit "
+                f"entry {pruned['by']}, {pruned['at'][:16]}): it cannot be restored"
+            )
         source = Path(entry.backup)
         manifest = backup_archive.verify(source)
         protocol.check_archive(entry, manifest, self.deployment)
@@ -650,6 +661,79 @@ class VectorService:
             restored_count=int(outcome.details["restored"]),
             removed_count=int(outcome.details["removed"]),
             backup=outcome.backup,
+        )
+
+    # -- backup archives ------------------------------------------------------------------
+
+    def backups(self, *, verify: bool = False) -> list[BackupInfo]:
+        """This database's archives with the audit entry each belongs to; `verify` reads
+        every archive whole (as a restore would) instead of its manifest only."""
+        return backup_catalog.catalog(self.backup_dir, self.audit.query(limit=None), verify=verify)
+
+    def backups_due(
+        self, *, older_than: timedelta | None, keep_last: int | None
+    ) -> list[BackupInfo]:
+        """What `prune_backups` with this rule would remove (nothing is changed)."""
+        if older_than is None and keep_last is None:
+            raise ValidationError("name a retention rule: an age (--older-than) or --keep-last")
+        if older_than is not None and older_than < timedelta(0):
+            raise ValidationError("the age of a retention rule cannot be negative")
+        if keep_last is not None and keep_last < 0:
+            raise ValidationError("--keep-last cannot be negative")
+        return backup_catalog.due_for_pruning(
+            self.backups(), older_than=older_than, keep_last=keep_last
+        )
+
+    def prune_backups(
+        self,
+        *,
+        older_than: timedelta | None,
+        keep_last: int | None,
+        reason: str | None = None,
+        expect: int | None = None,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> PruneResult:
+        """Remove the archives a retention rule selects, audited: the entries they belong to
+        can no longer be restored. `expect` is the number of archives the operator confirmed."""
+        reason = check_reason(reason)
+        self.require_writable("prune backups")
+        due = self.backups_due(older_than=older_than, keep_last=keep_last)
+        if expect is not None and expect != len(due):
+            raise SelectionChanged(
+                f"{expect} archives were confirmed but {len(due)} are due now; nothing was pruned"
+            )
+        if not due:
+            return PruneResult(log_id=None, pruned=0, bytes=0, points=0)
+        rule = " and ".join(
+            part
+            for part in (
+                f"older than {older_than}" if older_than is not None else "",
+                f"beyond the newest {keep_last}" if keep_last is not None else "",
+            )
+            if part
+        )
+        totals = backup_catalog.summary(due)
+        plan = protocol.Plan(
+            deletion_type=PRUNE,
+            target=f"backups {rule}",
+            selector=None,
+            expected=totals["points"],
+            metadata={"archives": totals["archives"], "bytes": totals["bytes"]},
+        )
+        outcome = protocol.prune_archives(
+            self._environment(with_store=False),
+            plan,
+            due,
+            reason=reason,
+            progress=progress,
+            cancel=cancel,
+        )
+        return PruneResult(
+            log_id=outcome.log_id,
+            pruned=totals["archives"],
+            bytes=totals["bytes"],
+            points=outcome.count,
         )
 
     # -- whole-collection chores ----------------------------------------------------------
@@ -704,15 +788,15 @@ class VectorService:
             backup=outcome.backup,
         )
 
-    def _environment(self) -> protocol.Environment:
-        store = self._collection()
-        info = store.collection_info()
+    def _environment(self, *, with_store: bool = True) -> protocol.Environment:
+        store = self._collection() if with_store else None
+        info = store.collection_info() if store is not None else None
         return protocol.Environment(
             store=store,
             audit=self.audit,
             backup_dir=self.backup_dir,
-            vector_size=info.vector_size or self.settings.vector_size,
-            distance=info.distance,
+            vector_size=(info.vector_size if info else None) or self.settings.vector_size,
+            distance=info.distance if info else None,
             notify=self.notify,
         )
 

@@ -11,7 +11,7 @@ import functools
 import os
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -19,6 +19,7 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
+from core.backup_catalog import BackupInfo
 from core.errors import SelectionChanged, ValidationError, VectorctlError
 from core.service import VectorService
 from core.settings import RESET_PHRASE, load_settings, with_overrides
@@ -538,6 +539,129 @@ def restore(state: State, log_id: int, yes: bool, as_json: bool) -> None:
                 highlight=False,
                 markup=False,
             )
+
+
+@cli.group(invoke_without_command=True)
+@json_option
+@click.pass_context
+@command
+def backups(ctx: click.Context, as_json: bool) -> None:
+    """The backup archives of this database: which audit entry each undoes, and its state.
+
+    States: ok, verified, damaged, missing (its entry names a file that is gone), pruned,
+    unclaimed (no entry names it), partial (half-written by an operation that did not end).
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    state: State = ctx.obj
+    _print_backups(state.service.backups(), as_json)
+
+
+def _print_backups(infos: list[BackupInfo], as_json: bool) -> None:
+    if as_json:
+        emit_json([i.as_dict() for i in infos])
+        return
+    table = Table(box=None, header_style="bold")
+    for name in ("entry", "state", "type", "points", "size", "written"):
+        table.add_column(name, no_wrap=True)
+    table.add_column("target", overflow="fold")
+    for i in infos:
+        table.add_row(
+            str(i.log_id or "-"),
+            escape(i.state),
+            escape(i.deletion_type or "-"),
+            "-" if i.points is None else str(i.points),
+            "-" if i.size is None else _bytes(i.size),
+            (i.created_at or "-")[:16].replace("T", " "),
+            escape(i.target or i.path),
+        )
+    stdout.print(table)
+    for i in infos:
+        if i.problem:
+            stdout.print(f"entry {i.log_id or '-'}: {i.problem} ({i.path})", markup=False)
+
+
+def _bytes(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KB", "MB"):
+        if value < 1024:
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GB"
+
+
+@backups.command("verify")
+@click.argument("log_ids", nargs=-1, type=PlainId("audit entry"))
+@json_option
+@pass_state
+@command
+def backups_verify(state: State, log_ids: tuple[int, ...], as_json: bool) -> None:
+    """Read archives whole, as a restore would (all, or those of LOG_IDS); exit 1 when one
+    is damaged or missing."""
+    infos = state.service.backups(verify=True)
+    if log_ids:
+        unknown = set(log_ids) - {i.log_id for i in infos}
+        if unknown:
+            raise ValidationError(f"audit entry {min(unknown)} has no backup archive")
+        infos = [i for i in infos if i.log_id in log_ids]
+    _print_backups(infos, as_json)
+    if any(i.state in ("damaged", "missing") for i in infos):
+        sys.exit(1)
+
+
+@backups.command("prune")
+@click.option(
+    "--older-than", "days", type=click.IntRange(min=0), help="Archives written more than DAYS ago."
+)
+@click.option("--keep-last", type=click.IntRange(min=0), help="Always keep the N newest archives.")
+@click.option("--reason", help="Why, for the audit log.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@json_option
+@pass_state
+@command
+def backups_prune(
+    state: State,
+    days: int | None,
+    keep_last: int | None,
+    reason: str | None,
+    yes: bool,
+    as_json: bool,
+) -> None:
+    """Remove archives by a retention rule, audited: their entries can no longer be
+    restored. Half-written archives of operations that ended always go."""
+    service = state.service
+    service.require_writable("prune backups")
+    older_than = timedelta(days=days) if days is not None else None
+    due = service.backups_due(older_than=older_than, keep_last=keep_last)
+    if not as_json:
+        _print_backups(due, as_json=False)
+    if due:
+        _confirm(
+            state,
+            f"Remove these {len(due)} archives (their entries can no longer be restored)?",
+            yes,
+            as_json,
+            {"due": [i.as_dict() for i in due]},
+            verb="pruned",
+        )
+    with progress_bars(not as_json) as (progress, cancel):
+        result = service.prune_backups(
+            older_than=older_than,
+            keep_last=keep_last,
+            reason=reason,
+            expect=len(due),
+            progress=progress,
+            cancel=cancel,
+        )
+    if as_json:
+        emit_json(result.as_dict())
+    elif result.log_id is None:
+        stdout.print("no archive is due; nothing removed")
+    else:
+        stdout.print(
+            f"removed {result.pruned} archives ({_bytes(result.bytes)}, the backups of "
+            f"{result.points} points; audit entry {result.log_id})"
+        )
 
 
 @cli.group()
