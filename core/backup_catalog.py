@@ -68,6 +68,15 @@ def catalog(
     return sorted(found, key=lambda b: (b.log_id or 0, b.path), reverse=True)
 
 
+def entry_state(entry: AuditEntry) -> str | None:
+    """What became of an entry's archive, from the file system alone (cheap per row)."""
+    if not entry.backup:
+        return None
+    if Path(entry.backup).exists():
+        return OK
+    return PRUNED if (entry.metadata or {}).get("backup_pruned") else MISSING
+
+
 def describe(path: Path, entry: AuditEntry | None, *, verify: bool = False) -> BackupInfo:
     info = BackupInfo(
         path=str(path),

@@ -670,6 +670,18 @@ class VectorService:
         every archive whole (as a restore would) instead of its manifest only."""
         return backup_catalog.catalog(self.backup_dir, self.audit.query(limit=None), verify=verify)
 
+    def backup_state(self, entry: AuditEntry) -> str | None:
+        """ok, missing or pruned for an entry with an archive (a file check, no reading);
+        None for one without."""
+        return backup_catalog.entry_state(entry)
+
+    def check_backup(self, log_id: int) -> BackupInfo:
+        """Read one entry's archive whole, as a restore would."""
+        entry = self.audit.get(log_id)
+        if not entry.backup:
+            raise ValidationError(f"audit entry {log_id} has no backup archive")
+        return backup_catalog.describe(Path(entry.backup), entry, verify=True)
+
     def backups_due(
         self, *, older_than: timedelta | None, keep_last: int | None
     ) -> list[BackupInfo]:

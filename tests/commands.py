@@ -4,10 +4,15 @@ there (`tests.fault_harness`)."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import pty
+import struct
 import subprocess
 import sys
+import termios
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -161,3 +166,76 @@ def audit_entry(settings: Settings, log_id: int | None = None) -> dict[str, Any]
     entries = json.loads(proc.stdout)
     entry = entries[0] if log_id is None else next(e for e in entries if e["id"] == log_id)
     return {**entry, "stderr": proc.stderr}
+
+
+class Console:
+    """The full-screen console as a person runs it: a real process in a pseudo-terminal of
+    80x24, driven by key strokes, paused at a breakpoint like `paused_at`."""
+
+    def __init__(self, settings: Settings, tmp_path: Path, breakpoint: str, *sets: str):
+        self.marker, self.release = tmp_path / "paused", tmp_path / "release"
+        self.marker.unlink(missing_ok=True)
+        self.release.unlink(missing_ok=True)
+        command = [sys.executable, "-m", "tests.fault_harness", "--pause", breakpoint]
+        command += ["--marker", str(self.marker), "--release", str(self.release)]
+        for assignment in sets:
+            command += ["--set", assignment]
+        master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+        self.process = subprocess.Popen(
+            [*command, "--", *global_options(settings)],
+            cwd=ROOT,
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            env=environment(TERM="xterm-256color"),
+            start_new_session=True,
+        )
+        os.close(slave)
+        self.master = master
+        self.screen = b""
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        # The console blocks when nobody reads its terminal: read it all the time.
+        while True:
+            try:
+                data = os.read(self.master, 65536)
+            except OSError:
+                return
+            if not data:
+                return
+            self.screen += data
+
+    def keys(self, *strokes: str) -> None:
+        for stroke in strokes:
+            os.write(self.master, stroke.encode())
+            time.sleep(0.3)
+
+    def wait_for_text(self, text: str, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while text.encode() not in self.screen:
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"the console never showed {text!r}")
+            time.sleep(0.05)
+        self.screen = b""
+
+    def wait_for_breakpoint(self, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while not self.marker.exists():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail("the console's operation never reached its breakpoint")
+            time.sleep(0.05)
+
+    def stop(self, signum: int) -> int:
+        """Send `signum`, let the paused operation go on, and wait for the console to end."""
+        self.process.send_signal(signum)
+        self.release.touch()
+        return self.process.wait(timeout=60)
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        os.close(self.master)

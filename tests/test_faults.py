@@ -21,7 +21,7 @@ from core.service import VectorService
 from core.settings import Settings
 from core.targets import Target, TargetKind
 from tests.builders import delete_asset_rows
-from tests.commands import Snapshot, archived, audit_entry, snapshot
+from tests.commands import Console, Snapshot, archived, audit_entry, snapshot
 from tests.commands import paused_at as paused_at_breakpoint
 from tests.commands import vectorctl_on as vectorctl
 
@@ -246,3 +246,33 @@ def test_sigterm_during_a_restore_cancels_with_the_true_count(
 
 def snapshot_without(points: Snapshot, directory: str) -> Snapshot:
     return {k: v for k, v in points.items() if k not in in_dir(points, directory)}
+
+
+# -- the console: a dropped SSH session (SIGHUP) or SIGTERM stops its job like a quit ------
+
+
+@pytest.mark.parametrize("signum", [signal.SIGHUP, signal.SIGTERM], ids=["SIGHUP", "SIGTERM"])
+def test_a_stop_signal_to_the_console_cancels_its_running_job_between_batches(
+    deployment: Settings, tmp_path: Path, signum: int
+) -> None:
+    """The real console in a pseudo-terminal, driven by keys: delete /lib/go, stopped by the
+    breakpoint after its second batch; then the signal a dropped SSH session or a service
+    manager sends."""
+    before = snapshot(deployment)
+    console = Console(deployment, tmp_path, AFTER_SECOND_DELETE, *SMALL_BATCHES)
+    try:
+        console.wait_for_text("lib")
+        console.keys("\x1b[B")  # down: /lib/go
+        console.wait_for_text("12v")
+        console.keys("d")
+        console.wait_for_text("Delete 12")
+        console.keys("\t", "\r")  # from Cancel to the Delete button, pressed
+        console.wait_for_breakpoint()
+        code = console.stop(signum)
+    finally:
+        console.close()
+
+    assert code == 128 + signum
+    entry = audit_entry(deployment)
+    assert (entry["status"], entry["vector_count"]) == ("cancelled", 6)
+    assert len(before) - len(snapshot(deployment)) == 6

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import socket
+import subprocess
 from pathlib import Path
 
 import pytest
 from textual.widgets import Button, DataTable, Input
 
+from core.db.models import VectorDeletionLog
 from core.service import VectorService
 from core.settings import RESET_PHRASE
 from core.store.base import Selector
-from tests.tui.conftest import settle
+from tests.tui.conftest import screen_text, settle
 from tests.tui.library import deployment_settings, populate
 from tui.app import VectorctlApp
 from tui.modals.confirm import ConfirmModal
@@ -331,3 +334,40 @@ async def test_session_jobs_open_with_failed_ones_first(service: VectorService) 
         await pilot.press("escape")
         await settle(pilot)
         assert isinstance(app.screen, SessionsScreen)
+
+
+async def test_the_console_says_at_start_that_an_operation_was_interrupted(
+    tmp_path: Path,
+) -> None:
+    """A delete whose process died before its first batch: the next console settles it and
+    says what it did and how to undo it, and the audit screen shows it interrupted."""
+    settings = deployment_settings(tmp_path, "edge")
+    first = VectorService(settings)
+    populate(first)
+    log_id = first.audit.start(
+        "DIRECTORY", "/photos/2023", expected=7, reason=None, metadata={"inflight": None}
+    )
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    with first.db.begin() as db:
+        row = db.get_one(VectorDeletionLog, log_id)
+        row.metadata_ = {
+            **row.metadata_,
+            "process": {"host": socket.gethostname(), "pid": gone.pid},
+        }
+    first.close()
+
+    app = VectorctlApp(VectorService(settings))
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await settle(pilot)
+        said = [n for n in app.service.notices if f"audit entry {log_id} " in n]
+        assert len(said) == 1
+        assert "(DIRECTORY /photos/2023) was interrupted" in said[0]
+        assert "deleted 0 of 7" in said[0]
+        assert "was interrupted" in screen_text(pilot)  # as a toast
+
+        await pilot.press("3")
+        await settle(pilot)
+        table = app.screen.query_one(DataTable)
+        assert table.get_row(str(log_id))[5].plain == "interrupted"  # type: ignore[union-attr]
+    app.service.close()

@@ -4,13 +4,10 @@ screen nor turn into styles."""
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from rich.console import Console
-from textual.pilot import Pilot
 from textual.widgets import Input
 
 from core.service import VectorService
@@ -25,7 +22,7 @@ from tests.bracketed import (
     REASON,
     populate_bracketed,
 )
-from tests.tui.conftest import settle
+from tests.tui.conftest import screen_text, settle
 from tests.tui.library import deployment_settings
 from tui.app import VectorctlApp
 from tui.modals.audit_detail import AuditDetailModal
@@ -50,16 +47,6 @@ def service(tmp_path: Path) -> Iterator[VectorService]:
     populate_bracketed(svc)
     yield svc
     svc.close()
-
-
-def screen_text(pilot: Pilot[None]) -> str:
-    """What the terminal shows now (the screen, the dialogs over it, the toasts), as text."""
-    app = pilot.app
-    console = Console(width=app.size.width, file=io.StringIO(), record=True, legacy_windows=False)
-    console.print(
-        app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
-    )
-    return console.export_text()
 
 
 async def test_directories_and_delete_dialog_show_bracketed_paths_literally(

@@ -14,14 +14,16 @@ from textual.coordinate import Coordinate
 from textual.timer import Timer
 from textual.widgets import DataTable, Input, Select
 
-from core.results import AuditEntry, RestoreResult
+from core.backup_catalog import BackupInfo
+from core.results import AuditEntry, PruneResult, RestoreResult
 from core.targets import DELETION_TYPES
 from tui.modals.audit_detail import AuditDetailModal
 from tui.modals.confirm import ConfirmModal
+from tui.modals.prune_backups import PruneBackupsModal, RetentionRule
 from tui.screens.console_screen import ConsoleScreen
 from tui.widgets.error_panel import ErrorPanel
 
-TYPES = [*DELETION_TYPES.values(), "SESSION_RECORD", "RESTORE"]
+TYPES = [*DELETION_TYPES.values(), "SESSION_RECORD", "RESTORE", "BACKUP_PRUNE"]
 STATUSES = ["completed", "started", "interrupted", "failed", "partial", "cancelled"]
 COLUMNS = ("id", "when", "type", "target", "count", "status", "operator", "reason", "backup")
 FILTER_DELAY = 0.3  # seconds after the last keystroke before the query runs
@@ -32,15 +34,23 @@ class AuditScreen(ConsoleScreen):
         Binding("enter", "detail", "Detail", show=False),
         Binding("v", "detail", "Detail"),
         Binding("u", "restore", "Restore"),
+        Binding("c", "check_backup", "Check backup"),
+        Binding("P", "prune_backups", "Prune backups"),
         Binding("f", "filters", "Filter"),
         Binding("r", "refresh", "Refresh"),
         Binding("escape", "focus_table", "Table", show=False),
     ]
     AUTO_FOCUS = "#audit-table"
-    MUTATIONS = frozenset({"restore"})
+    MUTATIONS = frozenset({"restore", "prune_backups"})
     PALETTE_ACTIONS: ClassVar[list[tuple[str, str, str]]] = [
         ("Audit entry detail", "Everything recorded for the selected entry", "detail"),
         ("Restore from backup", "Put the selected entry's backed-up points back", "restore"),
+        (
+            "Check backup",
+            "Read the selected entry's archive whole, as a restore would",
+            "check_backup",
+        ),
+        ("Prune backups", "Remove archives older than a number of days (audited)", "prune_backups"),
         ("Filter audit log", "By type, status, date and text", "filters"),
         ("Refresh audit log", "Reload the table", "refresh"),
     ]
@@ -48,6 +58,7 @@ class AuditScreen(ConsoleScreen):
     def __init__(self) -> None:
         super().__init__()
         self._entries: dict[int, AuditEntry] = {}
+        self._backups: dict[int, str | None] = {}  # entry id -> its archive's state
         self._filter_timer: Timer | None = None
 
     def compose_body(self) -> ComposeResult:
@@ -80,13 +91,16 @@ class AuditScreen(ConsoleScreen):
         self.console.load(
             self,
             "audit",
-            lambda s: s.audit_log(
-                deletion_type=kind if isinstance(kind, str) else None,
-                status=status if isinstance(status, str) else None,
-                since=since,
-                until=until,
-                text=text,
-            ),
+            lambda s: [
+                (e, s.backup_state(e))
+                for e in s.audit_log(
+                    deletion_type=kind if isinstance(kind, str) else None,
+                    status=status if isinstance(status, str) else None,
+                    since=since,
+                    until=until,
+                    text=text,
+                )
+            ],
             self._loaded,
             self._failed,
         )
@@ -117,15 +131,16 @@ class AuditScreen(ConsoleScreen):
         self.reload()
         self.query_one(DataTable).focus()
 
-    def _loaded(self, entries: list[AuditEntry]) -> None:
+    def _loaded(self, rows: list[tuple[AuditEntry, str | None]]) -> None:
         table: DataTable[str | Text] = self.query_one(DataTable)
         table.display = True
         if self.focused is None:
             table.focus()
         self.query_one(ErrorPanel).clear()
-        self._entries = {e.id: e for e in entries}
+        self._entries = {e.id: e for e, _ in rows}
+        self._backups = {e.id: state for e, state in rows}
         table.clear()
-        for e in entries:
+        for e, state in rows:
             table.add_row(
                 str(e.id),
                 e.created_at.strftime("%Y-%m-%d %H:%M") if e.created_at else "—",
@@ -135,7 +150,7 @@ class AuditScreen(ConsoleScreen):
                 Text(e.status),
                 Text(e.operator or "—"),
                 Text(e.deletion_reason or ""),
-                "yes" if e.backup else "no",
+                state or "no",
                 key=str(e.id),
             )
 
@@ -191,6 +206,84 @@ class AuditScreen(ConsoleScreen):
                 danger=False,
             ),
             answered,
+        )
+
+    def action_check_backup(self) -> None:
+        entry = self._selected()
+        if entry is None:
+            return
+        if not entry.backup:
+            self.notify(f"audit entry {entry.id} has no backup", severity="warning")
+            return
+        self.console.start_job(
+            f"check the backup of entry {entry.id}",
+            lambda s, progress, cancel: s.check_backup(entry.id),
+            self._checked,
+        )
+
+    @staticmethod
+    def _checked(info: BackupInfo) -> str:
+        if info.problem:
+            return f"entry {info.log_id}: {info.state}: {info.problem}"
+        return f"the backup of entry {info.log_id} is whole: {info.points:,} points ({info.path})"
+
+    def action_prune_backups(self) -> None:
+        if self.refuse_if_read_only("pruning backups"):
+            return
+        self.app.push_screen(PruneBackupsModal(), self._rule_chosen)
+
+    def _rule_chosen(self, rule: RetentionRule | None) -> None:
+        if rule is None:
+            return
+        older_than = timedelta(days=rule.days) if rule.days is not None else None
+
+        def confirm(due: list[BackupInfo]) -> None:
+            if not due:
+                self.notify("no archive is due under that rule; nothing to remove")
+                return
+            points = sum(i.points or 0 for i in due)
+            listed = "\n".join(
+                f"entry {i.log_id or '-'}  {i.deletion_type or ''} {i.target or i.path}"
+                for i in due[:8]
+            )
+            more = f"\n… and {len(due) - 8} more" if len(due) > 8 else ""
+
+            def answered(yes: bool | None) -> None:
+                if yes:
+                    self.console.start_job(
+                        "prune backups",
+                        lambda s, progress, cancel: s.prune_backups(
+                            older_than=older_than,
+                            keep_last=rule.keep_last,
+                            expect=len(due),
+                            progress=progress,
+                            cancel=cancel,
+                        ),
+                        self._pruned,
+                    )
+
+            self.app.push_screen(
+                ConfirmModal(
+                    f"Remove {len(due)} backup archives",
+                    f"The backups of {points:,} points go; these entries can no longer be "
+                    f"restored:\n{listed}{more}",
+                    f"Remove {len(due)}",
+                ),
+                answered,
+            )
+
+        self.console.load(
+            self,
+            "prune",
+            lambda s: s.backups_due(older_than=older_than, keep_last=rule.keep_last),
+            confirm,
+        )
+
+    @staticmethod
+    def _pruned(result: PruneResult) -> str:
+        return (
+            f"removed {result.pruned} archives, the backups of {result.points:,} points "
+            f"(audit {result.log_id})"
         )
 
     @staticmethod
