@@ -276,3 +276,31 @@ def test_a_stop_signal_to_the_console_cancels_its_running_job_between_batches(
     entry = audit_entry(deployment)
     assert (entry["status"], entry["vector_count"]) == ("cancelled", 6)
     assert len(before) - len(snapshot(deployment)) == 6
+
+
+def test_kill_9_inside_an_edge_reset_leaves_an_empty_collection_of_the_same_size(
+    deployment: Settings, tmp_path: Path
+) -> None:
+    if not deployment.qdrant_edge:
+        pytest.skip("Qdrant Edge's own recreate: the old shard is moved aside first")
+    before = snapshot(deployment)
+    paused = paused_at(
+        deployment,
+        tmp_path,
+        "core.store.edge_store:EdgeStore._create:1:before",  # old shard moved, new not made
+        "reset",
+        "--confirm",
+        "DELETE ALL VECTORS",
+    )
+    paused.kill(signal.SIGKILL)
+
+    entry = audit_entry(deployment)
+    assert (entry["status"], entry["vector_count"]) == ("interrupted", len(before))
+    info = json.loads(vectorctl(deployment, "info", "--json").stdout)
+    assert (info["collection_exists"], info["vector_size"], info["points"]) == (True, 8, 0)
+    assert [p.name for p in Path(str(deployment.qdrant_edge)).iterdir() if p.is_dir()] == [
+        deployment.collection
+    ]
+    restored = vectorctl(deployment, "restore", str(entry["id"]), "--yes")
+    assert restored.returncode == 0, restored.stderr
+    assert same_points(deployment, snapshot(deployment), before)

@@ -116,8 +116,12 @@ class EdgeStore(QdrantEngineStore[qe.Filter]):
             )
         shard.close()
         self._shard = None
-        shutil.rmtree(self._path)
-        self._create(int(config["vector_size"]), str(config["distance"]))
+        # Renamed first, removed last: a process killed half-way leaves either the old shard
+        # or none beside the dropped one, never half a shard (finished at the next open).
+        shutil.rmtree(self._dropped, ignore_errors=True)
+        self._path.rename(self._dropped)
+        self._create(int(config["vector_size"]), str(config["distance"] or "cosine"))
+        shutil.rmtree(self._dropped)
 
     def create_snapshot(self) -> str | None:
         return None  # Edge cannot create snapshots: backups are points-level archives
@@ -260,7 +264,14 @@ class EdgeStore(QdrantEngineStore[qe.Filter]):
 
     # -- helpers --------------------------------------------------------------------------
 
+    @property
+    def _dropped(self) -> Path:
+        """Where `recreate_collection` puts the old shard until the new one exists."""
+        return self._path.with_name(f".{self.collection}.dropped")
+
     def _load(self) -> qe.EdgeShard | None:
+        if self._dropped.is_dir():
+            self._finish_recreate()
         if not self._path.is_dir() or not any(self._path.iterdir()):
             return None
         try:
@@ -270,6 +281,18 @@ class EdgeStore(QdrantEngineStore[qe.Filter]):
                 f"Qdrant Edge store {self.location} cannot be opened (is another program "
                 f"using it?): {first_line(exc)}"
             ) from None
+
+    def _finish_recreate(self) -> None:
+        """A recreate was interrupted after it moved the old shard aside: create the new one
+        if it is not there yet (with the old one's configuration), then drop the old."""
+        if not self._path.is_dir() or not any(self._path.iterdir()):
+            config = _engine_vector_params(self._dropped / ENGINE_CONFIG_FILE)
+            if not config.get("vector_size"):
+                return  # nothing says how to make the new one: leave both as they are
+            self._create(int(config["vector_size"]), str(config["distance"] or "cosine"))
+            self._require().close()
+            self._shard = None
+        shutil.rmtree(self._dropped)
 
     def _create(self, vector_size: int, distance: str) -> None:
         params = qe.EdgeVectorParams(size=vector_size, distance=_DISTANCE[distance])
