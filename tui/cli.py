@@ -1,8 +1,9 @@
 """The `vectorctl` command line: the same operations as the console, scriptable.
 
-Exit codes: 0 success, 1 the operation failed, 2 usage or validation error. With --json
-every command prints exactly one JSON document on stdout. Textual is imported only when
-the console itself is opened (no sub-command), so scripted calls over SSH start fast.
+Exit codes: 0 success, 1 the operation failed, 2 usage or validation error, 3 (worker) jobs
+still held by other workers. With --json every command prints exactly one JSON document on
+stdout. Textual is imported only when the console itself is opened (no sub-command), so
+scripted calls over SSH start fast.
 """
 
 from __future__ import annotations
