@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import time
 import zipfile
@@ -33,6 +34,7 @@ from core.settings import Settings, with_overrides
 from core.store.base import Record
 from core.targets import Target, TargetKind
 from tests.builders import index_assets, tool_payload, vector_for
+from tests.commands import audit_entry, paused_at
 from tests.conftest import make_settings, upgraded
 
 DIR = TargetKind.DIRECTORY
@@ -501,3 +503,38 @@ def test_the_archive_and_its_folder_are_fsynced_before_the_first_delete(
     archive = Path(result.backup)
     # The file (still under its .partial name), then the folder that holds its final name.
     assert synced.index(f"fsync {archive}.partial") < synced.index(f"fsync {archive.parent}")
+
+
+def test_the_cli_says_what_was_deleted_when_the_database_goes_away_at_the_end(
+    on_postgres: Settings, tmp_path: Path
+) -> None:
+    service = VectorService(on_postgres)
+    service.ensure_collection()
+    index_assets(service, LIBRARY)
+    service.close()
+    paused = paused_at(
+        on_postgres,
+        tmp_path,
+        "core.protocol:AuditedRun.complete:1:before",  # every batch deleted, row not finished
+        "delete",
+        "dir",
+        "/lib/go",
+        "--yes",
+        "--json",
+    )
+    _block(on_postgres.database_url, False)
+    code, out, err = paused.kill(signal.SIGCONT)  # no signal that stops it: just go on
+
+    assert code == 1
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in err
+    assert "6 of 6 vectors done" in lines[0] and "Audit entry 1" in lines[0]
+    assert "vectorctl restore 1" in lines[0] and "written at the next start" in lines[0]
+    body = json.loads(out)
+    assert (body["done"], body["log_id"], body["status"]) == (6, 1, "completed")
+    assert Path(body["backup"]).exists() and Path(body["journal"]).exists()
+
+    _block(on_postgres.database_url, True)
+    entry = audit_entry(on_postgres, 1)
+    assert (entry["status"], entry["vector_count"]) == ("completed", 6)
+    assert "finished from the local journal" in entry["stderr"]
