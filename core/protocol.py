@@ -231,6 +231,12 @@ class AuditedRun:
         self.done += int(where.get("count", len(ids)))
         report(self.progress, ProgressEvent(self.phase, self.done, self.plan.expected))
 
+    def delete(self, store: VectorStore, ids: Sequence[PointId]) -> None:
+        """Delete these points in announced batches."""
+        for start in range(0, len(ids), DELETE_BATCH):
+            batch = ids[start : start + DELETE_BATCH]
+            self.apply("delete", batch, partial(store.delete_ids, batch))
+
     def report_backup(self, done: int, total: int) -> None:
         check_cancel(self.cancel, f"backup of {self.plan.target}")
         report(self.progress, ProgressEvent("backup", done, total))
@@ -340,9 +346,7 @@ def delete_selection(
                     for i in page
                 ]
             run.expect(len(ids))
-        for start in range(0, len(ids), DELETE_BATCH):
-            batch = ids[start : start + DELETE_BATCH]
-            run.apply("delete", batch, partial(store.delete_ids, batch))
+        run.delete(store, ids)
         remaining = store.count(plan.selector) if plan.selector is not None else 0
         return run.complete({"remaining_after": remaining}, also=finalize)
 
@@ -439,9 +443,7 @@ def restore_archive(
                 batch=index,
             )
         absent = archives.read_absent(source)
-        for start in range(0, len(absent), DELETE_BATCH):
-            chunk = absent[start : start + DELETE_BATCH]
-            run.apply("delete", chunk, partial(store.delete_ids, chunk))
+        run.delete(store, absent)
         return run.complete({"restored": manifest.count, "removed": len(absent)})
 
 
