@@ -29,6 +29,7 @@ class ProcessIdentity:
     started: int | None = None  # clock ticks after boot (/proc/PID/stat field 22)
     boot_id: str | None = None  # /proc/sys/kernel/random/boot_id
     namespace: str | None = None  # the pid namespace, e.g. "pid:[4026531836]"
+    machine_id: str | None = None  # /etc/machine-id: tells apart machines sharing a host name
 
     @classmethod
     def current(cls) -> ProcessIdentity:
@@ -41,6 +42,7 @@ class ProcessIdentity:
             "started": self.started,
             "boot_id": self.boot_id,
             "pid_namespace": self.namespace,
+            "machine_id": self.machine_id,
         }
 
     @classmethod
@@ -55,16 +57,20 @@ class ProcessIdentity:
         started = data.get("started")
         boot_id = data.get("boot_id")
         namespace = data.get("pid_namespace")
+        machine = data.get("machine_id")
         return cls(
             host=host,
             pid=pid,
             started=started if isinstance(started, int) else None,
             boot_id=boot_id if isinstance(boot_id, str) else None,
             namespace=namespace if isinstance(namespace, str) else None,
+            machine_id=machine if isinstance(machine, str) else None,
         )
 
     def token(self) -> str:
-        """A compact one-line form for text columns (`host:pid:started:boot:ns`)."""
+        """A compact one-line form for text columns (`host:pid:started:boot:ns`); it leaves
+        out the machine id, so a reader must not take another boot for a dead process unless
+        it knows the host name is unique."""
         boot = (self.boot_id or "")[:8]
         ns = (self.namespace or "").removeprefix("pid:[").removesuffix("]")
         return f"{self.host}:{self.pid}:{self.started or ''}:{boot}:{ns}"
@@ -90,6 +96,8 @@ class ProcessIdentity:
         here = ProcessIdentity.current()
         if self.host != here.host:
             return None
+        if self.machine_id and here.machine_id and self.machine_id != here.machine_id:
+            return None  # another machine with the same host name (a clone, a container)
         if self.boot_id and here.boot_id and not _same_boot(self.boot_id, here.boot_id):
             return False  # written before the machine restarted
         if self.namespace and here.namespace and self.namespace != here.namespace:
@@ -120,6 +128,7 @@ def _current(pid: int) -> ProcessIdentity:
         started=_stat(pid)[1],
         boot_id=_read(f"{_PROC}/sys/kernel/random/boot_id"),
         namespace=_namespace(),
+        machine_id=_read("/etc/machine-id") or _read("/var/lib/dbus/machine-id") or None,
     )
 
 
