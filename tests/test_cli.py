@@ -253,3 +253,21 @@ def test_sessions_and_their_jobs(run: Run, populated: dict[str, int]) -> None:
     ]
     missing = run("jobs", "999", "--json")
     assert missing.exit_code == 2 and "session 999" in missing.output
+
+
+def test_store_optimize_reports_what_it_did_or_why_it_cannot(
+    run: Run, populated: dict[str, int], store_engine: str
+) -> None:
+    result = run("store", "optimize", "--json")
+    if store_engine == "edge":
+        assert result.exit_code == 0, result.output
+        report = doc(result)
+        assert isinstance(report, dict) and report["points"] == len(LIBRARY)
+        assert report["segments_after"] >= 1 and report["open_seconds"] < 5
+    else:
+        assert result.exit_code == 1
+        assert "store migrate --to-edge" in doc(result)["error"]  # type: ignore[index]
+    info = doc(run("info", "--json"))
+    assert isinstance(info, dict)
+    assert (info["optimize_due"], info["advice"]) == (False, [])
+    assert info["store_open_seconds"] is not None
