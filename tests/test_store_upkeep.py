@@ -167,7 +167,7 @@ def test_writes_and_deletes_since_the_last_optimize_are_counted_across_processes
         reopened.close()
 
 
-def test_deleting_a_fifth_of_the_points_makes_an_optimize_due(tmp_path: Path) -> None:
+def test_deleting_many_points_makes_an_optimize_due(tmp_path: Path) -> None:
     store = EdgeStore(tmp_path / "store", COLLECTION)
     try:
         store.ensure_collection(VECTOR_SIZE)

@@ -84,8 +84,14 @@ EDGE_INDEXES = tuple(spec for spec in INDEXES if not spec.prefix)
 # appendable segment, whose payload indexes are rebuilt in memory at every open (about
 # 7 us a point with vectorctl's five indexes: 20,000 points cost some 0.15 s an open).
 OPTIMIZE_AFTER_WRITES = 20_000
-# ... or once this share of the points was deleted (the engine's own vacuum threshold).
-OPTIMIZE_AFTER_DELETED = 0.2
+# ... or once this share of the points was deleted. Deleted versions stay in an optimised
+# segment's index until it is vacuumed, and the engine plans reads on those stale counts: a
+# scroll of a directory whose points there were all deleted (then restored, or re-embedded,
+# elsewhere) checks every live point of the segment instead, 2.3 s of disk reads for 10% of
+# 1,000,000 (a close evicts the files from the page cache, so every command pays it). The
+# engine's own default vacuums from 20%; vectorctl's layout from this share.
+VACUUM_SHARE = 0.05
+OPTIMIZE_AFTER_DELETED = VACUUM_SHARE
 SLOW_OPEN_SECONDS = 1.0  # an open this slow says an optimize is due, whatever the counts
 # No HNSW graph (m=0): vectorctl only filters, counts and facets. Building the engine's
 # default graph (m=16) took 233 s for 100,000 points here, m=0 6.8 s.
@@ -514,15 +520,21 @@ def outdated_indexes(schema: dict[str, Any]) -> list[str]:
     return fields
 
 
-def layout_config(size: int, distance: qe.Distance, *, keep_graph: bool = False) -> qe.EdgeConfig:
+def layout_config(
+    size: int, distance: qe.Distance, *, keep_graph: bool = False, keep_optimizers: bool = False
+) -> qe.EdgeConfig:
     """The engine configuration of vectorctl's layout: vectors cold (memory-mapped, read
-    when asked for: 173 MB resident instead of 2.2 GB for 1,000,000 vectors of 512) and no
-    HNSW graph, unless `keep_graph` (the shard's configuration names one, which stays)."""
+    when asked for: 173 MB resident instead of 2.2 GB for 1,000,000 vectors of 512); no
+    HNSW graph; segments vacuumed from 5% deleted versions. A shard whose configuration
+    names a graph or optimiser settings of its own keeps them (`keep_graph`,
+    `keep_optimizers`)."""
     params = qe.EdgeVectorParams(size=size, distance=distance, memory=qe.Memory.Cold)
-    graph = None
+    graph = optimizers = None
     if not keep_graph:  # ef_construct and full_scan_threshold: the engine's defaults
         graph = qe.HnswIndexConfig(m=NO_GRAPH_M, ef_construct=100, full_scan_threshold=10_000)
-    return qe.EdgeConfig(vectors=params, hnsw_config=graph)
+    if not keep_optimizers:
+        optimizers = qe.EdgeOptimizersConfig(deleted_threshold=VACUUM_SHARE)
+    return qe.EdgeConfig(vectors=params, hnsw_config=graph, optimizers=optimizers)
 
 
 def shard_layout_config(shard: Path) -> qe.EdgeConfig | None:
@@ -539,7 +551,12 @@ def shard_layout_config(shard: Path) -> qe.EdgeConfig | None:
         return None
     if set(vector) - {"size", "distance", "on_disk", "memory"}:
         return None
-    return layout_config(size, distance, keep_graph=config.get("hnsw_config") is not None)
+    return layout_config(
+        size,
+        distance,
+        keep_graph=config.get("hnsw_config") is not None,
+        keep_optimizers=config.get("optimizers") is not None,
+    )
 
 
 def _outdated_layout(schema: dict[str, Any], engine_config: Path) -> str:
