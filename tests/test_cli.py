@@ -271,3 +271,22 @@ def test_store_optimize_reports_what_it_did_or_why_it_cannot(
     assert isinstance(info, dict)
     assert (info["optimize_due"], info["advice"]) == (False, [])
     assert info["store_open_seconds"] is not None
+
+
+def test_bulk_writes_say_when_an_optimize_is_due(
+    run: Run, populated: dict[str, int], store_engine: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from core.store import edge_store
+
+    monkeypatch.setattr(edge_store, "OPTIMIZE_AFTER_WRITES", 4)  # the library wrote 3
+    deleted = run("delete", "dir", "/photos/2024", "--yes", "--json")
+    assert "optimize due" not in deleted.stderr
+    restored = run("restore", str(doc(deleted)["log_id"]), "--yes", "--json")  # type: ignore[index]
+    assert restored.exit_code == 0, restored.output
+    if store_engine == "edge":
+        assert "optimize due: 5 points written since the last optimize" in restored.stderr
+        assert "vectorctl store optimize" in restored.stderr
+        assert run("store", "optimize", "--json").exit_code == 0
+        assert "optimize due" not in run("info").stdout
+    else:
+        assert "optimize due" not in restored.stderr  # local mode has no optimize

@@ -103,8 +103,9 @@ def test_optimize_brings_an_older_layout_into_the_fast_one_and_changes_no_point(
     by_directory = old_store.count(Selector(directory="/lib/a"))
     upkeep = old_store.upkeep()
     assert upkeep.optimize_due
-    assert (
-        "payload indexes asset_id, dirs, dir, category_id, session_id, path" in (upkeep.reasons[0])
+    assert upkeep.reasons == (
+        "its layout predates this vectorctl (payload indexes asset_id, dirs, dir, "
+        "category_id, session_id, path of an older layout; vectors loaded into memory)",
     )
     events: list[ProgressEvent] = []
 

@@ -347,6 +347,8 @@ def delete(
         emit_json(result.as_dict())
     else:
         _print_deleted(result.deleted_count, result.log_id, result.backup)
+    if result.deleted_count:
+        _upkeep_note(state)
 
 
 def _print_deleted(count: int, log_id: int | None, backup: str | None) -> None:
@@ -786,6 +788,8 @@ def worker(state: State, follow: bool, batch_size: int, as_json: bool) -> None:
             )
         for line in lines:
             stdout.print(line, markup=False, highlight=False)
+    if result.embedded:
+        _upkeep_note(state)
     if result.lease_lost:
         error_line(
             "the database did not answer for a whole lease: stopped, since other workers may "

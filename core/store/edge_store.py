@@ -564,7 +564,7 @@ def _outdated_layout(schema: dict[str, Any], engine_config: Path) -> str:
     parts = []
     indexes = outdated_indexes(schema)
     if indexes:
-        parts.append("payload indexes " + ", ".join(indexes) + " held in memory")
+        parts.append("payload indexes " + ", ".join(indexes) + " of an older layout")
     if shard_layout_config(engine_config.parent) is not None:
         vector = json.loads(engine_config.read_text(encoding="utf-8"))["vectors"][""]
         if vector.get("memory") != "cold":
