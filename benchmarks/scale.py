@@ -633,13 +633,14 @@ def bench_whole_process(dep: data.LivedDeployment, reps: int) -> list[Row]:
         Row(
             size,
             where,
-            f"preview dir ({counted[0]:,}) (whole process)",
+            "preview dir of 10% (whole process)",
             secs(preview),
             secs(ref_preview),
             secs(open_close),
             "open+close",
             "abs<=1.5s",
-            note="" if counted[0] == counted[1] else f"COUNTS DIFFER: reference {counted[1]:,}",
+            note=f"{counted[0]:,} vectors, "
+            + ("as the reference counts" if counted[0] == counted[1] else "REFERENCE DIFFERS"),
         ),
         Row(
             size,
