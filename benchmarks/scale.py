@@ -4,6 +4,7 @@ floor the store allows, on the same data in one run, as ratios.
     .venv/bin/python -m benchmarks.scale                       # 10k, 100k, 1M (1M: Edge only)
     .venv/bin/python -m benchmarks.scale --sizes 10000,100000  # local mode only up to 100k
     .venv/bin/python -m benchmarks.scale --quick               # 10k, few repetitions (<2 min)
+    .venv/bin/python -m benchmarks.scale --sizes 100000,1000000 --engines edge --ops whole
 
 Deployments are synthetic and deterministic (see `benchmarks/scale_data.py`), built once and
 cached in `benchmarks/.cache/`. Engines: the embedded default (SQLite + Qdrant Edge), local
@@ -20,6 +21,15 @@ Reference approaches (reference/000, the image-search service's plan):
 - orphans: load every asset id into a Python set, scroll every point, check each.
 Floors: one exact count (warm statistics), the two facets (cold statistics), one filter
 delete of the same points (directory delete), one ids-only scroll (orphans).
+
+Whole processes (`--ops whole`, Edge): the figure an operator sees - interpreter start,
+imports, opening, the work, closing - for `vectorctl` commands on a store that has lived
+(the service wrote it; `store backfill`, a 10% directory delete with backup, its restore and
+`store optimize` ran on it as whole commands: `scale_data.lived_deployment`), next to the
+same work as the reference plan's program would do it (`benchmarks/whole_process.py`) and
+the least a process can do (open, one facet or nothing, close). Peak memory is each
+process's own (wait4). Cold statistics: the maintained copy removed first, as a write
+leaves it.
 """
 
 from __future__ import annotations
@@ -27,6 +37,7 @@ from __future__ import annotations
 import argparse
 import gc
 import itertools
+import json
 import os
 import re
 import shutil
@@ -46,6 +57,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from benchmarks import scale_data as data
+from benchmarks import whole_process as whole
 from core import stats
 from core.db.models import ImageAsset
 from core.orphans import asset_id_of
@@ -210,12 +222,12 @@ class Row:
             return ""
         ok = True
         for part in self.target.split(","):
-            m = re.fullmatch(r"(ref|floor)([<>]=)([\d.]+)x", part.strip())
+            m = re.fullmatch(r"(ref|floor|abs)([<>]=)([\d.]+)(x|s|MiB)", part.strip())
             assert m, part
-            value = self.speedup if m[1] == "ref" else self.over_floor
+            value = {"ref": self.speedup, "floor": self.over_floor, "abs": self.ours}[m[1]]
             if value is None:
                 return "?"
-            limit = float(m[3])
+            limit = float(m[3]) * (2**20 if m[4] == "MiB" else 1)
             ok &= value >= limit if m[2] == ">=" else value <= limit
         return "MET" if ok else "MISSED"
 
@@ -494,6 +506,182 @@ def bench_orphans(
     ]
 
 
+# -- whole processes: what an operator sees ---------------------------------------------------
+
+
+@dataclass
+class Process:
+    seconds: float  # wall, from start to exit
+    peak_rss: int  # bytes: the process's largest resident set (the kernel's own accounting)
+    stdout: str
+
+
+# Runs the measured command and reports on it. A process's peak memory starts at what the
+# process that started it held when it did (Linux records the old address space's peak at
+# exec), so the measured command is started by this small interpreter, not by the
+# benchmark, whose own hundreds of megabytes would be every command's floor.
+MEASURE = """
+import json, os, sys, time
+report, command = sys.argv[1], sys.argv[2:]
+os.environ["BENCH_SPAWNED_AT"] = repr(time.time())  # whole_process.SPAWNED_AT
+started = time.perf_counter()
+pid = os.posix_spawn(command[0], command, os.environ)
+_, status, usage = os.wait4(pid, 0)
+seconds = time.perf_counter() - started
+with open(report, "w") as out:
+    json.dump({"seconds": seconds, "maxrss_kib": usage.ru_maxrss,
+               "status": os.waitstatus_to_exitcode(status)}, out)
+"""
+
+
+def run_process(command: list[str]) -> Process:
+    """Run a command to its end: wall seconds from its start to its exit, its peak memory
+    (the kernel's accounting of that process), what it printed."""
+    with tempfile.TemporaryDirectory() as tmp:
+        report, out, err = (Path(tmp) / name for name in ("report", "out", "err"))
+        with out.open("wb") as stdout, err.open("wb") as stderr:
+            subprocess.run(
+                [sys.executable, "-c", MEASURE, str(report), *command],
+                cwd=ROOT,
+                stdout=stdout,
+                stderr=stderr,
+                check=True,
+            )
+        measured = json.loads(report.read_text())
+        if measured["status"]:
+            tail = err.read_text(errors="replace").strip().splitlines()[-1:]
+            raise AssertionError(f"{' '.join(command[2:5])}... failed: {tail}")
+        return Process(measured["seconds"], measured["maxrss_kib"] * 1024, out.read_text())
+
+
+def bench_whole_process(dep: data.LivedDeployment, reps: int) -> list[Row]:
+    """Whole commands on a store that has lived, each a fresh process: interpreter start,
+    imports, opening the store and the database, the work, closing. Next to the same work
+    done the reference plans' way and the least a process can do on this store."""
+    size, where = dep.n, "lived edge+sqlite"
+    ours = data.vectorctl(*dep.options())
+    store, db = str(dep.store_dir), dep.sqlite_url
+    helper = [sys.executable, "-m", whole.__name__]
+    directory = data.TEN_PERCENT_DIR
+
+    def runs(command: list[str], before: Callable[[], None] | None = None) -> list[Process]:
+        done = []
+        for _ in range(reps):
+            if before is not None:
+                before()
+            done.append(run_process(command))
+        return done
+
+    def clear_maintained_copy() -> None:  # what a write leaves: the next stats is cold
+        for path in (dep.data_dir / "cache").glob("stats-*.json"):
+            path.unlink()
+
+    def secs(processes: list[Process]) -> float:
+        return median([p.seconds for p in processes])
+
+    def peak(processes: list[Process]) -> float:
+        return max(p.peak_rss for p in processes)
+
+    cold = runs([*ours, "stats", "--json"], clear_maintained_copy)
+    warm = runs([*ours, "stats", "--json"])
+    reference = runs([*helper, "reference-stats", store, db])
+    facet = runs([*helper, "floor-facet", store, db])
+    exact = _same_stats(json.loads(warm[-1].stdout), json.loads(reference[-1].stdout))
+    preview = runs([*ours, "preview", "dir", directory, "--json"])
+    ref_preview = runs([*helper, "reference-preview", store, db, directory])
+    counted = json.loads(preview[-1].stdout)["count"], json.loads(ref_preview[-1].stdout)["count"]
+    info = runs([*ours, "info", "--json"])
+    open_close = runs([*helper, "open-close", store, db])
+    inside = [json.loads(p.stdout) for p in open_close]
+    console = runs([*helper, "console", store, db, str(dep.data_dir)])
+    shown = [json.loads(p.stdout)["tree_shown"] for p in console]
+    label = "(this run)" if dep.built_now else "(when the cached deployment was built)"
+    rows = [
+        Row(
+            size,
+            where,
+            "stats --json, cold (whole process)",
+            secs(cold),
+            secs(reference),
+            secs(facet),
+            "open+facet",
+            "ref>=10x",
+            note="cold: the maintained copy removed, as a write leaves it; "
+            + ("equal to the reference's table" if exact else "DIFFERS from the reference"),
+        ),
+        Row(
+            size,
+            where,
+            "stats --json, warm (whole process)",
+            secs(warm),
+            secs(reference),
+            secs(facet),
+            "open+facet",
+            "ref>=10x",
+        ),
+        Row(
+            size,
+            where,
+            "  peak memory of stats",
+            peak(cold),
+            peak(reference),
+            peak(facet),
+            "open+facet",
+            "abs<=1024MiB",
+            unit="MiB",
+        ),
+        Row(
+            size,
+            where,
+            "preview dir of 10% (whole process)",
+            secs(preview),
+            secs(ref_preview),
+            secs(open_close),
+            "open+close",
+            "abs<=1.5s",
+            note=f"{counted[0]:,} vectors, "
+            + ("as the reference counts" if counted[0] == counted[1] else "REFERENCE DIFFERS"),
+        ),
+        Row(
+            size,
+            where,
+            "info (whole process)",
+            secs(info),
+            None,
+            secs(open_close),
+            "open+close",
+            "abs<=1.5s",
+        ),
+        Row(
+            size,
+            where,
+            "  store open + close, in process",
+            median([r["open"] + r["close"] for r in inside]),
+            target="abs<=1s",
+            note=f"open {median([r['open'] for r in inside]):.3f} s, "
+            f"close {median([r['close'] for r in inside]):.3f} s",
+        ),
+        Row(
+            size,
+            where,
+            "console: tree shown (whole process)",
+            median(shown),
+            target="abs<=2s",
+        ),
+    ]
+    for step, seconds in dep.steps.items():
+        rows.append(Row(size, where, f"  built by: {step}", seconds, note=f"whole command {label}"))
+    return rows
+
+
+def _same_stats(ours: list[dict[str, Any]], reference: list[dict[str, Any]]) -> bool:
+    mine = {
+        r["path"]: (r["vector_count"], r["direct_vector_count"], r["asset_count"]) for r in ours
+    }
+    theirs = {r["path"]: (r["vectors"], r["direct"], r["assets"]) for r in reference}
+    return all(mine.get(path, (0, 0, 0)) == figures for path, figures in theirs.items())
+
+
 def bench_throughput(tiny_only: bool, images: int) -> list[str]:
     """Run benchmarks/embedding_throughput.py (the retrain issue's benchmark) and summarise."""
     out: list[str] = []
@@ -581,8 +769,8 @@ def main() -> None:
     parser.add_argument("--no-throughput", action="store_true")
     parser.add_argument(
         "--ops",
-        default="stats,orphans,delete,tui",
-        help="which measurements to run (a subset of stats,orphans,delete,tui)",
+        default="stats,orphans,delete,whole,tui",
+        help="which measurements to run (a subset of stats,orphans,delete,whole,tui)",
     )
     args = parser.parse_args()
     sizes = [10_000] if args.quick else [int(s) for s in args.sizes.split(",")]
@@ -639,6 +827,15 @@ def main() -> None:
                         rows += bench_orphans(pg, n, "edge+postgres", reps)
                 if "delete" in ops:
                     rows += bench_delete(dep, settings, n, where, reps)
+                if engine == "edge" and "whole" in ops:
+                    print(
+                        f"[{time.perf_counter() - started:6.1f} s] whole processes on a "
+                        f"store that has lived, {n:,}",
+                        flush=True,
+                    )
+                    lived = data.lived_deployment(n)
+                    whole_reps = 1 if args.quick else 3 if n >= 1_000_000 else 5
+                    rows += bench_whole_process(lived, args.reps or whole_reps)
         # Orphan scans as the database grows past the collection (assets without vectors).
         if server and "edge" in engines and "orphans" in ops:
             n = sizes[0]

@@ -17,12 +17,21 @@ Qdrant Edge or local-mode directory), `meta.sqlite3` and `built.json` (build tim
 `dirty` marker is written while a benchmark deletes and restores points, so a run
 interrupted half-way is rebuilt instead of trusted. PostgreSQL databases
 (`vectorctl_bench_v1_<N>`) are rebuilt when their asset count is not the expected one.
+
+Stores that have lived, for the whole-process benchmark: `service-edge-<N>/` is the
+image-search service's own deployment (every point with the service's payload only, the
+engine's default configuration, no payload index, never optimised); `lived-edge-<N>/` is a
+copy of it after `vectorctl store backfill`, a 10% directory delete with backup, its
+restore and `vectorctl store optimize`, each run as a whole command (their times are kept
+in `built.json`).
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -48,7 +57,8 @@ VECTOR_SIZE = 512
 TOPS, YEARS, EVENTS = 10, 20, 10
 LEAVES = TOPS * YEARS * EVENTS  # 2,000
 CHUNK = 10_000
-CACHE = Path(__file__).resolve().parent / ".cache"
+ROOT = Path(__file__).resolve().parent.parent
+CACHE = ROOT / "benchmarks" / ".cache"
 TEN_PERCENT_DIR = "/library/top-0"
 
 
@@ -276,3 +286,152 @@ def postgres_database(server_url: str, name: str, n: int, *, extra: int = 0) -> 
         admin.dispose()
     fill_database(target, n, extra=extra)
     return target
+
+
+# -- a store that has lived: the service wrote it, vectorctl worked on it -------------------
+
+SERVICE_VERSION = 1
+# Bumped when what vectorctl leaves in a store changes (its layout, its bulk writers): a
+# lived deployment of an older vectorctl is rebuilt.
+LIVED_VERSION = 2
+
+
+def service_payload_of(i: int) -> dict[str, Any]:
+    """What the service wrote (reference 001): `path`, `created_at`, `category_id` when the
+    session had one, and `asset_id` as a string. No `dirs`, no `dir`: every point is legacy."""
+    payload: dict[str, Any] = {"path": path_of(i), "created_at": "2024-05-01T12:00:00+00:00"}
+    if i % 2:
+        payload["category_id"] = 1 + (i - 1) % LEAVES % 5
+    payload["asset_id"] = str(i)
+    return payload
+
+
+def fill_service_store(path: Path, n: int, progress: bool = False) -> None:
+    """A Qdrant Edge shard as the service creates and fills it: its default configuration,
+    none of vectorctl's payload indexes or files, never optimised (Edge has no background
+    optimiser): one appendable segment."""
+    import qdrant_edge as qe
+
+    params = qe.EdgeVectorParams(size=VECTOR_SIZE, distance=qe.Distance.Cosine)
+    shard = qe.EdgeShard.create(str(path), qe.EdgeConfig(vectors=params))
+    started = time.perf_counter()
+    try:
+        for start in range(1, n + 1, CHUNK):
+            stop = min(n + 1, start + CHUNK)
+            vecs = vectors(start, stop - start)
+            points = [
+                qe.Point(i, vecs[i - start], service_payload_of(i)) for i in range(start, stop)
+            ]
+            for batch in range(0, len(points), 256):
+                shard.update(qe.UpdateOperation.upsert_points(points[batch : batch + 256]))
+            if progress and (stop - 1) % (10 * CHUNK) == 0:
+                rate = (stop - 1) / (time.perf_counter() - started)
+                print(f"    ... {stop - 1:,} points ({rate:,.0f}/s)", flush=True)
+    finally:
+        shard.close()
+
+
+def service_deployment(n: int, *, cache: Path = CACHE, verbose: bool = True) -> Path:
+    """`service-edge-<n>/`: the image-search service's SQLite database and its Edge shard
+    (collection `image_assets` in `store/`), built once."""
+    root = cache / f"service-edge-{n}"
+    marker = root / "built.json"
+    if marker.exists() and json.loads(marker.read_text()).get("version") == SERVICE_VERSION:
+        return root
+    if root.exists():
+        shutil.rmtree(root)
+    (root / "store").mkdir(parents=True)
+    if verbose:
+        print(f"  building the service's deployment of {n:,} vectors in {root} ...", flush=True)
+    started = time.perf_counter()
+    fill_database(f"sqlite:///{root / 'meta.sqlite3'}", n)
+    fill_service_store(root / "store" / "image_assets", n, progress=verbose)
+    seconds = time.perf_counter() - started
+    marker.write_text(json.dumps({"version": SERVICE_VERSION, "seconds": seconds, "n": n}))
+    return root
+
+
+@dataclass
+class LivedDeployment:
+    """A deployment after what an operator's store goes through, each step a whole
+    `vectorctl` command: `store backfill` on the service's collection, a directory delete of
+    10% with its backup, the restore of that delete, `store optimize`."""
+
+    n: int
+    root: Path
+    steps: dict[str, float]  # command -> wall seconds, when it was built
+    built_now: bool
+
+    @property
+    def store_dir(self) -> Path:
+        return self.root / "store"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def sqlite_url(self) -> str:
+        return f"sqlite:///{self.root / 'meta.sqlite3'}"
+
+    def options(self) -> list[str]:
+        """vectorctl's global options for this deployment."""
+        return [
+            "--qdrant-edge",
+            str(self.store_dir),
+            "--database-url",
+            self.sqlite_url,
+            "--data-dir",
+            str(self.data_dir),
+        ]
+
+
+def vectorctl(*args: str) -> list[str]:
+    """A `vectorctl` command line running this checkout's code."""
+    return [sys.executable, "-m", "tui", *args]
+
+
+def lived_deployment(n: int, *, cache: Path = CACHE, verbose: bool = True) -> LivedDeployment:
+    """`lived-edge-<n>/`, built once from the service's deployment by running vectorctl."""
+    root = cache / f"lived-edge-{n}"
+    marker = root / "built.json"
+    if marker.exists() and not (root / "dirty").exists():
+        info = json.loads(marker.read_text())
+        if info.get("version") == LIVED_VERSION:
+            return LivedDeployment(n, root, info["steps"], built_now=False)
+    source = service_deployment(n, cache=cache, verbose=verbose)
+    if root.exists():
+        shutil.rmtree(root)
+    root.mkdir(parents=True)
+    (root / "dirty").write_text("being built")
+    shutil.copytree(source / "store", root / "store")
+    shutil.copy2(source / "meta.sqlite3", root / "meta.sqlite3")
+    dep = LivedDeployment(n, root, {}, built_now=True)
+    reason = "benchmark: a store that has lived"
+    _step(dep, "store backfill", ["store", "backfill"], verbose)
+    delete = ["delete", "dir", TEN_PERCENT_DIR, "--yes", "--reason", reason]
+    deleted = _step(dep, "delete 10% with backup", delete, verbose)
+    _step(dep, "restore it", ["restore", str(deleted["log_id"]), "--yes"], verbose)
+    _step(dep, "store optimize", ["store", "optimize"], verbose)
+    marker.write_text(json.dumps({"version": LIVED_VERSION, "n": n, "steps": dep.steps}))
+    (root / "dirty").unlink()
+    return dep
+
+
+def _step(dep: LivedDeployment, label: str, args: list[str], verbose: bool) -> dict[str, Any]:
+    """Run one vectorctl command on the deployment; its wall seconds go to `dep.steps`."""
+    if verbose:
+        print(f"    vectorctl {' '.join(args)} ...", flush=True)
+    started = time.perf_counter()
+    done = subprocess.run(
+        vectorctl(*dep.options(), *args, "--json"),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    dep.steps[label] = time.perf_counter() - started
+    if done.returncode:
+        raise RuntimeError(f"vectorctl {' '.join(args)} failed: {done.stderr.strip()}")
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result

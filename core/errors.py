@@ -44,6 +44,11 @@ class StoreMismatch(VectorctlError):
     """The collection exists but not as expected (missing, or another vector size)."""
 
 
+class MissingIndex(StoreMismatch):
+    """The collection lacks a payload index an engine needs for the request (a facet on a
+    server or on Qdrant Edge); `vectorctl store backfill` creates vectorctl's."""
+
+
 class ModelUnavailable(VectorctlError):
     """The configured OpenCLIP model or its weights cannot be loaded; nothing was embedded."""
 

@@ -153,3 +153,17 @@ class Info(JsonResult):
     assets: int | None = None
     sessions: int | None = None
     categories: int | None = None
+    # Keeping the store fast: whether `store optimize` is due, and what to do, in words.
+    optimize_due: bool = False
+    advice: list[str] = field(default_factory=list)
+    store_open_seconds: float | None = None  # how long this process took to open the store
+
+
+@dataclass
+class OptimizeResult(JsonResult):
+    optimized: bool  # False: the store was already in its fast layout
+    points: int
+    segments_before: int
+    segments_after: int
+    seconds: float
+    open_seconds: float  # opening the store afterwards

@@ -7,6 +7,8 @@ Opening is lazy: the TUI can start and show which side is unreachable instead of
 from __future__ import annotations
 
 import threading
+import time
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -36,6 +38,7 @@ from core.db.models import (
 from core.db.paths import inside
 from core.deployment import Deployment, database_identity
 from core.errors import (
+    MissingIndex,
     NotFoundError,
     ReadOnlyError,
     SchemaOutOfDate,
@@ -52,6 +55,7 @@ from core.results import (
     DirectoryStats,
     Info,
     JobRow,
+    OptimizeResult,
     OrphanReport,
     PointSample,
     Preview,
@@ -62,7 +66,7 @@ from core.results import (
 )
 from core.settings import RESET_PHRASE, Settings, mask_url
 from core.stats_cache import StatsCache, fingerprint
-from core.store.base import F_ASSET_ID, F_CATEGORY_ID, F_PATH, Selector, VectorStore
+from core.store.base import F_ASSET_ID, F_CATEGORY_ID, F_PATH, Selector, Upkeep, VectorStore
 from core.store_maintenance import BackfillResult, CopyResult, backfill_ancestors, copy_collection
 from core.targets import DELETION_TYPES, Target, TargetKind, parse_id
 from core.validation import check_reason
@@ -70,6 +74,9 @@ from core.validation import check_reason
 SAMPLE_SIZE = 10
 # The audit type of removing archives by a retention rule.
 PRUNE = "BACKUP_PRUNE"
+# qdrant-client's local mode is made for small collections (it says so above 20,000 points):
+# past that, `info` and the console suggest copying the collection to Qdrant Edge.
+LOCAL_MODE_POINTS = 20_000
 # Where vectorctl before 0.2 kept audit updates the database refused, bound to no database.
 LEGACY_JOURNAL = "audit-journal.jsonl"
 
@@ -84,6 +91,7 @@ class VectorService:
         self._database_id: str | None = None
         self._open_lock = threading.Lock()
         self._max_ids: dict[str, int] = {}  # table -> largest id its column holds
+        self.store_open_seconds: float | None = None  # how long opening the store took
         self._stats_cache = StatsCache(
             settings.data_dir / "cache",
             f"{settings.store_kind}|{settings.store_location}|{settings.collection}|"
@@ -131,7 +139,9 @@ class VectorService:
             if self._store is None:
                 from core.store import open_store
 
+                started = time.perf_counter()
                 self._store = open_store(self.settings)
+                self.store_open_seconds = time.perf_counter() - started
             return self._store
 
     @property
@@ -284,15 +294,50 @@ class VectorService:
             result.collection_exists = collection.exists
             result.vector_size = collection.vector_size
             result.points = self.store.count() if collection.exists else None
+            upkeep = self.store.upkeep()
         except VectorctlError as exc:
             result.store_error = str(exc)
+        else:
+            result.optimize_due = upkeep.optimize_due and bool(result.points)
+            result.store_open_seconds = self.store_open_seconds
+            result.advice = self._advice(upkeep, result.points or 0)
         return result
 
+    def _advice(self, upkeep: Upkeep, points: int) -> list[str]:
+        """What the operator can do to keep this store fast: one sentence each, starting
+        with a short label (`optimize due: ...`) that the console's header shows."""
+        advice = []
+        if upkeep.missing_indexes and points:
+            advice.append(
+                f"backfill due: no payload index on {', '.join(upkeep.missing_indexes)}, so "
+                "statistics and directory selections read every point; `vectorctl store "
+                "backfill` (once) creates them and optimizes the store"
+            )
+        elif upkeep.optimize_due and points:
+            advice.append(
+                f"optimize due: {'; '.join(upkeep.reasons)}; `vectorctl store optimize` "
+                "puts the store back in its fast layout"
+            )
+        if self.store.kind == "local" and points > LOCAL_MODE_POINTS:
+            advice.append(
+                f"migrate to Qdrant Edge: qdrant-client local mode holds {points:,} points "
+                f"(it is made for up to {LOCAL_MODE_POINTS:,}); `vectorctl store migrate "
+                "--to-edge DIR` copies them to Qdrant Edge, which stays fast at millions"
+            )
+        return advice
+
     def directory_stats(
-        self, under: str | None = None, max_depth: int | None = None, *, fresh: bool = False
+        self,
+        under: str | None = None,
+        max_depth: int | None = None,
+        *,
+        fresh: bool = False,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
     ) -> list[DirectoryStats]:
         """Every directory's figures; served from the maintained copy while it is valid
-        unless `fresh` asks for a recomputation."""
+        unless `fresh` asks for a recomputation. A collection without vectorctl's indexes is
+        read whole once (with progress), and the operator told how to make that instant."""
         prefix = normalize_prefix(under) if under is not None else None
         if max_depth is not None and max_depth < 0:
             raise ValidationError("depth must be 0 or more")
@@ -303,12 +348,27 @@ class VectorService:
             if rows is None:
                 if not self.settings.read_only and stats.fold_asset_counts(db):
                     fp = fingerprint(store, db)
-                recursive, direct = stats.vector_counts(store)
+                recursive, direct = self._vector_counts(store, progress, cancel)
                 rows = stats.merge(
                     recursive, direct, stats.asset_counts(db), *stats.session_summary(db)
                 )
                 self._stats_cache.put(fp, rows)
         return stats.select_rows(rows, under=prefix, max_depth=max_depth)
+
+    def _vector_counts(
+        self, store: VectorStore, progress: ProgressCallback | None, cancel: CancelToken | None
+    ) -> tuple[Counter[str], Counter[str]]:
+        try:
+            return stats.vector_counts(store)
+        except MissingIndex:
+            counts = stats.vector_counts_by_scan(store, progress=progress, cancel=cancel)
+            self.notify(
+                f"statistics read all {store.count():,} points: collection "
+                f"{store.collection!r} has no payload index on 'dir' to count them by; "
+                "`vectorctl store backfill` (once) makes them instant. This result is kept "
+                "until the data changes."
+            )
+            return counts
 
     def sessions(self, directory: str | None = None) -> list[SessionRow]:
         jobs = (
@@ -762,7 +822,12 @@ class VectorService:
         store.ensure_collection(
             info.vector_size or self.settings.vector_size, info.distance or "cosine"
         )
-        return backfill_ancestors(store, progress=progress, cancel=cancel)
+        result = backfill_ancestors(store, progress=progress, cancel=cancel)
+        # It rewrote (up to) every point: leave the store in its fast layout.
+        if store.upkeep().optimize_due:
+            store.optimize(progress=progress, cancel=cancel)
+            result.optimized = True
+        return result
 
     def copy_to(
         self,
@@ -782,11 +847,37 @@ class VectorService:
             raise ValidationError("source and target of the copy are the same collection")
         destination = open_store(target)
         try:
-            return copy_collection(
+            result = copy_collection(
                 self._collection(), destination, progress=progress, cancel=cancel
             )
+            if destination.upkeep().optimize_due:  # a copy into Qdrant Edge: its fast layout
+                destination.optimize(progress=progress, cancel=cancel)
+                result.optimized = True
+            return result
         finally:
             destination.close()
+
+    # -- store upkeep ---------------------------------------------------------------------
+
+    def upkeep(self) -> Upkeep:
+        """Whether the store needs an optimize (and why); cheap, no scan."""
+        return self._collection().upkeep()
+
+    def optimize(
+        self, *, progress: ProgressCallback | None = None, cancel: CancelToken | None = None
+    ) -> OptimizeResult:
+        """Compact deleted versions and rebuild the store's segments into its fast layout.
+        No point changes, so it is not audited; a cancel stops it with every point in place."""
+        self.require_writable("optimize the store")
+        outcome = self._collection().optimize(progress=progress, cancel=cancel)
+        return OptimizeResult(
+            optimized=outcome.optimized,
+            points=outcome.points,
+            segments_before=outcome.segments_before,
+            segments_after=outcome.segments_after,
+            seconds=round(outcome.seconds, 2),
+            open_seconds=round(outcome.open_seconds, 3),
+        )
 
     # -- helpers --------------------------------------------------------------------------
 

@@ -1,8 +1,10 @@
 """Per-directory statistics from the store's facets and the database, merged.
 
-Points written by vectorctl carry `dirs` (ancestors) and `dir` (parent), so recursive and
-direct counts come from two facets; legacy points (only the service's payload) are few or
-none after a backfill, and are streamed and grouped by their path.
+Points written by vectorctl carry `dirs` (ancestors) and `dir` (parent), so direct counts come
+from one facet and recursive ones from rolling them up; legacy points (only the service's
+payload) are few or none after a backfill, and are streamed and grouped by their path. A
+collection without vectorctl's indexes (the service's own, before `store backfill`) is read
+whole instead, once: the maintained copy keeps the result.
 """
 
 from __future__ import annotations
@@ -15,8 +17,11 @@ from sqlalchemy.orm import Session
 
 from core.db.models import DirectoryAssets, TrainingSession
 from core.paths import ancestor_dirs, depth, is_under, parent_dir
+from core.progress import CancelToken, ProgressCallback, ProgressEvent, check_cancel, report
 from core.results import DirectoryStats
 from core.store.base import F_DIR, F_PATH, Selector, VectorStore
+
+SCAN_PAGE = 10_000
 
 
 def vector_counts(store: VectorStore) -> tuple[Counter[str], Counter[str]]:
@@ -36,6 +41,36 @@ def vector_counts(store: VectorStore) -> tuple[Counter[str], Counter[str]]:
                 path = record.payload.get(F_PATH)
                 if isinstance(path, str):
                     direct[parent_dir(path)] += 1
+    return _rolled_up(direct)
+
+
+def vector_counts_by_scan(
+    store: VectorStore,
+    *,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> tuple[Counter[str], Counter[str]]:
+    """`vector_counts` by reading every point's `dir` (or, lacking it, its path) once: for a
+    collection whose `dir` has no payload index to facet (a server or Qdrant Edge refuse
+    that facet). 1,000,000 points: some seconds, against a fraction of one by facet."""
+    total = store.count()
+    direct: Counter[str] = Counter()
+    done = 0
+    for page in store.scroll(fields=[F_DIR, F_PATH], batch_size=SCAN_PAGE):
+        check_cancel(cancel, "statistics")
+        for record in page:
+            directory = record.payload.get(F_DIR)
+            if isinstance(directory, str):
+                direct[directory] += 1
+            elif isinstance(path := record.payload.get(F_PATH), str):
+                direct[parent_dir(path)] += 1
+        done += len(page)
+        report(progress, ProgressEvent("scanning", done, total))
+    return _rolled_up(direct)
+
+
+def _rolled_up(direct: Counter[str]) -> tuple[Counter[str], Counter[str]]:
+    """(recursive, direct): each directory's count added to every ancestor's."""
     direct.pop("/", None)
     recursive: Counter[str] = Counter()
     for directory, n in direct.items():

@@ -12,13 +12,18 @@ from core.progress import CancelToken, ProgressCallback, ProgressEvent, check_ca
 from core.results import JsonResult
 from core.store.base import F_DIR, F_DIRS, F_PATH, PointId, Selector, VectorStore
 
-PAGE = 2000
+# Legacy points read per page: their updates are grouped by directory, one engine call per
+# directory and page, so a large page makes few calls where a directory's points are spread
+# over the ids (100,000 points in 2,000 directories: 5.4 s with pages of 2,000, 2.2 s with
+# 20,000 on Edge).
+PAGE = 20_000
 
 
 @dataclass
 class BackfillResult(JsonResult):
     updated: int
     skipped: int  # legacy points without a usable path
+    optimized: bool = False  # the store was optimised afterwards (its bulk writes made it due)
 
 
 @dataclass
@@ -26,6 +31,7 @@ class CopyResult(JsonResult):
     copied: int
     source: str
     target: str
+    optimized: bool = False  # the target was optimised afterwards
 
 
 def backfill_ancestors(

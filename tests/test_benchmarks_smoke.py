@@ -3,6 +3,7 @@ data (a tiny deployment; no timing is asserted)."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,9 @@ import pytest
 from benchmarks import scale
 from benchmarks import scale_data as data
 from core.service import VectorService
+from core.settings import Settings, load_settings
 from core.store import open_store
+from core.store.base import Selector
 from core.targets import Target, TargetKind
 
 N = 2_000
@@ -88,3 +91,53 @@ def test_the_benchmark_functions_run_and_print(
     scale.print_growth(rows + bigger, N, 10 * N)
     out = capsys.readouterr().out
     assert "stats warm (second open)" in out and "Growth from 2,000 to 20,000" in out
+
+
+def test_absolute_targets_compare_our_figure_with_the_limit() -> None:
+    def met(ours: float, target: str, unit: str = "s") -> str:
+        return scale.Row(1, "w", "op", ours, target=target, unit=unit).met
+
+    assert (met(1.4, "abs<=1.5s"), met(1.6, "abs<=1.5s")) == ("MET", "MISSED")
+    assert met(900 * 2**20, "abs<=1024MiB", "MiB") == "MET"
+    assert met(1.0, "ref>=10x") == "?"  # no reference measured
+
+
+def test_a_process_is_measured_by_its_own_peak_memory_not_the_benchmarks() -> None:
+    ballast = bytearray(300 * 2**20)  # the benchmark's memory must not be every command's
+    small = scale.run_process([sys.executable, "-c", "print('small')"])
+    large = scale.run_process([sys.executable, "-c", "x = bytearray(200 * 2**20); print(1)"])
+    assert small.stdout == "small\n" and small.peak_rss < 100 * 2**20 < len(ballast)
+    assert large.peak_rss > 200 * 2**20
+    assert 0 < small.seconds < large.seconds + 5
+
+
+@pytest.mark.slow  # four vectorctl processes (and two optimiser children): some 8 s
+def test_a_lived_deployment_is_built_by_vectorctl_commands(tmp_path: Path) -> None:
+    lived = data.lived_deployment(N, cache=tmp_path, verbose=False)
+    assert list(lived.steps) == [
+        "store backfill",
+        "delete 10% with backup",
+        "restore it",
+        "store optimize",
+    ]
+    service = VectorService(lived_settings(lived, tmp_path))
+    try:
+        assert service.store.count() == N
+        assert service.store.count(Selector(without_dirs=True)) == 0  # backfilled
+        assert service.info().advice == []  # optimised: nothing due
+    finally:
+        service.close()
+    again = data.lived_deployment(N, cache=tmp_path, verbose=False)
+    assert not again.built_now and again.steps == lived.steps
+
+
+def lived_settings(lived: data.LivedDeployment, tmp_path: Path) -> Settings:
+    return load_settings(
+        {
+            "qdrant_edge": str(lived.store_dir),
+            "database_url": lived.sqlite_url,
+            "data_dir": str(tmp_path / "data"),
+        },
+        env={},
+        use_profile=False,
+    )

@@ -9,7 +9,7 @@ import pytest
 
 from core.service import VectorService
 from core.settings import Settings
-from tests.builders import delete_asset_rows
+from tests.builders import CLI_LIBRARY, delete_asset_rows
 from tests.commands import Run, doc, vectorctl
 
 
@@ -195,3 +195,40 @@ def test_sessions_and_their_jobs(run: Run, populated: dict[str, int]) -> None:
     ]
     missing = run("jobs", "999", "--json")
     assert missing.exit_code == 2 and "session 999" in missing.output
+
+
+def test_store_optimize_reports_what_it_did_or_why_it_cannot(
+    run: Run, populated: dict[str, int], store_engine: str
+) -> None:
+    result = run("store", "optimize", "--json")
+    if store_engine == "edge":
+        assert result.exit_code == 0, result.output
+        report = doc(result)
+        assert isinstance(report, dict) and report["points"] == len(CLI_LIBRARY)
+        assert report["segments_after"] >= 1 and report["open_seconds"] < 5
+    else:
+        assert result.exit_code == 1
+        assert "store migrate --to-edge" in doc(result)["error"]  # type: ignore[index]
+    info = doc(run("info", "--json"))
+    assert isinstance(info, dict)
+    assert (info["optimize_due"], info["advice"]) == (False, [])
+    assert info["store_open_seconds"] is not None
+
+
+def test_bulk_writes_say_when_an_optimize_is_due(
+    run: Run, populated: dict[str, int], store_engine: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from core.store import edge_store
+
+    monkeypatch.setattr(edge_store, "OPTIMIZE_AFTER_WRITES", 4)  # the library wrote 3
+    deleted = run("delete", "dir", "/photos/2024", "--yes", "--json")
+    assert "optimize due" not in deleted.stderr
+    restored = run("restore", str(doc(deleted)["log_id"]), "--yes", "--json")  # type: ignore[index]
+    assert restored.exit_code == 0, restored.output
+    if store_engine == "edge":
+        assert "optimize due: 5 points written since the last optimize" in restored.stderr
+        assert "vectorctl store optimize" in restored.stderr
+        assert run("store", "optimize", "--json").exit_code == 0
+        assert "optimize due" not in run("info").stdout
+    else:
+        assert "optimize due" not in restored.stderr  # local mode has no optimize

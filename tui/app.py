@@ -13,6 +13,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -103,6 +104,7 @@ class VectorctlApp(App[None]):
         Binding("4", "switch_mode('orphans')", "Orphans"),
         Binding("5", "switch_mode('danger')", "Danger"),
         Binding("x", "cancel_job", "Cancel job"),
+        Binding("O", "optimize_store", "Optimize", show=False),
         Binding("question_mark,f1", "help", "Help", key_display="?"),
         Binding("q", "quit", "Quit"),
     ]
@@ -114,9 +116,17 @@ class VectorctlApp(App[None]):
         ("Orphans", "Vectors whose asset is gone", "switch_mode('orphans')"),
         ("Danger zone", "Reset the whole collection", "switch_mode('danger')"),
         ("Cancel running job", "Stop the running job after its current batch", "cancel_job"),
+        (
+            "Optimize store",
+            "Compact deleted versions and rebuild segments (changes no point)",
+            "optimize_store",
+        ),
         ("Help", "Keys of this screen and of the app", "help"),
     ]
 
+    # True until the store and the database are open: the header says so (a store due for
+    # an optimize can take seconds, during which the engine holds the interpreter).
+    opening: reactive[bool] = reactive(True)
     info: reactive[Info | None] = reactive(None)
     orphan_count: reactive[int | None] = reactive(None)
     job: reactive[RunningJob | None] = reactive(None, always_update=True)
@@ -127,6 +137,7 @@ class VectorctlApp(App[None]):
         super().__init__()
         self.service = service
         self.service_lock = threading.Lock()
+        self._opened = threading.Event()  # service calls wait for it: the open goes first
         service.on_notice = self._service_notice
 
     def _service_notice(self, message: str) -> None:
@@ -157,6 +168,28 @@ class VectorctlApp(App[None]):
             if signal.getsignal(signum) is not signal.SIG_IGN:  # nohup keeps SIGHUP ignored
                 loop.add_signal_handler(signum, self._stop_on_signal, signum)
         self.switch_mode("directories")
+        # The first screen is drawn before the store opens: every engine call holds the
+        # interpreter lock, so an open started earlier would keep the screen blank.
+        self.call_after_refresh(self._open_service)
+
+    def _open_service(self) -> None:
+        self.run_worker(self._open_in_thread, thread=True, group="open", exit_on_error=False)
+
+    def _open_in_thread(self) -> None:
+        """Open the store and the database; failures are shown by the reads that follow
+        (the header's info says which side is unreachable)."""
+        try:
+            with self.service_lock:
+                for side in ("store", "db"):
+                    # A failure is reported by `info`, which opens that side again.
+                    with suppress(Exception):
+                        getattr(self.service, side)
+        finally:
+            self._opened.set()
+            self.call_from_thread(self._service_opened)
+
+    def _service_opened(self) -> None:
+        self.opening = False
         self.reload_info()
 
     def _stop_on_signal(self, signum: int) -> None:
@@ -204,6 +237,7 @@ class VectorctlApp(App[None]):
     ) -> None:
         worker = get_current_worker()
         outcome: Callable[[], None]
+        self._opened.wait()
         try:
             with self.service_lock:
                 if worker.is_cancelled:
@@ -266,6 +300,7 @@ class VectorctlApp(App[None]):
                 last_time, last_phase = now, event.phase
                 self.post_message(JobProgress(job, event))
 
+        self._opened.wait()
         try:
             with self.service_lock:
                 result = work(self.service, progress, job.cancel)
@@ -325,6 +360,21 @@ class VectorctlApp(App[None]):
         self.job.cancel.set()
         self.notify(f"cancelling {self.job.title} after the current batch…", markup=False)
 
+    def action_optimize_store(self) -> None:
+        if self.read_only:
+            self.notify("read-only mode: optimize is disabled", severity="warning")
+            return
+        self.start_job(
+            "optimize store",
+            lambda s, progress, cancel: s.optimize(progress=progress, cancel=cancel),
+            lambda r: (
+                f"optimized {r.points:,} points in {r.seconds:.1f} s; the store opens in "
+                f"{r.open_seconds:.2f} s"
+                if r.optimized
+                else "nothing to optimize: the store is in its fast layout"
+            ),
+        )
+
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpModal):
             self.push_screen(HelpModal(self.screen))
@@ -335,7 +385,8 @@ class VectorctlApp(App[None]):
         """Every action of the app and of the shown screen, read-only ones filtered out."""
         yield from super().get_system_commands(screen)
         for title, help_text, action in self.GLOBAL_COMMANDS:
-            yield SystemCommand(title, help_text, partial(self.run_action, action))
+            if not (action == "optimize_store" and self.read_only):
+                yield SystemCommand(title, help_text, partial(self.run_action, action))
         for title, help_text, action in getattr(screen, "PALETTE_ACTIONS", []):
             if screen.check_action(action.split("(")[0], ()) is not False:
                 yield SystemCommand(title, help_text, partial(screen.run_action, action))

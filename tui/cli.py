@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import click
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from core.backup_catalog import BackupInfo
 from core.errors import SelectionChanged, ValidationError, VectorctlError
@@ -156,6 +157,8 @@ def info(state: State, as_json: bool) -> None:
             f"store: {store}  collection exists={result.collection_exists} "
             f"size={result.vector_size} points={result.points}"
         )
+        for advice in result.advice:
+            stdout.print(Text.assemble(("advice:", "bold yellow"), " ", advice), highlight=False)
     if not (result.database_ok and result.store_ok):
         sys.exit(1)
 
@@ -168,7 +171,10 @@ def info(state: State, as_json: bool) -> None:
 @command
 def stats(state: State, under: str | None, depth: int | None, as_json: bool) -> None:
     """Vectors, assets and sessions per directory."""
-    rows = state.service.directory_stats(under=under, max_depth=depth)
+    with progress_bars(not as_json) as (progress, cancel):
+        rows = state.service.directory_stats(
+            under=under, max_depth=depth, progress=progress, cancel=cancel
+        )
     if as_json:
         emit_json([r.as_dict() for r in rows])
         return
@@ -343,6 +349,8 @@ def delete(
         emit_json(result.as_dict())
     else:
         _print_deleted(result.deleted_count, result.log_id, result.backup)
+    if result.deleted_count:
+        _upkeep_note(state)
 
 
 def _print_deleted(count: int, log_id: int | None, backup: str | None) -> None:
@@ -540,6 +548,17 @@ def restore(state: State, log_id: int, yes: bool, as_json: bool) -> None:
                 highlight=False,
                 markup=False,
             )
+    _upkeep_note(state)
+
+
+def _upkeep_note(state: State) -> None:
+    """After a bulk write: say so when the store should be optimised now."""
+    upkeep = state.service.upkeep()
+    if upkeep.optimize_due:
+        notice_line(
+            f"optimize due: {'; '.join(upkeep.reasons)}; run `vectorctl store optimize` to "
+            "put the store back in its fast layout"
+        )
 
 
 @cli.group(invoke_without_command=True)
@@ -700,7 +719,7 @@ def db_upgrade(state: State, as_json: bool) -> None:
 
 @cli.group()
 def store() -> None:
-    """Vector-store chores: backfill legacy points, copy a collection to another engine."""
+    """Vector-store chores: backfill legacy points, optimize, copy to another engine."""
 
 
 @store.command("backfill")
@@ -715,7 +734,35 @@ def store_backfill(state: State, as_json: bool) -> None:
     if as_json:
         emit_json(result.as_dict())
     else:
-        stdout.print(f"backfilled {result.updated} points ({result.skipped} without a path)")
+        stdout.print(
+            f"backfilled {result.updated} points ({result.skipped} without a path)"
+            + ("; optimized the store" if result.optimized else "")
+        )
+
+
+@store.command("optimize")
+@json_option
+@pass_state
+@command
+def store_optimize(state: State, as_json: bool) -> None:
+    """Compact deleted versions and rebuild segments, so the store opens and answers fast.
+
+    Changes no point. Ctrl-C stops it with every point in place (the engine reports no
+    progress of its own: the bar shows the seconds it has been working).
+    """
+    state.service.require_writable("optimize the store")
+    with progress_bars(not as_json) as (progress, cancel):
+        result = state.service.optimize(progress=progress, cancel=cancel)
+    if as_json:
+        emit_json(result.as_dict())
+    elif result.optimized:
+        stdout.print(
+            f"optimized {result.points} points in {result.seconds:.1f} s: "
+            f"{result.segments_before} segments before, {result.segments_after} now; "
+            f"the store opens in {result.open_seconds:.2f} s"
+        )
+    else:
+        stdout.print(f"nothing to optimize: the store opens in {result.open_seconds:.2f} s")
 
 
 @store.command("migrate")
@@ -756,6 +803,7 @@ def store_migrate(
     else:
         stdout.print(
             escape(f"copied {result.copied} points from {result.source} to {result.target}")
+            + ("; optimized the target" if result.optimized else "")
         )
 
 
@@ -865,6 +913,8 @@ def worker(state: State, follow: bool, batch_size: int, as_json: bool) -> None:
             )
         for line in lines:
             stdout.print(line, markup=False, highlight=False)
+    if result.embedded:
+        _upkeep_note(state)
     if result.lease_lost:
         error_line(
             "the database did not answer for a whole lease: stopped, since other workers may "
@@ -943,6 +993,8 @@ def retrain(
             else " (run `vectorctl worker`)"
         ),
     )
+    if wait:
+        _upkeep_note(state)
 
 
 @cli.command()

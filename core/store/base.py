@@ -12,6 +12,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.errors import StoreMismatch
+from core.progress import CancelToken, ProgressCallback
+
 PointId = int | str  # Qdrant ids: unsigned integers or UUID strings
 
 # Payload fields. The first four are the image-search service's own; points written by
@@ -69,6 +72,29 @@ class CollectionInfo:
     vector_size: int | None = None
     distance: str | None = None  # "cosine", "dot", "euclid", "manhattan"
     points_count: int | None = None
+
+
+@dataclass(frozen=True)
+class Upkeep:
+    """What keeping the store fast asks of the operator now (engines without an optimiser of
+    their own report nothing). `reasons` say why an optimize is due; an empty list: none is."""
+
+    reasons: tuple[str, ...] = ()
+    missing_indexes: tuple[str, ...] = ()  # vectorctl's payload indexes the store lacks
+
+    @property
+    def optimize_due(self) -> bool:
+        return bool(self.reasons)
+
+
+@dataclass(frozen=True)
+class OptimizeOutcome:
+    optimized: bool  # False: the store was already in its fast layout
+    points: int
+    segments_before: int
+    segments_after: int
+    seconds: float
+    open_seconds: float  # opening the store once the optimize was done
 
 
 class VectorStore(ABC):
@@ -152,6 +178,25 @@ class VectorStore(ABC):
     @abstractmethod
     def create_snapshot(self) -> str | None:
         """Take a server-side snapshot and return its name; None where the engine has none."""
+
+    def upkeep(self) -> Upkeep:
+        """What the store needs to stay fast (cheap: no scan)."""
+        return Upkeep()
+
+    def optimize(
+        self, *, progress: ProgressCallback | None = None, cancel: CancelToken | None = None
+    ) -> OptimizeOutcome:
+        """Compact deleted versions and rebuild segments into the engine's fast layout (no
+        point changes). Engines that optimise by themselves, or cannot, refuse."""
+        raise StoreMismatch(
+            f"{self.kind} store {self.location} has no optimize of vectorctl's: "
+            + (
+                "a Qdrant server optimises its segments by itself"
+                if self.kind == "server"
+                else "copy the collection to Qdrant Edge (`vectorctl store migrate --to-edge "
+                "DIR`) for a store that stays fast"
+            )
+        )
 
     @abstractmethod
     def close(self) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from core.errors import StoreMismatch
+from core.errors import MissingIndex, StoreMismatch
 from core.paths import is_under
 from core.store.base import (
     F_ASSET_ID,
@@ -88,12 +88,6 @@ class MatchAny:
 
 
 @dataclass(frozen=True)
-class MatchPrefix:
-    key: str
-    prefix: str
-
-
-@dataclass(frozen=True)
 class HasId:
     ids: tuple[PointId, ...]
 
@@ -103,33 +97,54 @@ class IsEmpty:
     key: str
 
 
-Condition = MatchValue | MatchAny | MatchPrefix | HasId | IsEmpty
+@dataclass(frozen=True)
+class LegacyUnder:
+    """A legacy point (no `dirs`) whose path starts with `prefix`. Engines say it as one
+    nested filter, `is_empty(dirs) AND path starts with prefix`: the planner then reads the
+    few legacy points' paths (the null index of `dirs` lists them) instead of needing a
+    prefix index over every path."""
+
+    prefix: str
 
 
-def directory_conditions(directory: str, *, prefix_match: bool) -> list[Condition]:
+Condition = MatchValue | MatchAny | HasId | IsEmpty | LegacyUnder
+
+
+def directory_conditions(
+    directory: str, *, prefix_match: bool, legacy_points: bool = True
+) -> list[Condition]:
     """Points inside `directory` at any depth: those whose ancestor list names it, and legacy
     points (no `dirs`) whose path starts with `directory/` - the slash keeps `/a/b` from
-    matching `/a/b-old/x`. Without prefix matching only the first part can be said in a
-    filter; the store adds the legacy ids it found by reading paths (`_legacy_ids_under`)."""
+    matching `/a/b-old/x`. A point's directory is its `dirs` when it has them, its path
+    otherwise. Without prefix matching only the first part can be said in a filter; the store
+    adds the legacy ids it found by reading paths (`_legacy_ids_under`). A store that knows
+    it holds no legacy point (`legacy_points=False`) leaves their part out."""
     directory = directory.rstrip("/")
     conditions: list[Condition] = [MatchValue(F_DIRS, directory)]
-    if prefix_match:
-        conditions.append(MatchPrefix(F_PATH, directory + "/"))
+    if prefix_match and legacy_points:
+        conditions.append(LegacyUnder(directory + "/"))
     return conditions
 
 
 def selector_conditions(
-    selector: Selector, *, prefix_match: bool, integer_asset_ids: bool = True
+    selector: Selector,
+    *,
+    prefix_match: bool,
+    integer_asset_ids: bool = True,
+    legacy_points: bool = True,
 ) -> list[Condition]:
     """The union of conditions a non-empty selector stands for.
 
     `asset_id` is a string, but the image-search service also wrote it as an integer: each
     asset is matched in both forms unless the store knows no point holds an integer there
-    (`integer_asset_ids=False`).
+    (`integer_asset_ids=False`). Likewise directories match legacy points by path unless the
+    store knows it holds none (`legacy_points=False`).
     """
     conditions: list[Condition] = []
     if selector.directory:
-        conditions += directory_conditions(selector.directory, prefix_match=prefix_match)
+        conditions += directory_conditions(
+            selector.directory, prefix_match=prefix_match, legacy_points=legacy_points
+        )
     if selector.point_ids:
         conditions.append(HasId(tuple(normalize_ids(selector.point_ids))))
     if selector.asset_ids:
@@ -262,6 +277,7 @@ class QdrantEngineStore(VectorStore, Generic[F]):
             selector,
             prefix_match=self.prefix_match,
             integer_asset_ids=bool(selector.asset_ids) and self._may_hold_integer_asset_ids(),
+            legacy_points=not selector.directory or self._may_hold_legacy_points(),
         )
         if selector.directory and not self.prefix_match:
             legacy = self._legacy_ids_under(selector.directory)
@@ -284,6 +300,12 @@ class QdrantEngineStore(VectorStore, Generic[F]):
         """
         return True
 
+    def _may_hold_legacy_points(self) -> bool:
+        """Whether some point may lack `dirs`, so that directory selectors must also match
+        paths. An engine that can tell cheaply that every point has them says False, and a
+        directory is then one index lookup."""
+        return True
+
     def _legacy_ids_under(self, directory: str) -> list[PointId]:
         """Ids of legacy points (no `dirs`) inside `directory`, found by reading their paths:
         the fallback where the engine cannot match a path prefix (kept small: after a
@@ -293,8 +315,8 @@ class QdrantEngineStore(VectorStore, Generic[F]):
             ids += [r.id for r in page if is_under(str(r.payload.get(F_PATH, "")), directory)]
         return ids
 
-    def _unindexed(self, key: str) -> StoreMismatch:
-        return StoreMismatch(
+    def _unindexed(self, key: str) -> MissingIndex:
+        return MissingIndex(
             f"collection {self.collection!r} has no payload index on {key!r}, which counting "
             "by value needs: run `vectorctl store backfill` once to create vectorctl's indexes"
         )

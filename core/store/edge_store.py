@@ -9,35 +9,62 @@ distance are read there, so a shard another program created is described, restor
 recreated like one of ours. vectorctl's own `vectorctl-collection.json` is only read where
 the engine's file names no unnamed vector. Edge has payload indexes, exact counts and
 facets, filter deletes and MatchPrefix, but no snapshots and no background optimiser.
+
+What a large shard costs to open is its layout (measured at 1,000,000 points, see DESIGN.md
+"Qdrant facts"): an appendable segment rebuilds its payload indexes in memory at every load,
+and so does an optimised one whose indexes are kept in RAM. vectorctl keeps shards in the
+layout that opens in a fraction of a second: payload indexes memory-mapped, vectors cold
+(mapped, read when asked for), no `path` prefix index, integer indexes for lookups only, and
+no HNSW graph unless the shard's configuration names one (vectorctl never searches); and
+optimised after bulk writes, which `optimize` does in a child process (`edge_optimize`).
+What was written since the last optimize is counted in `vectorctl-maintenance.json`.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import queue
 import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import qdrant_edge as qe
 
-from core.errors import ConnectionFailed, StoreMismatch, ValidationError
-from core.store.base import F_ASSET_ID, CollectionInfo, PointId, Record
+from core.errors import Cancelled, ConnectionFailed, OperationFailed, StoreMismatch, ValidationError
+from core.progress import CancelToken, ProgressCallback, ProgressEvent, report
+from core.store.base import (
+    F_ASSET_ID,
+    F_DIRS,
+    F_PATH,
+    CollectionInfo,
+    OptimizeOutcome,
+    PointId,
+    Record,
+    Upkeep,
+)
 from core.store.common import (
     DISTANCES,
     ID_BATCH,
+    INDEXES,
     UPSERT_BATCH,
     Condition,
     HasId,
     IndexSpec,
     IsEmpty,
+    LegacyUnder,
     MatchAny,
-    MatchPrefix,
     MatchValue,
     QdrantEngineStore,
     batched,
     first_line,
-    indexes_to_create,
     normalize_id,
     normalize_ids,
     to_record,
@@ -47,6 +74,28 @@ from core.store.lock import DirectoryLock
 
 CONFIG_FILE = "vectorctl-collection.json"
 ENGINE_CONFIG_FILE = "edge_config.json"  # the engine's own, in the shard directory
+UPKEEP_FILE = "vectorctl-maintenance.json"  # writes and deletes since the last optimize
+TEMP_SEGMENTS = "temp_segments"  # the engine's scratch directory while it optimises
+# vectorctl's indexes on Edge: all but the `path` prefix index. Directory selectors find
+# legacy points through the null index of `dirs` (`LegacyUnder`), so a prefix index over
+# every path (1,000,000 keys: the largest index by far) serves nothing.
+EDGE_INDEXES = tuple(spec for spec in INDEXES if not spec.prefix)
+# An optimize is due once this many points were written since the last one: they sit in the
+# appendable segment, whose payload indexes are rebuilt in memory at every open (about
+# 7 us a point with vectorctl's five indexes: 20,000 points cost some 0.15 s an open).
+OPTIMIZE_AFTER_WRITES = 20_000
+# ... or once this share of the points was deleted. Deleted versions stay in an optimised
+# segment's index until it is vacuumed, and the engine plans reads on those stale counts: a
+# scroll of a directory whose points there were all deleted (then restored, or re-embedded,
+# elsewhere) checks every live point of the segment instead, 2.3 s of disk reads for 10% of
+# 1,000,000 (a close evicts the files from the page cache, so every command pays it). The
+# engine's own default vacuums from 20%; vectorctl's layout from this share.
+VACUUM_SHARE = 0.05
+OPTIMIZE_AFTER_DELETED = VACUUM_SHARE
+SLOW_OPEN_SECONDS = 1.0  # an open this slow says an optimize is due, whatever the counts
+# No HNSW graph (m=0): vectorctl only filters, counts and facets. Building the engine's
+# default graph (m=16) took 233 s for 100,000 points here, m=0 6.8 s.
+NO_GRAPH_M = 0
 # Ids per facet in `value_counts`: far below the size at which Edge estimates facet counts
 # instead of counting them, and small enough that the engine reads the ids rather than
 # scanning the segment (10,000 ids of 100,000 points: 23 ms, two halves: 6 ms).
@@ -71,10 +120,14 @@ class EdgeStore(QdrantEngineStore[qe.Filter]):
         self._path = root / collection
         self._lock = DirectoryLock.acquire(root, "Qdrant Edge store")
         try:
+            started = time.perf_counter()
             self._shard: qe.EdgeShard | None = self._load()
+            self.open_seconds = time.perf_counter() - started
         except BaseException:
             self._lock.release()
             raise
+        self._upkeep = _read_upkeep(self._path / UPKEEP_FILE)
+        self._upkeep_changed = False
 
     # -- collection -----------------------------------------------------------------------
 
@@ -128,9 +181,87 @@ class EdgeStore(QdrantEngineStore[qe.Filter]):
 
     def close(self) -> None:
         if self._shard is not None:
+            self._save_upkeep()
             self._shard.close()
             self._shard = None
         self._lock.release()
+
+    # -- upkeep ---------------------------------------------------------------------------
+
+    def upkeep(self) -> Upkeep:
+        if self._shard is None:
+            return Upkeep()
+        info = self._shard.info()
+        schema = info.payload_schema
+        reasons = []
+        outdated = _outdated_layout(schema, self._path / ENGINE_CONFIG_FILE)
+        if outdated:
+            reasons.append(f"its layout predates this vectorctl ({outdated})")
+        written, deleted = self._upkeep["written"], self._upkeep["deleted"]
+        if written >= OPTIMIZE_AFTER_WRITES:
+            reasons.append(f"{written:,} points written since the last optimize")
+        if deleted >= max(1_000, OPTIMIZE_AFTER_DELETED * (info.points_count + deleted)):
+            reasons.append(f"{deleted:,} points deleted since the last optimize")
+        if self.open_seconds >= SLOW_OPEN_SECONDS:
+            reasons.append(f"it took {self.open_seconds:.1f} s to open")
+        return Upkeep(
+            reasons=tuple(reasons),
+            missing_indexes=tuple(spec.field for spec in EDGE_INDEXES if spec.field not in schema),
+        )
+
+    def optimize(
+        self, *, progress: ProgressCallback | None = None, cancel: CancelToken | None = None
+    ) -> OptimizeOutcome:
+        """Bring the shard into vectorctl's layout and let the engine rebuild its segments:
+        compact deleted versions, turn the appendable segment's points into optimised
+        segments with memory-mapped indexes. No point changes.
+
+        The engine's optimize holds the interpreter lock for its whole run and cannot be
+        interrupted, so it runs in a child process on the closed shard (this process keeps
+        the directory lock): the console stays live, and a cancel kills the child. The
+        engine swaps finished segments in atomically, so a killed optimize leaves every point
+        in place (checked by killing it at every stage); its scratch files are removed."""
+        shard = self._require()
+        before = shard.info()
+        self._save_upkeep()
+        shard.close()
+        self._shard = None
+        started = time.perf_counter()
+        try:
+            optimized = _run_optimizer(self._path, progress, cancel)
+        finally:
+            shutil.rmtree(self._path / TEMP_SEGMENTS, ignore_errors=True)
+            reopened = time.perf_counter()
+            self._shard = self._load()
+            self.open_seconds = time.perf_counter() - reopened
+        seconds = reopened - started
+        after = self._require().info()
+        self._upkeep = {"written": 0, "deleted": 0, "optimized_at": _now()}
+        self._upkeep_changed = True
+        self._save_upkeep()
+        return OptimizeOutcome(
+            optimized=optimized,
+            points=int(after.points_count),
+            segments_before=int(before.segments_count),
+            segments_after=int(after.segments_count),
+            seconds=seconds,
+            open_seconds=self.open_seconds,
+        )
+
+    def _count_upkeep(self, key: str, n: int) -> None:
+        self._upkeep[key] += n
+        self._upkeep_changed = True
+
+    def _save_upkeep(self) -> None:
+        """Best effort: the counts only decide when to advise an optimize (a slow open says
+        so too), so a store that cannot be written to loses nothing that matters."""
+        if not self._upkeep_changed or not self._path.is_dir():
+            return
+        try:
+            (self._path / UPKEEP_FILE).write_text(json.dumps(self._upkeep), encoding="utf-8")
+        except OSError:
+            return
+        self._upkeep_changed = False
 
     # -- points ---------------------------------------------------------------------------
 
@@ -147,11 +278,14 @@ class EdgeStore(QdrantEngineStore[qe.Filter]):
         for batch in batched(records, UPSERT_BATCH):
             points = [qe.Point(normalize_id(r.id), vector_of(r), r.payload) for r in batch]
             shard.update(qe.UpdateOperation.upsert_points(points))
+            self._count_upkeep("written", len(points))
 
     def set_payload(self, ids: Sequence[PointId], payload: dict[str, Any]) -> None:
         shard = self._require()
         for batch in batched(normalize_ids(ids), ID_BATCH):
             shard.update(qe.UpdateOperation.set_payload(list(batch), payload))
+            # A new version of each point, in the appendable segment.
+            self._count_upkeep("written", len(batch))
 
     def value_counts(self, key: str, ids: Sequence[PointId]) -> dict[Any, int] | None:
         # A facet that is not `exact` but filtered counts the values of the live points that
@@ -187,6 +321,14 @@ class EdgeStore(QdrantEngineStore[qe.Filter]):
             and index.data_type == qe.PayloadSchemaType.Keyword
             and index.points >= info.points_count
         )
+
+    def _may_hold_legacy_points(self) -> bool:
+        # The `dirs` index counts the live points that have the field: when that is every
+        # point, a directory is one index lookup (27 ms for 100,000 of 1,000,000 points)
+        # instead of that plus a read of the legacy points' null index and paths (0.3 s).
+        info = self._require().info()
+        index = info.payload_schema.get(F_DIRS)
+        return index is None or index.points < info.points_count
 
     def _to_filter(self, conditions: list[Condition]) -> qe.Filter:
         return qe.Filter(should=[_condition(c) for c in conditions])
@@ -248,9 +390,12 @@ class EdgeStore(QdrantEngineStore[qe.Filter]):
 
     def _delete_points(self, ids: list[PointId]) -> None:
         self._require().update(qe.UpdateOperation.delete_points(list(ids)))
+        self._count_upkeep("deleted", len(ids))
 
     def _delete_where(self, flt: qe.Filter) -> None:
+        deleted = self._count(flt)
         self._require().update(qe.UpdateOperation.delete_points_by_filter(flt))
+        self._count_upkeep("deleted", deleted)
 
     def _facet(self, key: str, limit: int) -> list[tuple[Any, int]]:
         shard = self._require()
@@ -295,9 +440,11 @@ class EdgeStore(QdrantEngineStore[qe.Filter]):
         shutil.rmtree(self._dropped)
 
     def _create(self, vector_size: int, distance: str) -> None:
-        params = qe.EdgeVectorParams(size=vector_size, distance=_DISTANCE[distance])
-        self._shard = qe.EdgeShard.create(str(self._path), qe.EdgeConfig(vectors=params))
+        config = layout_config(vector_size, _DISTANCE[distance])
+        self._shard = qe.EdgeShard.create(str(self._path), config)
         self._write_config(vector_size, distance)
+        self._upkeep = {"written": 0, "deleted": 0, "optimized_at": None}
+        self._upkeep_changed = True
         self._ensure_indexes()
 
     def _adopt(self, vector_size: int, distance: str) -> None:
@@ -306,7 +453,9 @@ class EdgeStore(QdrantEngineStore[qe.Filter]):
         refuses), after the engine confirms it matches."""
         self._require().close()
         self._shard = None
-        params = qe.EdgeVectorParams(size=vector_size, distance=_DISTANCE[distance])
+        params = qe.EdgeVectorParams(
+            size=vector_size, distance=_DISTANCE[distance], memory=qe.Memory.Cold
+        )
         try:
             self._shard = qe.EdgeShard.load(str(self._path), qe.EdgeConfig(vectors=params))
         except Exception as exc:  # the engine raises bare Exceptions
@@ -335,10 +484,14 @@ class EdgeStore(QdrantEngineStore[qe.Filter]):
         return data
 
     def _ensure_indexes(self) -> None:
+        """Create the indexes the shard lacks; indexes of an older layout are kept until
+        `optimize` (rebuilding them here would hold a write command, and the console, for
+        seconds a field on a large shard)."""
         shard = self._require()
-        existing = {k: v.params for k, v in shard.info().payload_schema.items()}
-        for spec in indexes_to_create(existing, prefix_match=True):
-            shard.update(qe.UpdateOperation.create_field_index(spec.field, _schema(spec)))
+        existing = shard.info().payload_schema
+        for spec in EDGE_INDEXES:
+            if spec.field not in existing:
+                shard.update(qe.UpdateOperation.create_field_index(spec.field, index_schema(spec)))
 
     def _require(self) -> qe.EdgeShard:
         if self._shard is None:
@@ -359,10 +512,184 @@ def _engine_vector_params(path: Path) -> dict[str, Any]:
     return {"vector_size": size, "distance": distance if distance in DISTANCES else None}
 
 
-def _schema(spec: IndexSpec) -> Any:
+def index_schema(spec: IndexSpec) -> Any:
+    """Memory-mapped (`Cold`): an optimised segment maps the index files at load instead of
+    building heap maps from them (1,000,000 points, six indexes: 10-12 s an open in RAM,
+    0.2 s mapped). Integers for lookups only: vectorctl matches them, never by range (the
+    default builds both, two indexes a field)."""
     if spec.kind == "integer":
-        return qe.PayloadSchemaType.Integer
-    return qe.KeywordIndexParams(prefix=True) if spec.prefix else qe.PayloadSchemaType.Keyword
+        return qe.IntegerIndexParams(lookup=True, range=False, memory=qe.Memory.Cold)
+    return qe.KeywordIndexParams(memory=qe.Memory.Cold)
+
+
+def _in_layout(spec: IndexSpec, info: Any) -> bool:
+    params = info.params
+    if params is None or params.memory != qe.Memory.Cold:  # an index of an older vectorctl
+        return False
+    return spec.kind != "integer" or (params.lookup is not False and params.range is False)
+
+
+def outdated_indexes(schema: dict[str, Any]) -> list[str]:
+    """vectorctl's indexes in an older layout (kept in RAM, integer ranges, the `path`
+    prefix index): what `optimize` rebuilds or drops."""
+    fields = [
+        spec.field
+        for spec in EDGE_INDEXES
+        if spec.field in schema and not _in_layout(spec, schema[spec.field])
+    ]
+    path = schema.get(F_PATH)
+    if path is not None and getattr(path.params, "prefix", False):  # vectorctl's own
+        fields.append(F_PATH)
+    return fields
+
+
+def layout_config(
+    size: int, distance: qe.Distance, *, keep_graph: bool = False, keep_optimizers: bool = False
+) -> qe.EdgeConfig:
+    """The engine configuration of vectorctl's layout: vectors cold (memory-mapped, read
+    when asked for: 173 MB resident instead of 2.2 GB for 1,000,000 vectors of 512); no
+    HNSW graph; segments vacuumed from 5% deleted versions. A shard whose configuration
+    names a graph or optimiser settings of its own keeps them (`keep_graph`,
+    `keep_optimizers`)."""
+    params = qe.EdgeVectorParams(size=size, distance=distance, memory=qe.Memory.Cold)
+    graph = optimizers = None
+    if not keep_graph:  # ef_construct and full_scan_threshold: the engine's defaults
+        graph = qe.HnswIndexConfig(m=NO_GRAPH_M, ef_construct=100, full_scan_threshold=10_000)
+    if not keep_optimizers:
+        optimizers = qe.EdgeOptimizersConfig(deleted_threshold=VACUUM_SHARE)
+    return qe.EdgeConfig(vectors=params, hnsw_config=graph, optimizers=optimizers)
+
+
+def shard_layout_config(shard: Path) -> qe.EdgeConfig | None:
+    """vectorctl's layout for the shard in directory `shard`, from its `edge_config.json`;
+    None when its unnamed vector has settings of its own (datatype, multivectors,
+    quantization) or it has none: a configuration names a vector whole, so such a shard
+    keeps the configuration it has."""
+    try:
+        config = json.loads((shard / ENGINE_CONFIG_FILE).read_text(encoding="utf-8"))
+        vector = config["vectors"][""]
+        distance = getattr(qe.Distance, str(vector["distance"]))
+        size = int(vector["size"])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    if set(vector) - {"size", "distance", "on_disk", "memory"}:
+        return None
+    return layout_config(
+        size,
+        distance,
+        keep_graph=config.get("hnsw_config") is not None,
+        keep_optimizers=config.get("optimizers") is not None,
+    )
+
+
+def _outdated_layout(schema: dict[str, Any], engine_config: Path) -> str:
+    """What of the shard is not in vectorctl's layout, in a few words; empty when all is."""
+    parts = []
+    indexes = outdated_indexes(schema)
+    if indexes:
+        parts.append("payload indexes " + ", ".join(indexes) + " of an older layout")
+    if shard_layout_config(engine_config.parent) is not None:
+        vector = json.loads(engine_config.read_text(encoding="utf-8"))["vectors"][""]
+        if vector.get("memory") != "cold":
+            parts.append("vectors loaded into memory")
+    return "; ".join(parts)
+
+
+def _read_upkeep(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return {
+            "written": int(data["written"]),
+            "deleted": int(data["deleted"]),
+            "optimized_at": data.get("optimized_at"),
+        }
+    except (OSError, ValueError, KeyError, TypeError):
+        return {"written": 0, "deleted": 0, "optimized_at": None}
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+# -- the optimiser's child process -------------------------------------------------------------
+
+POLL_SECONDS = 0.2
+
+
+def _run_optimizer(
+    path: Path, progress: ProgressCallback | None, cancel: CancelToken | None
+) -> bool:
+    """Run `edge_optimize` on the closed shard at `path`; True when it rebuilt something.
+
+    The child runs in its own session, so a Ctrl-C meant for this process does not reach it:
+    this process decides, and kills it when `cancel` is set."""
+    from core.store import edge_optimize
+
+    root = str(Path(__file__).resolve().parents[2])  # where `core` is imported from
+    paths = [root, os.environ.get("PYTHONPATH", "")]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
+    child = subprocess.Popen(
+        [sys.executable, "-m", edge_optimize.__name__, str(path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,
+    )
+    assert child.stdout is not None and child.stderr is not None
+    lines: queue.Queue[str] = queue.Queue()
+    errors: list[str] = []
+    readers = [
+        threading.Thread(target=_pump, args=(child.stdout, lines.put), daemon=True),
+        threading.Thread(target=_pump, args=(child.stderr, errors.append), daemon=True),
+    ]
+    for reader in readers:
+        reader.start()
+    optimized = False
+    phase, started, shown = "", time.monotonic(), 0
+    try:
+        while True:
+            while not lines.empty():
+                event = json.loads(lines.get())
+                if "optimized" in event:
+                    optimized = bool(event["optimized"])
+                    continue
+                phase, started, shown = str(event["phase"]), time.monotonic(), 0
+                report(progress, ProgressEvent(phase, int(event["done"]), event.get("total")))
+            if child.poll() is not None:
+                break
+            if cancel is not None and cancel.is_set():
+                os.killpg(child.pid, signal.SIGKILL)
+                child.wait()
+                raise Cancelled(
+                    "optimize cancelled by the operator: no point changed (segments the "
+                    "engine had finished stay optimised); run it again to finish"
+                )
+            elapsed = int(time.monotonic() - started)
+            if phase == "optimizing" and elapsed > shown:  # the engine reports nothing else
+                shown = elapsed
+                message = f"{elapsed} s (the engine reports no progress of its own)"
+                report(progress, ProgressEvent(phase, elapsed, None, message=message))
+            time.sleep(POLL_SECONDS)
+    except BaseException:
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.wait()
+        raise
+    for reader in readers:
+        reader.join()
+    while not lines.empty():
+        event = json.loads(lines.get())
+        optimized = optimized or bool(event.get("optimized"))
+    if child.returncode != 0:
+        detail = errors[-1].strip() if errors else f"exit status {child.returncode}"
+        raise OperationFailed(f"optimize of Qdrant Edge store {path} failed: {detail}")
+    return optimized
+
+
+def _pump(stream: IO[str], sink: Any) -> None:
+    for line in stream:
+        sink(line)
 
 
 def _condition(condition: Condition) -> Any:
@@ -371,10 +698,15 @@ def _condition(condition: Condition) -> Any:
             return qe.FieldCondition(key=key, match=qe.MatchValue(value))
         case MatchAny(key, values):
             return qe.FieldCondition(key=key, match=qe.MatchAny(values))
-        case MatchPrefix(key, prefix):
-            return qe.FieldCondition(key=key, match=qe.MatchPrefix(prefix))
         case HasId(ids):
             return qe.HasIdCondition(set(ids))
         case IsEmpty(key):
             return qe.IsEmptyCondition(key)
+        case LegacyUnder(prefix):
+            return qe.Filter(
+                must=[
+                    qe.IsEmptyCondition(F_DIRS),
+                    qe.FieldCondition(key=F_PATH, match=qe.MatchPrefix(prefix)),
+                ]
+            )
     raise TypeError(f"unknown condition {condition!r}")

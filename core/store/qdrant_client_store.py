@@ -28,7 +28,7 @@ from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedR
 
 from core.errors import ConnectionFailed, StoreMismatch, ValidationError
 from core.settings import mask_url
-from core.store.base import CollectionInfo, PointId, Record
+from core.store.base import F_DIRS, F_PATH, CollectionInfo, PointId, Record
 from core.store.common import (
     DISTANCES,
     ID_BATCH,
@@ -37,8 +37,8 @@ from core.store.common import (
     HasId,
     IndexSpec,
     IsEmpty,
+    LegacyUnder,
     MatchAny,
-    MatchPrefix,
     MatchValue,
     QdrantEngineStore,
     batched,
@@ -396,12 +396,17 @@ def _condition(condition: Condition) -> Any:
             return m.FieldCondition(key=key, match=m.MatchValue(value=value))
         case MatchAny(key, values):
             return m.FieldCondition(key=key, match=m.MatchAny(any=values))
-        case MatchPrefix(key, prefix):
-            return m.FieldCondition(key=key, match=m.MatchPrefix(prefix=prefix))
         case HasId(ids):
             return m.HasIdCondition(has_id=list(ids))
         case IsEmpty(key):
             return m.IsEmptyCondition(is_empty=m.PayloadField(key=key))
+        case LegacyUnder(prefix):
+            return m.Filter(
+                must=[
+                    m.IsEmptyCondition(is_empty=m.PayloadField(key=F_DIRS)),
+                    m.FieldCondition(key=F_PATH, match=m.MatchPrefix(prefix=prefix)),
+                ]
+            )
     raise TypeError(f"unknown condition {condition!r}")
 
 

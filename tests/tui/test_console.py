@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import socket
 import subprocess
+import threading
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -11,8 +13,8 @@ from textual.widgets import Button, DataTable, Input
 
 from core.db.models import VectorDeletionLog
 from core.service import VectorService
-from core.settings import RESET_PHRASE
-from core.store.base import Selector
+from core.settings import RESET_PHRASE, Settings
+from core.store.base import Selector, VectorStore
 from tests.tui.conftest import screen_text, settle
 from tests.tui.library import deployment_settings, populate
 from tui.app import VectorctlApp
@@ -371,3 +373,58 @@ async def test_the_console_says_at_start_that_an_operation_was_interrupted(
         table = app.screen.query_one(DataTable)
         assert table.get_row(str(log_id))[5].plain == "interrupted"  # type: ignore[union-attr]
     app.service.close()
+
+
+async def test_the_first_screen_is_drawn_while_the_store_opens(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import core.store
+
+    writable = VectorService(deployment_settings(tmp_path))
+    populate(writable)
+    writable.close()
+    opened = threading.Event()
+    real_open = core.store.open_store
+
+    def slow_open(settings: Settings) -> VectorStore:
+        opened.wait(10)  # as a large store in an older layout: seconds
+        return real_open(settings)
+
+    monkeypatch.setattr(core.store, "open_store", slow_open)
+    service = VectorService(deployment_settings(tmp_path))
+    app = VectorctlApp(service)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause(0.2)
+            assert isinstance(app.screen, DirectoriesScreen)
+            assert "opening the store…" in str(app.screen.query_one("StatusHeader").render())
+            opened.set()
+            await settle(pilot)
+            header = str(app.screen.query_one("StatusHeader").render())
+            assert "opening" not in header and "17 vectors" in header
+            tree = app.screen.query_one(DirectoryTree)
+            assert [n.data.path for n in tree.root.children if n.data] == ["/archive", "/photos"]
+    finally:
+        service.close()
+
+
+async def test_optimize_runs_as_a_job_and_the_header_says_when_it_is_due(
+    service: VectorService,
+) -> None:
+    app = VectorctlApp(service)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await settle(pilot)
+        assert app.info is not None and app.info.advice == []
+        app.info = replace(app.info, advice=["optimize due: 30,000 points written since…"])
+        await pilot.pause()
+        assert "optimize due" in str(app.screen.query_one("StatusHeader").render())
+
+        await pilot.press("O")
+        await settle(pilot)
+        toasts = {(n.title, n.message.split(":")[0]) for n in app._notifications}
+        if service.store.kind == "edge":
+            assert ("optimize store", "nothing to optimize") in toasts
+        else:
+            refusal = f"local store {service.store.location} has no optimize of vectorctl's"
+            assert ("optimize store failed", refusal) in toasts
+        assert "optimize due" not in str(app.screen.query_one("StatusHeader").render())

@@ -17,23 +17,36 @@ class StatusHeader(Static):
     """Reads the app's `info`, `orphan_count` and `job`; never calls the service itself."""
 
     def on_mount(self) -> None:
-        for name in ("info", "orphan_count", "job"):
+        for name in ("opening", "info", "orphan_count", "job"):
             self.watch(self.app, name, self._redraw, init=False)
         self._redraw()
 
     def _redraw(self, _value: object = None) -> None:
         app = cast("VectorctlApp", self.app)
         self.update(
-            self.header_text(app.service.settings.describe(), app.info, app.orphan_count, app.job)
+            self.header_text(
+                app.service.settings.describe(),
+                app.info,
+                app.orphan_count,
+                app.job,
+                opening=app.opening,
+            )
         )
 
     @staticmethod
     def header_text(
-        config: dict[str, object], info: Info | None, orphans: int | None, job: RunningJob | None
+        config: dict[str, object],
+        info: Info | None,
+        orphans: int | None,
+        job: RunningJob | None,
+        *,
+        opening: bool = False,
     ) -> Text:
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(f"{config['collection']}", style="bold")
-        if info is None:
+        if opening:
+            text.append("  opening the store…", style="bold cyan")
+        elif info is None:
             text.append("  connecting…", style="dim")
         else:
             _figures(text, info)
@@ -63,3 +76,5 @@ def _figures(text: Text, info: Info) -> None:
         text.append(f"  {info.assets or 0:,} assets  {info.sessions or 0:,} sessions")
     else:
         text.append("  database unreachable", style="bold red")
+    if info.advice:  # "optimize due", "backfill due", ...: the sentence is in `vectorctl info`
+        text.append(f"  {info.advice[0].split(':', 1)[0]}", style="bold yellow")
