@@ -40,6 +40,7 @@ from core.store.common import (
     indexes_to_create,
     normalize_id,
     normalize_ids,
+    payload_groups,
     to_record,
     vector_of,
 )
@@ -62,18 +63,25 @@ _DISTANCE = {
 class EdgeStore(QdrantEngineStore[qe.Filter]):
     kind = "edge"
 
-    def __init__(self, directory: str | Path, collection: str):
+    def __init__(
+        self, directory: str | Path, collection: str, *, lock: DirectoryLock | None = None
+    ):
+        """Open (or prepare to create) one collection's shard. `lock` is the directory lock
+        an already open store of this process holds (`open_collection`): it is shared, not
+        taken again nor released by this store."""
         if not collection or collection in (".", "..") or "/" in collection:
             raise ValidationError(f"collection name {collection!r} cannot name a directory")
         root = Path(directory).expanduser()
         self.location = str(root)
         self.collection = collection
         self._path = root / collection
-        self._lock = DirectoryLock.acquire(root, "Qdrant Edge store")
+        self._owns_lock = lock is None
+        self._lock = lock or DirectoryLock.acquire(root, "Qdrant Edge store")
         try:
             self._shard: qe.EdgeShard | None = self._load()
         except BaseException:
-            self._lock.release()
+            if self._owns_lock:
+                self._lock.release()
             raise
 
     # -- collection -----------------------------------------------------------------------
@@ -130,7 +138,12 @@ class EdgeStore(QdrantEngineStore[qe.Filter]):
         if self._shard is not None:
             self._shard.close()
             self._shard = None
-        self._lock.release()
+        if self._owns_lock:
+            self._lock.release()
+
+    def open_collection(self, collection: str) -> EdgeStore:
+        # One shard directory per collection under the store directory, one lock for them all.
+        return EdgeStore(self.location, collection, lock=self._lock)
 
     # -- points ---------------------------------------------------------------------------
 
@@ -152,6 +165,15 @@ class EdgeStore(QdrantEngineStore[qe.Filter]):
         shard = self._require()
         for batch in batched(normalize_ids(ids), ID_BATCH):
             shard.update(qe.UpdateOperation.set_payload(list(batch), payload))
+
+    def update_payloads(self, updates: Sequence[tuple[PointId, dict[str, Any]]]) -> None:
+        shard = self._require()
+        for group in payload_groups(updates):
+            ids: list[Any] = list(group.ids)
+            if group.set:
+                shard.update(qe.UpdateOperation.set_payload(ids, group.set))
+            if group.unset:
+                shard.update(qe.UpdateOperation.delete_payload(ids, group.unset))
 
     def value_counts(self, key: str, ids: Sequence[PointId]) -> dict[Any, int] | None:
         # A facet that is not `exact` but filtered counts the values of the live points that
