@@ -1,0 +1,317 @@
+"""What the database says: assets with the category of the session that last embedded them,
+and face rows with their person, read in key order in chunks (the exact scan merges them
+with the store's scroll), by key, or at random (the sampled check).
+
+Every read ends its transaction (`rollback`): a scan holds no snapshot between chunks.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnClause, TableClause, column, func, inspect, null, select, table
+from sqlalchemy.orm import Session
+
+from core.db.ids import max_id
+from core.db.models import Category, ImageAsset, TrainingJob, TrainingSession
+from core.drift.rules import canonical_uuid
+from core.errors import OperationFailed
+from core.jobs import COMPLETED
+
+CHUNK = 10_000  # rows per read
+IN_CHUNK = 5_000  # values per IN (...) list: below both databases' parameter limits
+FACES_TABLE = "face_instances"
+# Below this share of used ids in [min, max], random ids mostly miss: sample with the
+# database's own random order instead (a scan of the table).
+DENSE_ENOUGH = 0.05
+
+
+@dataclass(slots=True)
+class AssetRow:
+    id: int
+    path: str
+    category: int | None = None  # of the session whose completed job embedded it last
+    known: bool = False  # whether such a job exists
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """The small tables a category check needs, read once: categories that exist and the
+    category of every training session."""
+
+    categories: frozenset[int]
+    sessions: dict[int, int | None]
+
+    @classmethod
+    def read(cls, db: Session) -> Catalog:
+        conn = db.connection()
+        categories = frozenset(conn.execute(select(Category.id)).scalars())
+        sessions = dict(conn.execute(select(TrainingSession.id, TrainingSession.category_id)).all())
+        db.rollback()
+        return cls(categories, {int(k): v for k, v in sessions.items()})
+
+
+def asset_id_limit(db: Session) -> int:
+    limit = max_id(db.connection(), ImageAsset.__tablename__)
+    db.rollback()
+    return limit
+
+
+def _asset_rows(db: Session, *conditions: Any, limit: int | None = None) -> list[AssetRow]:
+    stmt = select(ImageAsset.id, ImageAsset.path).where(*conditions).order_by(ImageAsset.id)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return [AssetRow(int(i), str(p)) for i, p in db.connection().execute(stmt)]
+
+
+def add_categories(db: Session, rows: Sequence[AssetRow], catalog: Catalog) -> None:
+    """Give each row the category of the session of its latest completed job."""
+    if not rows:
+        return
+    ids = [r.id for r in rows]
+    low, high = min(ids), max(ids)
+    if high - low + 1 <= 2 * len(ids):  # dense (rows in key order usually are): one range
+        conditions = [TrainingJob.asset_id.between(low, high)]
+    else:
+        conditions = [
+            TrainingJob.asset_id.in_(ids[start : start + IN_CHUNK])
+            for start in range(0, len(ids), IN_CHUNK)
+        ]
+    latest: dict[int, tuple[int, int]] = {}  # asset -> (job id, session id)
+    for condition in conditions:
+        stmt = select(TrainingJob.asset_id, TrainingJob.id, TrainingJob.session_id).where(
+            TrainingJob.status == COMPLETED, condition
+        )
+        for asset, job, session in db.connection().execute(stmt):
+            if asset not in latest or job > latest[asset][0]:
+                latest[asset] = (job, session)
+    for row in rows:
+        found = latest.get(row.id)
+        if found is not None:
+            row.known, row.category = True, catalog.sessions.get(found[1])
+
+
+class AssetCursor:
+    """Every asset in id order, read CHUNK rows at a time as the merge asks for them."""
+
+    def __init__(self, db: Session, catalog: Catalog | None):
+        self._db, self._catalog = db, catalog
+        self._rows: list[AssetRow] = []
+        self._next = 0
+        self._after: int | None = None
+        self._done = False
+        self.read = 0
+
+    def peek(self) -> AssetRow | None:
+        if self._next == len(self._rows) and not self._fill():
+            return None
+        return self._rows[self._next]
+
+    def take(self) -> AssetRow:
+        row = self._rows[self._next]
+        self._next += 1
+        return row
+
+    def _fill(self) -> bool:
+        if self._done:
+            return False
+        conditions = [] if self._after is None else [ImageAsset.id > self._after]
+        self._rows = _asset_rows(self._db, *conditions, limit=CHUNK)
+        self._next = 0
+        if self._catalog is not None:
+            add_categories(self._db, self._rows, self._catalog)
+        self._db.rollback()
+        self.read += len(self._rows)
+        if len(self._rows) < CHUNK:
+            self._done = True
+        if not self._rows:
+            return False
+        self._after = self._rows[-1].id
+        return True
+
+
+def assets_by_id(
+    db: Session, ids: Sequence[int], catalog: Catalog | None, limit: int
+) -> dict[int, AssetRow]:
+    """The assets with these ids (an id beyond what the column holds names none)."""
+    wanted = sorted({i for i in ids if -limit - 1 <= i <= limit})
+    rows: list[AssetRow] = []
+    for start in range(0, len(wanted), IN_CHUNK):
+        rows += _asset_rows(db, ImageAsset.id.in_(wanted[start : start + IN_CHUNK]))
+    if catalog is not None:
+        add_categories(db, rows, catalog)
+    db.rollback()
+    return {r.id: r for r in rows}
+
+
+def asset_count(db: Session) -> int:
+    count = db.connection().execute(select(func.count()).select_from(ImageAsset)).scalar()
+    db.rollback()
+    return int(count or 0)
+
+
+def random_assets(
+    db: Session, n: int, rng: random.Random, catalog: Catalog | None, limit: int
+) -> list[AssetRow]:
+    """A uniform random sample of `n` assets (all of them when there are no more): random
+    ids in the id range, keeping those that exist, while ids are dense enough; else the
+    database's random order."""
+    conn = db.connection()
+    low, high, total = conn.execute(
+        select(func.min(ImageAsset.id), func.max(ImageAsset.id), func.count())
+    ).one()
+    db.rollback()
+    if not total:
+        return []
+    if n >= total or total < DENSE_ENOUGH * (high - low + 1):
+        stmt = select(ImageAsset.id).order_by(func.random()).limit(n)
+        chosen = [int(i) for i in db.connection().execute(stmt).scalars()]
+        db.rollback()
+    else:
+        chosen = _random_existing(db, n, rng, int(low), int(high), int(total))
+    rows = assets_by_id(db, chosen, catalog, limit)
+    return [rows[i] for i in chosen if i in rows]
+
+
+def _random_existing(
+    db: Session, n: int, rng: random.Random, low: int, high: int, total: int
+) -> list[int]:
+    """Distinct existing ids drawn uniformly: each draw is uniform over the range and kept
+    when it exists, so every existing id is equally likely."""
+    chosen: dict[int, None] = {}  # ordered: the draws' order, for a seeded sample
+    span = high - low + 1
+    while len(chosen) < n:
+        wanted = n - len(chosen)
+        draws = {rng.randint(low, high) for _ in range(int(wanted * span / total * 1.2) + 8)}
+        draws -= chosen.keys()
+        ordered = sorted(draws)
+        found: set[int] = set()
+        for start in range(0, len(ordered), IN_CHUNK):
+            stmt = select(ImageAsset.id).where(ImageAsset.id.in_(ordered[start : start + IN_CHUNK]))
+            found.update(int(i) for i in db.connection().execute(stmt).scalars())
+        db.rollback()
+        hits = sorted(found)
+        rng.shuffle(hits)
+        chosen.update(dict.fromkeys(hits[:wanted]))
+    return list(chosen)
+
+
+# -- face_instances (the image-search service's faces, reference 002) -----------------------
+
+
+@dataclass(slots=True)
+class FaceRow:
+    key: str  # the point id (qdrant_point_id), canonical
+    raw: Any  # qdrant_point_id as the database returned it: the next chunk starts after it
+    person: str | None  # person_id, canonical
+    path: str | None  # the path of the face's image, where the table names its asset
+
+
+@dataclass(frozen=True)
+class FacesTable:
+    """face_instances as this database has it: `person_id` and `qdrant_point_id` (any UUID
+    column type: PostgreSQL's uuid, text or bytes on SQLite), and `asset_id` when present."""
+
+    table: TableClause
+    with_asset: bool
+
+    @classmethod
+    def find(cls, db: Session) -> FacesTable | None:
+        conn = db.connection()
+        inspector = inspect(conn)
+        if not inspector.has_table(FACES_TABLE):
+            db.rollback()
+            return None
+        names = {c["name"] for c in inspector.get_columns(FACES_TABLE)}
+        db.rollback()
+        if not {"person_id", "qdrant_point_id"} <= names:
+            return None
+        with_asset = "asset_id" in names
+        columns: list[ColumnClause[Any]] = [column("qdrant_point_id"), column("person_id")]
+        if with_asset:
+            columns.append(column("asset_id"))
+        return cls(table(FACES_TABLE, *columns), with_asset)
+
+    def _select(self) -> Any:
+        t = self.table
+        key = t.c.qdrant_point_id
+        if not self.with_asset:
+            return select(key, t.c.person_id, null()).where(key.is_not(None))
+        images = ImageAsset.__table__
+        joined = t.outerjoin(images, images.c.id == t.c.asset_id)
+        stmt = select(key, t.c.person_id, images.c.path).select_from(joined)
+        return stmt.where(key.is_not(None))
+
+    def rows(self, db: Session, after: Any, limit: int) -> list[FaceRow]:
+        stmt = self._select()
+        if after is not None:
+            stmt = stmt.where(self.table.c.qdrant_point_id > after)
+        stmt = stmt.order_by(self.table.c.qdrant_point_id).limit(limit)
+        rows = [_face(*r) for r in db.connection().execute(stmt)]
+        db.rollback()
+        return rows
+
+    def random(self, db: Session, n: int) -> list[FaceRow]:
+        stmt = self._select().order_by(func.random()).limit(n)
+        rows = [_face(*r) for r in db.connection().execute(stmt)]
+        db.rollback()
+        return rows
+
+    def count(self, db: Session) -> int:
+        t = self.table
+        stmt = select(func.count()).select_from(t).where(t.c.qdrant_point_id.is_not(None))
+        count = db.connection().execute(stmt).scalar()
+        db.rollback()
+        return int(count or 0)
+
+
+def _face(key: Any, person: Any, path: Any) -> FaceRow:
+    return FaceRow(canonical_uuid(key) or "", key, canonical_uuid(person), path)
+
+
+class FaceCursor:
+    """Every face row in qdrant_point_id order. The merge needs the database to order them
+    as the store does (by UUID): PostgreSQL's uuid and text in one spelling do; a table
+    whose ids are spelled several ways is refused instead of misread."""
+
+    def __init__(self, db: Session, faces: FacesTable):
+        self._db, self._faces = db, faces
+        self._rows: list[FaceRow] = []
+        self._next = 0
+        self._after: Any = None
+        self._last = ""
+        self._done = False
+        self.read = 0
+
+    def peek(self) -> FaceRow | None:
+        if self._next == len(self._rows) and not self._fill():
+            return None
+        return self._rows[self._next]
+
+    def take(self) -> FaceRow:
+        row = self._rows[self._next]
+        self._next += 1
+        return row
+
+    def _fill(self) -> bool:
+        if self._done:
+            return False
+        self._rows, self._next = self._faces.rows(self._db, self._after, CHUNK), 0
+        self.read += len(self._rows)
+        if len(self._rows) < CHUNK:
+            self._done = True
+        for row in self._rows:
+            if row.key <= self._last:
+                raise OperationFailed(
+                    f"{FACES_TABLE}.qdrant_point_id is not ordered as UUIDs in this database "
+                    f"({row.raw!r} after {self._last}): its ids are spelled in more than one "
+                    "way, so the faces cannot be compared in one pass"
+                )
+            self._last = row.key
+        if not self._rows:
+            return False
+        self._after = self._rows[-1].raw
+        return True
