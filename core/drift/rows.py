@@ -60,38 +60,33 @@ def asset_id_limit(db: Session) -> int:
     return limit
 
 
-def _asset_rows(db: Session, *conditions: Any, limit: int | None = None) -> list[AssetRow]:
-    stmt = select(ImageAsset.id, ImageAsset.path).where(*conditions).order_by(ImageAsset.id)
+def _asset_rows(
+    db: Session, catalog: Catalog | None, *conditions: Any, limit: int | None = None
+) -> list[AssetRow]:
+    """Assets in id order; with a catalog, each with the category of the session of its
+    latest completed job (one index lookup per asset, in the same statement)."""
+    if catalog is None:
+        stmt = select(ImageAsset.id, ImageAsset.path)
+    else:
+        latest = (
+            select(TrainingJob.session_id)
+            .where(TrainingJob.asset_id == ImageAsset.id, TrainingJob.status == COMPLETED)
+            .order_by(TrainingJob.id.desc())
+            .limit(1)
+            .correlate(ImageAsset)
+            .scalar_subquery()
+        )
+        stmt = select(ImageAsset.id, ImageAsset.path, latest)
+    stmt = stmt.where(*conditions).order_by(ImageAsset.id)
     if limit is not None:
         stmt = stmt.limit(limit)
-    return [AssetRow(int(i), str(p)) for i, p in db.connection().execute(stmt)]
-
-
-def add_categories(db: Session, rows: Sequence[AssetRow], catalog: Catalog) -> None:
-    """Give each row the category of the session of its latest completed job."""
-    if not rows:
-        return
-    ids = [r.id for r in rows]
-    low, high = min(ids), max(ids)
-    if high - low + 1 <= 2 * len(ids):  # dense (rows in key order usually are): one range
-        conditions = [TrainingJob.asset_id.between(low, high)]
-    else:
-        conditions = [
-            TrainingJob.asset_id.in_(ids[start : start + IN_CHUNK])
-            for start in range(0, len(ids), IN_CHUNK)
-        ]
-    latest: dict[int, tuple[int, int]] = {}  # asset -> (job id, session id)
-    for condition in conditions:
-        stmt = select(TrainingJob.asset_id, TrainingJob.id, TrainingJob.session_id).where(
-            TrainingJob.status == COMPLETED, condition
-        )
-        for asset, job, session in db.connection().execute(stmt):
-            if asset not in latest or job > latest[asset][0]:
-                latest[asset] = (job, session)
-    for row in rows:
-        found = latest.get(row.id)
-        if found is not None:
-            row.known, row.category = True, catalog.sessions.get(found[1])
+    rows: Sequence[Any] = db.connection().execute(stmt).all()
+    if catalog is None:
+        return [AssetRow(i, p) for i, p in rows]
+    sessions = catalog.sessions
+    return [
+        AssetRow(i, p) if s is None else AssetRow(i, p, sessions.get(s), True) for i, p, s in rows
+    ]
 
 
 class AssetCursor:
@@ -119,10 +114,8 @@ class AssetCursor:
         if self._done:
             return False
         conditions = [] if self._after is None else [ImageAsset.id > self._after]
-        self._rows = _asset_rows(self._db, *conditions, limit=CHUNK)
+        self._rows = _asset_rows(self._db, self._catalog, *conditions, limit=CHUNK)
         self._next = 0
-        if self._catalog is not None:
-            add_categories(self._db, self._rows, self._catalog)
         self._db.rollback()
         self.read += len(self._rows)
         if len(self._rows) < CHUNK:
@@ -140,9 +133,7 @@ def assets_by_id(
     wanted = sorted({i for i in ids if -limit - 1 <= i <= limit})
     rows: list[AssetRow] = []
     for start in range(0, len(wanted), IN_CHUNK):
-        rows += _asset_rows(db, ImageAsset.id.in_(wanted[start : start + IN_CHUNK]))
-    if catalog is not None:
-        add_categories(db, rows, catalog)
+        rows += _asset_rows(db, catalog, ImageAsset.id.in_(wanted[start : start + IN_CHUNK]))
     db.rollback()
     return {r.id: r for r in rows}
 
@@ -250,13 +241,13 @@ class FacesTable:
         if after is not None:
             stmt = stmt.where(self.table.c.qdrant_point_id > after)
         stmt = stmt.order_by(self.table.c.qdrant_point_id).limit(limit)
-        rows = [_face(*r) for r in db.connection().execute(stmt)]
+        rows = [_face(*r) for r in db.connection().execute(stmt).all()]
         db.rollback()
         return rows
 
     def random(self, db: Session, n: int) -> list[FaceRow]:
         stmt = self._select().order_by(func.random()).limit(n)
-        rows = [_face(*r) for r in db.connection().execute(stmt)]
+        rows = [_face(*r) for r in db.connection().execute(stmt).all()]
         db.rollback()
         return rows
 

@@ -65,7 +65,7 @@ def path_finding(payload: dict[str, Any], path: str) -> Finding | None:
     previous: dict[str, Any] = {}
     if have != path:
         values[F_PATH], previous[F_PATH] = path, have
-    directory = parent_dir(path)
+    directory = _parent(path)
     if F_DIR in payload and payload[F_DIR] != directory:
         values[F_DIR], previous[F_DIR] = directory, payload[F_DIR]
         values[F_DIRS] = ancestor_dirs(path)
@@ -74,6 +74,14 @@ def path_finding(payload: dict[str, Any], path: str) -> Finding | None:
     if F_PATH in values:
         return Finding(PATH, F_PATH, path, have, values, previous)
     return Finding(PATH, F_DIR, directory, payload[F_DIR], values, previous)
+
+
+def _parent(path: str) -> str:
+    """`parent_dir`, by slicing where the path is plain (this runs once per point)."""
+    cut = path.rfind("/")
+    if cut > 0 and path[cut - 1] != "/" and cut < len(path) - 1:
+        return path[:cut]
+    return parent_dir(path)
 
 
 def wanted_category(

@@ -59,7 +59,7 @@ from core.progress import CancelToken, ProgressCallback, ProgressEvent, check_ca
 from core.store.base import F_ASSET_ID, F_CATEGORY_ID, F_DIR, F_PATH, Record, VectorStore
 
 PAGE = 10_000  # points per scroll page
-NO_FACES_TABLE = "the database has no face_instances table with person_id and qdrant_point_id"
+NO_FACES_TABLE = "no face_instances table (person_id, qdrant_point_id) in the database"
 
 
 class _Walk:
