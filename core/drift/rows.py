@@ -8,9 +8,10 @@ Every read ends its transaction (`rollback`): a scan holds no snapshot between c
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import ColumnClause, TableClause, column, func, inspect, null, select, table
 from sqlalchemy.orm import Session
@@ -24,6 +25,7 @@ from core.jobs import COMPLETED
 CHUNK = 10_000  # rows per read
 IN_CHUNK = 5_000  # values per IN (...) list: below both databases' parameter limits
 FACES_TABLE = "face_instances"
+R = TypeVar("R")
 # Below this share of used ids in [min, max], random ids mostly miss: sample with the
 # database's own random order instead (a scan of the table).
 DENSE_ENOUGH = 0.05
@@ -33,8 +35,10 @@ DENSE_ENOUGH = 0.05
 class AssetRow:
     id: int
     path: str
-    category: int | None = None  # of the session whose completed job embedded it last
-    known: bool = False  # whether such a job exists
+    # The category of the session whose completed job embedded it last, None when that
+    # session has none or its category no longer exists; `known`: such a job exists.
+    category: int | None = None
+    known: bool = False
 
 
 @dataclass(frozen=True)
@@ -83,47 +87,71 @@ def _asset_rows(
     rows: Sequence[Any] = db.connection().execute(stmt).all()
     if catalog is None:
         return [AssetRow(i, p) for i, p in rows]
-    sessions = catalog.sessions
+    # The category each session's points should carry: its own while it exists.
+    wanted = {s: c if c in catalog.categories else None for s, c in catalog.sessions.items()}
     return [
-        AssetRow(i, p) if s is None else AssetRow(i, p, sessions.get(s), True) for i, p, s in rows
+        AssetRow(i, p) if s is None else AssetRow(i, p, wanted.get(s), True) for i, p, s in rows
     ]
 
 
-class AssetCursor:
-    """Every asset in id order, read CHUNK rows at a time as the merge asks for them."""
+class Cursor(Generic[R]):
+    """Every row of a table in key order, CHUNK rows at a time, the next chunk read ahead in
+    a thread on a connection of its own: the database works while the scan compares."""
 
-    def __init__(self, db: Session, catalog: Catalog | None):
-        self._db, self._catalog = db, catalog
-        self._rows: list[AssetRow] = []
+    def __init__(
+        self, db: Session, read: Callable[[Session, Any], list[R]], key: Callable[[R], Any]
+    ):
+        self._engine = db.get_bind()
+        self._read, self._key = read, key
+        self._rows: list[R] = []
         self._next = 0
-        self._after: int | None = None
-        self._done = False
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="drift-rows")
+        self._ahead: Future[list[R]] | None = self._pool.submit(self._chunk, None)
         self.read = 0
 
-    def peek(self) -> AssetRow | None:
+    def _chunk(self, after: Any) -> list[R]:
+        with Session(self._engine) as db:
+            return self._read(db, after)
+
+    def peek(self) -> R | None:
         if self._next == len(self._rows) and not self._fill():
             return None
         return self._rows[self._next]
 
-    def take(self) -> AssetRow:
+    def take(self) -> R:
         row = self._rows[self._next]
         self._next += 1
         return row
 
     def _fill(self) -> bool:
-        if self._done:
+        if self._ahead is None:
             return False
-        conditions = [] if self._after is None else [ImageAsset.id > self._after]
-        self._rows = _asset_rows(self._db, self._catalog, *conditions, limit=CHUNK)
-        self._next = 0
-        self._db.rollback()
-        self.read += len(self._rows)
-        if len(self._rows) < CHUNK:
-            self._done = True
-        if not self._rows:
-            return False
-        self._after = self._rows[-1].id
-        return True
+        rows = self._ahead.result()
+        self._ahead = None
+        if len(rows) == CHUNK:
+            self._ahead = self._pool.submit(self._chunk, self._key(rows[-1]))
+        self._rows, self._next = rows, 0
+        self.read += len(rows)
+        return bool(rows)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self) -> Cursor[R]:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+def asset_cursor(db: Session, catalog: Catalog | None) -> Cursor[AssetRow]:
+    """Every asset in id order (with its session's category, given a catalog)."""
+
+    def read(session: Session, after: int | None) -> list[AssetRow]:
+        conditions = [] if after is None else [ImageAsset.id > after]
+        return _asset_rows(session, catalog, *conditions, limit=CHUNK)
+
+    return Cursor(db, read, lambda row: row.id)
 
 
 def assets_by_id(
@@ -263,46 +291,22 @@ def _face(key: Any, person: Any, path: Any) -> FaceRow:
     return FaceRow(canonical_uuid(key) or "", key, canonical_uuid(person), path)
 
 
-class FaceCursor:
+def face_cursor(db: Session, faces: FacesTable) -> Cursor[FaceRow]:
     """Every face row in qdrant_point_id order. The merge needs the database to order them
     as the store does (by UUID): PostgreSQL's uuid and text in one spelling do; a table
     whose ids are spelled several ways is refused instead of misread."""
+    last = [""]
 
-    def __init__(self, db: Session, faces: FacesTable):
-        self._db, self._faces = db, faces
-        self._rows: list[FaceRow] = []
-        self._next = 0
-        self._after: Any = None
-        self._last = ""
-        self._done = False
-        self.read = 0
-
-    def peek(self) -> FaceRow | None:
-        if self._next == len(self._rows) and not self._fill():
-            return None
-        return self._rows[self._next]
-
-    def take(self) -> FaceRow:
-        row = self._rows[self._next]
-        self._next += 1
-        return row
-
-    def _fill(self) -> bool:
-        if self._done:
-            return False
-        self._rows, self._next = self._faces.rows(self._db, self._after, CHUNK), 0
-        self.read += len(self._rows)
-        if len(self._rows) < CHUNK:
-            self._done = True
-        for row in self._rows:
-            if row.key <= self._last:
+    def read(session: Session, after: Any) -> list[FaceRow]:
+        rows = faces.rows(session, after, CHUNK)
+        for row in rows:
+            if row.key <= last[0]:
                 raise OperationFailed(
                     f"{FACES_TABLE}.qdrant_point_id is not ordered as UUIDs in this database "
-                    f"({row.raw!r} after {self._last}): its ids are spelled in more than one "
+                    f"({row.raw!r} after {last[0]}): its ids are spelled in more than one "
                     "way, so the faces cannot be compared in one pass"
                 )
-            self._last = row.key
-        if not self._rows:
-            return False
-        self._after = self._rows[-1].raw
-        return True
+            last[0] = row.key
+        return rows
+
+    return Cursor(db, read, lambda row: row.raw)

@@ -59,21 +59,21 @@ class Finding:
 def path_finding(payload: dict[str, Any], path: str) -> Finding | None:
     """`path` must be the asset's; a point that has `dir` must have the path's directory
     there, and a repair that changes `dir` writes `dirs` with it (vectorctl writes the two
-    together, the service neither)."""
-    have = payload.get(F_PATH)
+    together, the service neither). A null `dir` counts as none."""
+    have, held = payload.get(F_PATH), payload.get(F_DIR)
+    if have == path and (held is None or held == _parent(path)):
+        return None  # the common case, once per point: nothing to build
     values: dict[str, Any] = {}
     previous: dict[str, Any] = {}
     if have != path:
         values[F_PATH], previous[F_PATH] = path, have
     directory = _parent(path)
-    if F_DIR in payload and payload[F_DIR] != directory:
-        values[F_DIR], previous[F_DIR] = directory, payload[F_DIR]
+    if held is not None and held != directory:
+        values[F_DIR], previous[F_DIR] = directory, held
         values[F_DIRS] = ancestor_dirs(path)
-    if not values:
-        return None
     if F_PATH in values:
         return Finding(PATH, F_PATH, path, have, values, previous)
-    return Finding(PATH, F_DIR, directory, payload[F_DIR], values, previous)
+    return Finding(PATH, F_DIR, directory, held, values, previous)
 
 
 def _parent(path: str) -> str:

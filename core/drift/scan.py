@@ -22,20 +22,22 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from typing import TypeGuard
 
 from sqlalchemy.orm import Session
 
 from core.drift.report import DriftItem, DriftPlan, Tally
 from core.drift.rows import (
     IN_CHUNK,
-    AssetCursor,
     AssetRow,
     Catalog,
-    FaceCursor,
+    Cursor,
     FaceRow,
     FacesTable,
+    asset_cursor,
     asset_id_limit,
     assets_by_id,
+    face_cursor,
 )
 from core.drift.rules import (
     CATEGORY,
@@ -48,7 +50,6 @@ from core.drift.rules import (
     MISSING,
     ORPHANS,
     PATH,
-    Finding,
     category_finding,
     faces_finding,
     path_finding,
@@ -56,7 +57,15 @@ from core.drift.rules import (
 )
 from core.orphans import asset_id_of
 from core.progress import CancelToken, ProgressCallback, ProgressEvent, check_cancel, report
-from core.store.base import F_ASSET_ID, F_CATEGORY_ID, F_DIR, F_PATH, Record, VectorStore
+from core.store.base import (
+    F_ASSET_ID,
+    F_CATEGORY_ID,
+    F_DIR,
+    F_PATH,
+    PointId,
+    Record,
+    VectorStore,
+)
 
 PAGE = 10_000  # points per scroll page
 NO_FACES_TABLE = "no face_instances table (person_id, qdrant_point_id) in the database"
@@ -126,13 +135,17 @@ class _ImageScan:
         self.elsewhere: set[int] = set()  # assets of points not keyed by them
 
     def run(self) -> int:
-        cursor = AssetCursor(self.db, self.catalog)
+        with asset_cursor(self.db, self.catalog) as cursor:
+            self._walk(cursor)
+            return cursor.read
+
+    def _walk(self, cursor: Cursor[AssetRow]) -> None:
         for page in self.store.scroll(fields=self.fields, batch_size=PAGE):
             strays: list[tuple[Record, int | None]] = []
             for record in page:
-                point_id, asset = record.id, asset_id_of(record)
-                if asset != point_id or type(point_id) is not int:
-                    strays.append((record, asset))
+                point_id, raw = record.id, record.payload.get(F_ASSET_ID)
+                if not _keyed_by_asset(point_id, raw):
+                    strays.append((record, asset_id_of(record)))
                     continue
                 row = cursor.peek()
                 while row is not None and row.id < point_id:
@@ -148,24 +161,24 @@ class _ImageScan:
         while cursor.peek() is not None:
             self._missing(cursor.take())
         self._take_back_covered()
-        return cursor.read
 
     def _judge(self, record: Record, row: AssetRow) -> None:
+        """Once per point: the agreeing case is decided without building anything."""
         payload = record.payload
-        findings: list[Finding] = []
-        if self.check_path:
-            found = path_finding(payload, row.path)
-            if found is not None:
-                findings.append(found)
+        by_path = path_finding(payload, row.path) if self.check_path else None
+        by_category = None
         if self.catalog is not None:
-            want = wanted_category(
-                payload.get(F_CATEGORY_ID), row.category, row.known, self.catalog.categories
+            have = payload.get(F_CATEGORY_ID)
+            want = (
+                row.category
+                if row.known
+                else wanted_category(have, None, False, self.catalog.categories)
             )
-            found = category_finding(payload, want)
-            if found is not None:
-                findings.append(found)
+            if have != want or type(have) is not type(want):
+                by_category = category_finding(payload, want)
         payload_path = payload.get(F_PATH)
-        if findings:
+        if by_path is not None or by_category is not None:
+            findings = [f for f in (by_path, by_category) if f is not None]
             self.tally.point(self.store.collection, record.id, findings, row.path, payload_path)
         if self.tally.under is not None and self.tally.wanted(row.path, payload_path):
             self.walk.selected += 1
@@ -209,6 +222,16 @@ class _ImageScan:
                     self.tally.retract(_missing_item(row))
 
 
+def _keyed_by_asset(point_id: PointId, raw: object) -> TypeGuard[int]:
+    """Whether a point's id is its asset's (payload `asset_id` the same, or absent): the
+    points the merge meets in asset order. `core.orphans.asset_id_of`, for this one case."""
+    if type(point_id) is not int:
+        return False
+    if raw is None or raw == point_id:
+        return True
+    return type(raw) is str and raw.isdecimal() and int(raw) == point_id
+
+
 def _missing_item(row: AssetRow) -> DriftItem:
     return DriftItem(MISSING, None, F_ASSET_ID, str(row.id), None, row.path)
 
@@ -218,7 +241,14 @@ def _face_scan(
 ) -> int:
     """Every face point against its face row by `qdrant_point_id` (a faces collection that
     does not exist has no points: its rows are all missing)."""
-    cursor = FaceCursor(db, table)
+    with face_cursor(db, table) as cursor:
+        _walk_faces(store, cursor, tally, walk)
+        return cursor.read
+
+
+def _walk_faces(
+    store: VectorStore | None, cursor: Cursor[FaceRow], tally: Tally, walk: _Walk
+) -> None:
     collection = store.collection if store is not None else ""
     pages: Iterable[list[Record]] = (
         store.scroll(fields=[F_PERSON_ID, F_IS_ASSIGNED], batch_size=PAGE) if store else ()
@@ -245,7 +275,6 @@ def _face_scan(
         walk.page(len(page))
     while cursor.peek() is not None:
         tally.item(_face_missing(cursor.take()))
-    return cursor.read
 
 
 def _face_missing(row: FaceRow) -> DriftItem:
