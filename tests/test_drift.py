@@ -129,10 +129,12 @@ def test_drift_counts_a_moved_point_in_both_directories(
     directories = service.drift_scan().by_directory()
     assert directories["/lib/moved"].counts == {"path": 1}
     assert directories["/lib/a"].counts == {"path": 2, "faces": 2}
+    assert directories["/lib/a"].drifted == 4
     assert directories["/lib/c"].counts == {"category": 3, "faces-missing": 1}
     # A face point without a row has no path: it is in no directory.
     in_lib = {k: n for k, n in planted.counts.items() if n and k != "faces-orphans"}
     assert directories["/lib"].counts == in_lib
+    assert directories["/lib"].drifted == len(planted.image_fixes) + len(planted.face_fixes)
 
 
 def test_drift_under_a_directory_reports_what_either_side_puts_there(

@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from core.drift.rules import KINDS, PAYLOAD_KINDS, Finding
+from core.drift.rules import KINDS, Finding
 from core.paths import ancestor_dirs, is_under
 from core.protocol import PayloadChange
 from core.results import JsonResult
@@ -39,14 +39,11 @@ class DriftItem(JsonResult):
 class DirectoryDrift(JsonResult):
     path: str
     counts: dict[str, int]  # kind -> points below this directory (any depth)
+    drifted: int = 0  # points below whose payload disagrees (of any payload kind)
 
     @property
     def total(self) -> int:
         return sum(self.counts.values())
-
-    @property
-    def payload_drift(self) -> int:
-        return sum(n for kind, n in self.counts.items() if kind in PAYLOAD_KINDS)
 
     def as_dict(self) -> dict[str, Any]:
         return {**super().as_dict(), "total": self.total}
@@ -156,6 +153,7 @@ class Tally:
         self.changes: dict[str, list[PayloadChange]] = {}
         self.skipped: dict[str, str] = {}
         self.drifted = 0
+        self.drifted_below: Counter[str] = Counter()  # directory -> drifted points
 
     def wanted(self, *paths: str | None) -> bool:
         return self.under is None or any(
@@ -175,6 +173,8 @@ class Tally:
         if not findings or not self.wanted(path, payload_path):
             return
         self.drifted += 1
+        for directory in _directories(path, payload_path):
+            self.drifted_below[directory] += 1
         for f in findings:
             where = path if path is not None else payload_path
             self._count(f.kind, DriftItem(f.kind, point_id, f.field, f.database, f.payload, where))
@@ -211,8 +211,7 @@ class Tally:
             self.samples[kind].append(item)
 
     def _place(self, kind: str, path: str | None, other: str | None, n: int) -> None:
-        directories = {d for p in (path, other) if isinstance(p, str) for d in ancestor_dirs(p)}
-        for directory in directories:
+        for directory in _directories(path, other):
             self.directories[directory, kind] += n
 
     def report(self, scanned_points: int, scanned_rows: int, seconds: float) -> DriftReport:
@@ -222,7 +221,9 @@ class Tally:
                 by_directory.setdefault(directory, {})[kind] = n
         return DriftReport(
             counts={k: self.counts[k] for k in KINDS if k in self.kinds and k not in self.skipped},
-            directories=[DirectoryDrift(d, c) for d, c in by_directory.items()],
+            directories=[
+                DirectoryDrift(d, c, self.drifted_below[d]) for d, c in by_directory.items()
+            ],
             samples=[s for k in KINDS if k in self.samples for s in self.samples[k]],
             scanned_points=scanned_points,
             scanned_rows=scanned_rows,
@@ -248,3 +249,8 @@ class DriftRepair(JsonResult):
     counts: dict[str, int]  # the drift found, per kind
     changed: int  # points whose payload was set
     entries: list[RepairEntry]
+
+
+def _directories(*paths: str | None) -> set[str]:
+    """Every directory above these files, each once."""
+    return {d for p in paths if isinstance(p, str) for d in ancestor_dirs(p)}

@@ -102,16 +102,16 @@ def scan(
     repair would make."""
     started = time.perf_counter()
     tally = Tally(kinds, under, collect)
+    with_images = any(k in IMAGE_KINDS for k in kinds)
     table = FacesTable.find(db) if any(k in FACE_KINDS for k in kinds) else None
-    with_faces = table is not None
-    if not with_faces:
-        for kind in kinds:
-            if kind in FACE_KINDS:
-                tally.skipped[kind] = NO_FACES_TABLE
-    total = images.count() + (faces.count() if with_faces and faces is not None else 0)
+    if table is None:
+        tally.skipped.update({k: NO_FACES_TABLE for k in kinds if k in FACE_KINDS})
+    total = images.count() if with_images else 0
+    if table is not None and faces is not None:
+        total += faces.count()
     walk = _Walk(total, progress, cancel)
     rows = 0
-    if any(k in IMAGE_KINDS for k in kinds):
+    if with_images:
         rows += _ImageScan(images, db, tally, walk).run()
     if table is not None:
         rows += _face_scan(faces, db, table, tally, walk)

@@ -68,7 +68,7 @@ class DirectoryDetail(Static):
             figures.append(f"{drift:,} assets without vectors\n", style="bold yellow")
         elif drift < 0:
             figures.append(f"{-drift:,} vectors without assets\n", style="bold magenta")
-        if self._drift is not None and self._drift.payload_drift:
+        if self._drift is not None and self._drift.drifted:
             kinds = ", ".join(
                 f"{kind} {n:,}" for kind, n in self._drift.counts.items() if kind in PAYLOAD_KINDS
             )

@@ -149,8 +149,8 @@ class DirectoryTree(Tree[DirectoryStats]):
             label.append(f"  {drift:,} missing", style="bold yellow")
         elif drift < 0:
             label.append(f"  {-drift:,} orphan", style="bold magenta")
-        if disagreeing is not None and disagreeing.payload_drift:
-            label.append(f"  {disagreeing.payload_drift:,} drift", style="bold red")
+        if disagreeing is not None and disagreeing.drifted:
+            label.append(f"  {disagreeing.drifted:,} drift", style="bold red")
         return label
 
     # -- lazy expansion ---------------------------------------------------------------
