@@ -84,19 +84,21 @@ def estimate(
     drawn_assets: list[AssetRow] = []
     if image_kinds:
         catalog = Catalog.read(db) if CATEGORY in kinds else None
-        drawn_assets = random_assets(db, min(share, assets), rng, catalog, asset_id_limit(db))
+        limit = asset_id_limit(db)
+        drawn_assets = random_assets(db, min(share, assets), rng, catalog is not None, limit)
         points = _points_of(images, drawn_assets)
         for row in drawn_assets:
-            point = points.get(row.id)
+            asset, path = row[0], row[1]
+            point = points.get(asset)
             if point is None:
                 missing += 1
                 if MISSING in kinds:
-                    record(DriftItem(MISSING, None, F_ASSET_ID, str(row.id), None, row.path))
+                    record(DriftItem(MISSING, None, F_ASSET_ID, str(asset), None, path))
                 continue
             findings = _image_findings(point, row, kinds, catalog)
             drifted += bool(findings)
             for f in findings:
-                record(DriftItem(f.kind, point.id, f.field, f.database, f.payload, row.path))
+                record(DriftItem(f.kind, point.id, f.field, f.database, f.payload, path))
 
     drawn_faces: list[FaceRow] = []
     if table is not None:
@@ -140,10 +142,10 @@ def estimate(
 def _points_of(store: VectorStore, rows: list[AssetRow]) -> dict[int, Record]:
     """Each asset's point: by id where the point is keyed by its asset, else by `asset_id`."""
     points: dict[int, Record] = {}
-    for r in store.retrieve([row.id for row in rows]):
+    for r in store.retrieve([row[0] for row in rows]):
         if type(r.id) is int and asset_id_of(r) == r.id:
             points[r.id] = r
-    rest = tuple(str(row.id) for row in rows if row.id not in points)
+    rest = tuple(str(row[0]) for row in rows if row[0] not in points)
     if rest:
         wanted = {int(a) for a in rest}
         fields = [F_ASSET_ID, F_PATH, "dir", F_CATEGORY_ID]
@@ -160,12 +162,14 @@ def _image_findings(
 ) -> list[Finding]:
     findings: list[Finding] = []
     if PATH in kinds:
-        found = path_finding(point.payload, row.path)
+        found = path_finding(point.payload, row[1])
         if found is not None:
             findings.append(found)
     if catalog is not None:
-        have = point.payload.get(F_CATEGORY_ID)
-        want = wanted_category(have, row.category, row.known, catalog.categories)
+        have, session = point.payload.get(F_CATEGORY_ID), row[2]
+        known = session is not None
+        category = catalog.wanted.get(session) if session is not None else None
+        want = wanted_category(have, category, known, catalog.categories)
         found = category_finding(point.payload, want)
         if found is not None:
             findings.append(found)

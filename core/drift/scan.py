@@ -21,7 +21,7 @@ read; a database or store written meanwhile is compared as it was when read.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TypeGuard
 
 from sqlalchemy.orm import Session
@@ -31,7 +31,6 @@ from core.drift.rows import (
     IN_CHUNK,
     AssetRow,
     Catalog,
-    Cursor,
     FaceRow,
     FacesTable,
     asset_cursor,
@@ -126,6 +125,7 @@ class _ImageScan:
         kinds = tally.kinds
         self.check_path = PATH in kinds
         self.catalog = Catalog.read(db) if CATEGORY in kinds else None
+        self.sessions = self.catalog is not None  # rows come with their session
         self.limit = asset_id_limit(db)
         self.fields = [F_ASSET_ID, F_PATH]
         if self.check_path:
@@ -135,52 +135,64 @@ class _ImageScan:
         self.elsewhere: set[int] = set()  # assets of points not keyed by them
 
     def run(self) -> int:
-        with asset_cursor(self.db, self.catalog) as cursor:
-            self._walk(cursor)
+        with asset_cursor(self.db, self.sessions) as cursor:
+            self._walk(cursor.chunks())
             return cursor.read
 
-    def _walk(self, cursor: Cursor[AssetRow]) -> None:
+    def _walk(self, chunks: Iterator[Sequence[AssetRow]]) -> None:
+        """The merge. Once per point and per asset: plain indexing, no calls but `_judge`."""
+        rows: Sequence[AssetRow] = ()
+        at = 0
         for page in self.store.scroll(fields=self.fields, batch_size=PAGE):
             strays: list[tuple[Record, int | None]] = []
             for record in page:
-                point_id, raw = record.id, record.payload.get(F_ASSET_ID)
-                if not _keyed_by_asset(point_id, raw):
+                point_id = record.id
+                if not _keyed_by_asset(point_id, record.payload.get(F_ASSET_ID)):
                     strays.append((record, asset_id_of(record)))
                     continue
-                row = cursor.peek()
-                while row is not None and row.id < point_id:
-                    self._missing(cursor.take())
-                    row = cursor.peek()
-                if row is not None and row.id == point_id:
-                    self._judge(record, cursor.take())
+                while True:  # assets before this point have none of their own
+                    if at == len(rows):
+                        rows, at = next(chunks, ()), 0
+                        if not rows:
+                            break
+                    if rows[at][0] >= point_id:
+                        break
+                    self._missing(rows[at])
+                    at += 1
+                if at < len(rows) and rows[at][0] == point_id:
+                    self._judge(record, rows[at])
+                    at += 1
                 else:
                     self._orphan(record)
             if strays:
                 self._strays(strays)
             self.walk.page(len(page))
-        while cursor.peek() is not None:
-            self._missing(cursor.take())
+        for row in rows[at:]:
+            self._missing(row)
+        for chunk in chunks:
+            for row in chunk:
+                self._missing(row)
         self._take_back_covered()
 
     def _judge(self, record: Record, row: AssetRow) -> None:
         """Once per point: the agreeing case is decided without building anything."""
         payload = record.payload
-        by_path = path_finding(payload, row.path) if self.check_path else None
+        path = row[1]
+        by_path = path_finding(payload, path) if self.check_path else None
         by_category = None
         if self.catalog is not None:
-            have = payload.get(F_CATEGORY_ID)
-            want = (
-                row.category
-                if row.known
-                else wanted_category(have, None, False, self.catalog.categories)
-            )
+            have, session = payload.get(F_CATEGORY_ID), row[2]
+            if session is not None:
+                want = self.catalog.wanted.get(session)
+            else:
+                want = wanted_category(have, None, False, self.catalog.categories)
             if have != want or type(have) is not type(want):
                 by_category = category_finding(payload, want)
         payload_path = payload.get(F_PATH)
         if by_path is not None or by_category is not None:
             findings = [f for f in (by_path, by_category) if f is not None]
-            self.tally.point(self.store.collection, record.id, findings, row.path, payload_path)
-        if self.tally.under is not None and self.tally.wanted(row.path, payload_path):
+            self.tally.point(self.store.collection, record.id, findings, path, payload_path)
+        if self.tally.under is not None and self.tally.wanted(path, payload_path):
             self.walk.selected += 1
 
     def _orphan(self, record: Record) -> None:
@@ -197,21 +209,21 @@ class _ImageScan:
     def _strays(self, strays: list[tuple[Record, int | None]]) -> None:
         """Points not keyed by their asset: judged with the asset their payload names."""
         wanted = [a for _, a in strays if a is not None]
-        rows = assets_by_id(self.db, wanted, self.catalog, self.limit) if wanted else {}
+        rows = assets_by_id(self.db, wanted, self.sessions, self.limit) if wanted else {}
         for record, asset in strays:
             row = rows.get(asset) if asset is not None else None
             if row is None:
                 self._orphan(record)
             else:
                 self._judge(record, row)
-                self.elsewhere.add(row.id)
+                self.elsewhere.add(row[0])
 
     def _take_back_covered(self) -> None:
         """Assets counted missing because the walk met no point of their id, but which a
         point keyed otherwise stands for."""
         ids = sorted(self.elsewhere)
         for start in range(0, len(ids), IN_CHUNK):
-            rows = assets_by_id(self.db, ids[start : start + IN_CHUNK], None, self.limit)
+            rows = assets_by_id(self.db, ids[start : start + IN_CHUNK], False, self.limit)
             own = {
                 r.id
                 for r in self.store.retrieve(list(rows))
@@ -233,7 +245,7 @@ def _keyed_by_asset(point_id: PointId, raw: object) -> TypeGuard[int]:
 
 
 def _missing_item(row: AssetRow) -> DriftItem:
-    return DriftItem(MISSING, None, F_ASSET_ID, str(row.id), None, row.path)
+    return DriftItem(MISSING, None, F_ASSET_ID, str(row[0]), None, row[1])
 
 
 def _face_scan(
@@ -242,29 +254,38 @@ def _face_scan(
     """Every face point against its face row by `qdrant_point_id` (a faces collection that
     does not exist has no points: its rows are all missing)."""
     with face_cursor(db, table) as cursor:
-        _walk_faces(store, cursor, tally, walk)
+        _walk_faces(store, cursor.chunks(), tally, walk)
         return cursor.read
 
 
 def _walk_faces(
-    store: VectorStore | None, cursor: Cursor[FaceRow], tally: Tally, walk: _Walk
+    store: VectorStore | None, chunks: Iterator[Sequence[FaceRow]], tally: Tally, walk: _Walk
 ) -> None:
+    """The same merge as the images', keyed by the point id."""
     collection = store.collection if store is not None else ""
     pages: Iterable[list[Record]] = (
         store.scroll(fields=[F_PERSON_ID, F_IS_ASSIGNED], batch_size=PAGE) if store else ()
     )
+    rows: Sequence[FaceRow] = ()
+    at = 0
     for page in pages:
         for record in page:
             point_id = record.id
             if isinstance(point_id, int):  # face rows name UUIDs only
                 tally.item(_face_orphan(record))
                 continue
-            row = cursor.peek()
-            while row is not None and row.key < point_id:
-                tally.item(_face_missing(cursor.take()))
-                row = cursor.peek()
-            if row is not None and row.key == point_id:
-                cursor.take()
+            while True:  # rows before this point have no point of their own
+                if at == len(rows):
+                    rows, at = next(chunks, ()), 0
+                    if not rows:
+                        break
+                if rows[at].key >= point_id:
+                    break
+                tally.item(_face_missing(rows[at]))
+                at += 1
+            if at < len(rows) and rows[at].key == point_id:
+                row = rows[at]
+                at += 1
                 found = faces_finding(record.payload, row.person)
                 if found is not None:
                     tally.point(collection, point_id, [found], row.path)
@@ -273,8 +294,11 @@ def _walk_faces(
             else:
                 tally.item(_face_orphan(record))
         walk.page(len(page))
-    while cursor.peek() is not None:
-        tally.item(_face_missing(cursor.take()))
+    for row in rows[at:]:
+        tally.item(_face_missing(row))
+    for chunk in chunks:
+        for row in chunk:
+            tally.item(_face_missing(row))
 
 
 def _face_missing(row: FaceRow) -> DriftItem:
