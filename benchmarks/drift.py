@@ -48,6 +48,7 @@ from core.db.migrate import upgrade
 from core.db.models import Category, ImageAsset, TrainingJob, TrainingSession
 from core.drift.rules import CATEGORY, MISSING, ORPHANS, PATH
 from core.paths import ancestor_dirs, parent_dir
+from core.progress import ProgressEvent
 from core.service import VectorService
 from core.settings import Settings, load_settings
 from core.store import open_store
@@ -425,7 +426,15 @@ def measure_repair(n: int, data_dir: Path) -> dict[str, Any]:
         try:
             service.store.count()
             plan_s, plan = timed(lambda: service.drift_plan(kinds=[PATH]))
-            repair_s, result = timed(lambda: service.repair_drift(kinds=[PATH], confirmed=plan))
+            phases: dict[str, float] = {}  # phase -> when it began
+
+            def progress(event: ProgressEvent) -> None:
+                phases.setdefault(event.phase, time.perf_counter())
+
+            repair_s, result = timed(
+                lambda: service.repair_drift(kinds=[PATH], confirmed=plan, progress=progress)
+            )
+            ended = time.perf_counter()
             check_s, after = timed(lambda: service.drift_scan(kinds=[PATH]))
             archive = Path(result.entries[0].backup).stat().st_size / 2**20
         finally:
@@ -438,6 +447,9 @@ def measure_repair(n: int, data_dir: Path) -> dict[str, Any]:
         "copy_s": copied,
         "preview_s": plan_s,
         "repair_s": repair_s,
+        "rescan_s": phases["backup"] - phases["comparing"],
+        "archive_s": phases["repairing"] - phases["backup"],
+        "apply_s": ended - phases["repairing"],
         "check_after_s": check_s,
         "archive_mb": archive,
     }
@@ -492,6 +504,9 @@ def main() -> None:
             )
             print(f"  preview (exact scan, path)         {r['preview_s']:7.2f} s")
             print(f"  repair (scan again, archive, set)  {r['repair_s']:7.2f} s")
+            print(f"    compared again                   {r['rescan_s']:7.2f} s")
+            print(f"    archived (ids, vectors, payloads){r['archive_s']:7.2f} s")
+            print(f"    payloads set, in batches         {r['apply_s']:7.2f} s")
             print(f"  scan after                         {r['check_after_s']:7.2f} s")
             print(f"  archive                            {r['archive_mb']:7.0f} MB")
     sys.stdout.flush()
