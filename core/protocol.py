@@ -13,8 +13,8 @@ for a delete, an orphan clean, a reset, a restore and retrain's delete alike:
    a database that is gone by then gets the finish in the local journal, and the operator
    is told what was done all the same.
 
-`AuditedRun` is that lifecycle; `delete_selection`, `reset_collection` and `restore_archive`
-are the three ways of changing the store that use it.
+`AuditedRun` is that lifecycle; `delete_selection`, `reset_collection`, `restore_archive`
+and `change_payloads` (a drift repair) are the ways of changing the store that use it.
 """
 
 from __future__ import annotations
@@ -56,6 +56,9 @@ DELETE_BATCH = 10_000
 SCROLL_PAGE = 200_000
 # Points per archive batch (with vectors: 2 MB at 512 dimensions) and per restore upsert.
 BACKUP_BATCH = 1000
+# Points per payload-change batch: each batch is announced with its new values (a path
+# repair: about 250 bytes a point in the audit row).
+PAYLOAD_BATCH = 1000
 
 
 @dataclass(frozen=True)
@@ -494,6 +497,84 @@ def prune_archives(
         return run.complete({"pruned": [info.path for info in due]})
 
 
+# -- payload changes (a drift repair) ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PayloadChange:
+    """One point's payload fields as a repair sets them, and as the preview showed them."""
+
+    point_id: PointId
+    values: dict[str, Any]  # field -> new value; None removes the field
+    previous: dict[str, Any]  # field -> the value previewed (None: absent); the fields compared
+
+
+def change_payloads(
+    env: Environment,
+    plan: Plan,
+    changes: Sequence[PayloadChange],
+    *,
+    reason: str | None,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> Outcome:
+    """Set payload fields of exactly the previewed points: they are archived whole first
+    (ids, vectors, payloads: restoring this run's entry puts every old payload back), and
+    refused unless each still carries the values the preview showed. Vectors and the other
+    fields are not written."""
+    store = env.vectors()
+    with AuditedRun(
+        env, plan, reason=reason, backup=True, progress=progress, cancel=cancel, phase="repairing"
+    ) as run:
+        archived = run.archive(
+            plan.deletion_type, lambda w: _archive_unchanged(store, changes, w, run)
+        )
+        if len(archived) != len(changes):
+            run.discard_archive()
+            raise SelectionChanged(
+                f"{run.what()}: {len(changes)} points were previewed but "
+                f"{len(changes) - len(archived)} of them changed or went meanwhile; nothing "
+                "was changed: look again"
+            )
+        for start in range(0, len(changes), PAYLOAD_BATCH):
+            batch = changes[start : start + PAYLOAD_BATCH]
+            updates = [(c.point_id, c.values) for c in batch]
+            run.apply(
+                "payload",
+                [c.point_id for c in batch],
+                partial(store.update_payloads, updates),
+                changes=[[i, values] for i, values in updates],
+            )
+        return run.complete({"changed": run.done})
+
+
+def _archive_unchanged(
+    store: VectorStore,
+    changes: Sequence[PayloadChange],
+    writer: archives.BackupWriter,
+    run: AuditedRun,
+) -> list[PointId]:
+    """The points still as previewed, archived whole; the ids of those archived."""
+    archived: list[PointId] = []
+    for start in range(0, len(changes), BACKUP_BATCH):
+        batch = changes[start : start + BACKUP_BATCH]
+        found = {r.id: r for r in store.retrieve([c.point_id for c in batch], with_vectors=True)}
+        kept = [
+            found[c.point_id]
+            for c in batch
+            if c.point_id in found and carries(found[c.point_id].payload, c.previous)
+        ]
+        writer.add(kept)
+        archived += [r.id for r in kept]
+        run.report_backup(start + len(batch), len(changes))
+    return archived
+
+
+def carries(payload: dict[str, Any], values: dict[str, Any]) -> bool:
+    """Whether a payload holds these field values (None: the field is absent or null)."""
+    return all(payload.get(key) == value for key, value in values.items())
+
+
 def _remove_archive(audit: AuditLog, info: BackupInfo, pruned_by: int) -> None:
     Path(info.path).unlink(missing_ok=True)
     if info.log_id is not None and info.state != PARTIAL:
@@ -522,6 +603,9 @@ def settle_batch(store: VectorStore | None, inflight: dict[str, Any]) -> int:
             for r in archives.read_batch(Path(inflight["archive"]), int(inflight["batch"]))
         }
         return sum(1 for r in store.retrieve(ids) if wanted.get(r.id) == r.payload)
+    if op == "payload":
+        announced = {normalize_id(i): values for i, values in inflight.get("changes") or []}
+        return sum(1 for r in store.retrieve(ids) if carries(r.payload, announced[r.id]))
     if op == "recreate":
         count = int(inflight.get("count", 0))
         info = store.collection_info()

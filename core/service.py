@@ -9,7 +9,8 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from core import backup as backup_archive
-from core import backup_catalog, protocol, stats
+from core import backup_catalog, drift, protocol, stats
 from core import orphans as orphan_scan
 from core.audit import AuditLog
 from core.backup_catalog import BackupInfo
@@ -37,6 +38,9 @@ from core.db.models import (
 )
 from core.db.paths import inside
 from core.deployment import Deployment, database_identity
+from core.drift import KINDS, PAYLOAD_KINDS, DriftEstimate, DriftPlan, DriftReport
+from core.drift.report import DriftRepair, RepairEntry
+from core.drift.rules import FACES
 from core.errors import (
     MissingIndex,
     NotFoundError,
@@ -72,6 +76,8 @@ from core.targets import DELETION_TYPES, Target, TargetKind, parse_id
 from core.validation import check_reason
 
 SAMPLE_SIZE = 10
+# The audit type of a drift repair (payloads set from the database).
+DRIFT_REPAIR = "DRIFT_REPAIR"
 # The audit type of removing archives by a retention rule.
 PRUNE = "BACKUP_PRUNE"
 # qdrant-client's local mode is made for small collections (it says so above 20,000 points):
@@ -101,6 +107,7 @@ class VectorService:
         # operations found at start, journal entries applied, half-written archives removed.
         self.notices: list[str] = []
         self.on_notice = on_notice  # called from whichever thread opened the database
+        self._faces: VectorStore | None = None  # the faces collection, opened for drift
 
     def notify(self, message: str) -> None:
         self.notices.append(message)
@@ -197,7 +204,9 @@ class VectorService:
         who = f"pid {process.get('pid')} on {process.get('host')}"
         what = f"audit entry {entry.id} ({entry.deletion_type} {entry.deletion_target})"
         recorded = Deployment.from_dict(meta.get("deployment"))
-        if recorded is not None and not recorded.same_store(self.deployment):
+        # A drift repair of the faces collection acted beside the configured collection.
+        faces = recorded is not None and recorded.same_store(self.faces_deployment)
+        if recorded is not None and not recorded.same_store(self.deployment) and not faces:
             return (
                 f"{what} was interrupted (its process, {who}, is gone); it acted on "
                 f"{recorded.describe()}: open that to record its true count"
@@ -207,6 +216,8 @@ class VectorService:
         if not self.settings.read_only:
             try:
                 store = None if entry.deletion_type == PRUNE else self._collection()
+                if faces:
+                    store = self._faces_collection()
                 count = protocol.settle(store, entry)
             except VectorctlError as exc:
                 return (
@@ -219,7 +230,9 @@ class VectorService:
                 count,
                 f"interrupted: its process ({who}) stopped after {count} of {expected}",
             )
-        verb = "restored or removed" if entry.deletion_type == "RESTORE" else "deleted"
+        verb = {"RESTORE": "restored or removed", DRIFT_REPAIR: "repaired"}.get(
+            entry.deletion_type, "deleted"
+        )
         undo = (
             f"; backup {entry.backup} (undo: vectorctl restore {entry.id})"
             if entry.backup
@@ -263,6 +276,9 @@ class VectorService:
         return store
 
     def close(self) -> None:
+        if self._faces is not None and self._faces is not self._store:
+            self._faces.close()
+        self._faces = None
         if self._store is not None:
             self._store.close()
             self._store = None
@@ -692,8 +708,10 @@ class VectorService:
             )
         source = Path(entry.backup)
         manifest = backup_archive.verify(source)
-        protocol.check_archive(entry, manifest, self.deployment)
-        store = self.store
+        # The faces collection's archives (a drift repair's) go back to it.
+        faces = manifest.collection == self.settings.faces_collection != self.settings.collection
+        protocol.check_archive(entry, manifest, self.faces_deployment if faces else self.deployment)
+        store = self._faces_collection(create=True) if faces else self.store
         info = store.collection_info()
         if not info.exists:
             store.ensure_collection(
@@ -712,8 +730,9 @@ class VectorService:
             metadata={"source_log_id": log_id, "source_backup": entry.backup},
         )
         self._stats_cache.clear()
+        env = self._faces_environment() if faces else self._environment()
         outcome = protocol.restore_archive(
-            self._environment(), plan, source, manifest, progress=progress, cancel=cancel
+            env, plan, source, manifest, progress=progress, cancel=cancel
         )
         return RestoreResult(
             log_id=outcome.log_id,
@@ -878,6 +897,177 @@ class VectorService:
             seconds=round(outcome.seconds, 2),
             open_seconds=round(outcome.open_seconds, 3),
         )
+
+    # -- drift between the database and the store (core.drift) -----------------------------
+
+    def drift_scan(
+        self,
+        *,
+        kinds: Sequence[str] | None = None,
+        under: str | None = None,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> DriftReport:
+        """Compare every point with the database, exactly: counts per kind and directory,
+        and samples. `kinds` among `core.drift.KINDS` (all by default); `under` reports what
+        lies inside that directory by the database's path or the payload's."""
+        return self._drift(kinds, KINDS, under, False, progress, cancel).report
+
+    def drift_plan(
+        self,
+        *,
+        kinds: Sequence[str] | None = None,
+        under: str | None = None,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> DriftPlan:
+        """What `repair_drift` would change now (the preview): the payload kinds' exact
+        comparison with every change it found (nothing is changed)."""
+        return self._drift(kinds, PAYLOAD_KINDS, under, True, progress, cancel)
+
+    def drift_sample(
+        self, size: int = 10_000, *, kinds: Sequence[str] | None = None, seed: int | None = None
+    ) -> DriftEstimate:
+        """The sampled drift check (reference 002's reconciliation job), for cron and health
+        checks: `size` database rows drawn at random, each compared with its point.
+        `estimate.drift.rate` is the share whose payload disagrees, with its 95% interval
+        (`low`, `high`); `estimate.missing` the share without a vector. Changes nothing."""
+        if size < 1:
+            raise ValidationError("a drift sample needs at least one row")
+        chosen = drift.parse_kinds(kinds)
+        images = self._collection()
+        with self.db() as db:
+            return drift.estimate(
+                images, self.faces_store(), db, size=size, kinds=chosen, seed=seed
+            )
+
+    def repair_drift(
+        self,
+        *,
+        kinds: Sequence[str] | None = None,
+        under: str | None = None,
+        confirmed: DriftPlan | None = None,
+        expect: int | None = None,
+        reason: str | None = None,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> DriftRepair:
+        """Set drifted payload fields from the database through the audited protocol: one
+        run per collection (the images', the faces'), each archived first and undone by
+        `restore`. The drift is compared again first, and nothing is changed unless it is
+        exactly the drift `confirmed` (the preview) showed, or `expect` points."""
+        reason = check_reason(reason)
+        self.require_writable("repair drift")
+        plan = self.drift_plan(kinds=kinds, under=under, progress=progress, cancel=cancel)
+        if confirmed is not None and plan.fingerprint != confirmed.fingerprint:
+            raise SelectionChanged(
+                f"drift repair: {confirmed.count} points were previewed, but the drift found "
+                f"now is not the same ({plan.count} points); nothing was changed: look again"
+            )
+        if expect is not None and expect != plan.count:
+            raise SelectionChanged(
+                f"drift repair: {expect} points were confirmed but {plan.count} drift now; "
+                "nothing was changed"
+            )
+        result = DriftRepair(counts=plan.report.counts, changed=0, entries=[])
+        if not plan.count:
+            return result
+        self._stats_cache.clear()
+        for collection, changes in plan.changes.items():
+            faces = collection != self.settings.collection
+            counts = {k: n for k, n in plan.report.counts.items() if n and (k == FACES) == faces}
+            target = "drift " + ",".join(counts) + (f" under {under}" if under else "")
+            outcome = protocol.change_payloads(
+                self._faces_environment() if faces else self._environment(),
+                protocol.Plan(
+                    deletion_type=DRIFT_REPAIR,
+                    target=target,
+                    selector=None,
+                    expected=len(changes),
+                    metadata={"collection": collection, "kinds": counts, "under": under},
+                ),
+                changes,
+                reason=reason,
+                progress=progress,
+                cancel=cancel,
+            )
+            result.changed += outcome.count
+            result.entries.append(
+                RepairEntry(collection, outcome.log_id, outcome.count, outcome.backup)
+            )
+        return result
+
+    @property
+    def faces_deployment(self) -> Deployment:
+        """This deployment, at its faces collection."""
+        return replace(self.deployment, collection=self.settings.faces_collection)
+
+    def faces_store(self) -> VectorStore | None:
+        """The faces collection beside the configured one, in the same store (embedded: in
+        the same directory, under the lock this process holds); None where it does not
+        exist."""
+        store = self._faces_handle()
+        return store if store.collection_info().exists else None
+
+    def _faces_handle(self) -> VectorStore:
+        if self.settings.faces_collection == self.settings.collection:
+            return self.store
+        main = self.store
+        with self._open_lock:
+            if self._faces is None:
+                self._faces = main.open_collection(self.settings.faces_collection)
+            return self._faces
+
+    def _faces_collection(self, *, create: bool = False) -> VectorStore:
+        store = self._faces_handle()
+        if not create and not store.collection_info().exists:
+            raise StoreMismatch(
+                f"collection {store.collection!r} does not exist in {store.kind} store "
+                f"{store.location}"
+            )
+        return store
+
+    def _faces_environment(self) -> protocol.Environment:
+        store = self._faces_collection()
+        info = store.collection_info()
+        return protocol.Environment(
+            store=store,
+            audit=AuditLog(
+                self.db,
+                self.settings.data_dir / "journal",
+                self.settings.operator,
+                self.faces_deployment,
+            ),
+            backup_dir=self.backup_dir,
+            vector_size=info.vector_size or self.settings.vector_size,
+            distance=info.distance,
+            notify=self.notify,
+        )
+
+    def _drift(
+        self,
+        kinds: Sequence[str] | None,
+        allowed: tuple[str, ...],
+        under: str | None,
+        collect: bool,
+        progress: ProgressCallback | None,
+        cancel: CancelToken | None,
+    ) -> DriftPlan:
+        chosen = drift.parse_kinds(kinds, allowed)
+        prefix = normalize_prefix(under) if under is not None else None
+        images = self._collection()
+        faces = self.faces_store()
+        with self.db() as db:
+            return drift.scan(
+                images,
+                faces,
+                db,
+                kinds=chosen,
+                under=prefix,
+                collect=collect,
+                progress=progress,
+                cancel=cancel,
+            )
 
     # -- helpers --------------------------------------------------------------------------
 

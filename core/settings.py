@@ -25,6 +25,7 @@ from sqlalchemy.exc import ArgumentError
 from core.errors import ValidationError
 
 DEFAULT_COLLECTION = "image_assets"
+DEFAULT_FACES_COLLECTION = "faces"
 DEFAULT_VECTOR_SIZE = 512
 RESET_PHRASE = "DELETE ALL VECTORS"
 
@@ -36,6 +37,7 @@ ENV_VARS = {
     "qdrant_path": "VECTORCTL_QDRANT_PATH",
     "qdrant_edge": "VECTORCTL_QDRANT_EDGE",
     "collection": "VECTORCTL_COLLECTION",
+    "faces_collection": "VECTORCTL_FACES_COLLECTION",
     "vector_size": "VECTORCTL_VECTOR_SIZE",
     "data_dir": "VECTORCTL_DATA_DIR",
     "operator": "VECTORCTL_OPERATOR",
@@ -70,6 +72,9 @@ class Settings:
     qdrant_path: str | None = None
     qdrant_edge: str | None = None
     collection: str = DEFAULT_COLLECTION
+    # The image-search service's face collection beside `collection` (reference 002): drift
+    # compares its `person_id` payloads with `face_instances`.
+    faces_collection: str = DEFAULT_FACES_COLLECTION
     vector_size: int = DEFAULT_VECTOR_SIZE
     distance: str = "cosine"
     read_only: bool = False
@@ -114,6 +119,7 @@ class Settings:
             "qdrant": mask_url(self.store_location) if self.qdrant_url else self.store_location,
             "qdrant_api_key": "****" if self.qdrant_api_key else None,
             "collection": self.collection,
+            "faces_collection": self.faces_collection,
             "vector_size": self.vector_size,
             "distance": self.distance,
             "data_dir": str(self.data_dir),

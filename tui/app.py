@@ -27,6 +27,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.worker import get_current_worker
 
+from core.drift import DriftReport
 from core.errors import Cancelled, VectorctlError
 from core.progress import ProgressCallback, ProgressEvent
 from core.results import Info
@@ -37,6 +38,7 @@ from tui.modals.retrain import RetrainModal, RetrainRequest
 from tui.screens.audit import AuditScreen
 from tui.screens.danger import DangerScreen
 from tui.screens.directories import DirectoriesScreen
+from tui.screens.drift import DriftScreen
 from tui.screens.orphans import OrphansScreen
 from tui.screens.sessions import SessionsScreen
 
@@ -83,6 +85,7 @@ class VectorctlApp(App[None]):
         STYLES / "app.tcss",
         STYLES / "modals.tcss",
         STYLES / "danger.tcss",
+        STYLES / "drift.tcss",
     ]
     MODES: ClassVar[dict[str, str | Callable[[], Screen[Any]]]] = {
         "directories": DirectoriesScreen,
@@ -90,6 +93,7 @@ class VectorctlApp(App[None]):
         "audit": AuditScreen,
         "orphans": OrphansScreen,
         "danger": DangerScreen,
+        "drift": DriftScreen,
     }
     # -narrow puts the directory detail under the tree. (Textual's own annotation of this
     # attribute is malformed, hence the ignore.)
@@ -103,6 +107,7 @@ class VectorctlApp(App[None]):
         Binding("3", "switch_mode('audit')", "Audit"),
         Binding("4", "switch_mode('orphans')", "Orphans"),
         Binding("5", "switch_mode('danger')", "Danger"),
+        Binding("6", "switch_mode('drift')", "Drift", show=False),
         Binding("x", "cancel_job", "Cancel job"),
         Binding("O", "optimize_store", "Optimize", show=False),
         Binding("question_mark,f1", "help", "Help", key_display="?"),
@@ -115,6 +120,7 @@ class VectorctlApp(App[None]):
         ("Audit log", "Every operation, with restore", "switch_mode('audit')"),
         ("Orphans", "Vectors whose asset is gone", "switch_mode('orphans')"),
         ("Danger zone", "Reset the whole collection", "switch_mode('danger')"),
+        ("Drift", "Where the database and the store disagree", "switch_mode('drift')"),
         ("Cancel running job", "Stop the running job after its current batch", "cancel_job"),
         (
             "Optimize store",
@@ -129,6 +135,9 @@ class VectorctlApp(App[None]):
     opening: reactive[bool] = reactive(True)
     info: reactive[Info | None] = reactive(None)
     orphan_count: reactive[int | None] = reactive(None)
+    # The last exact drift comparison (None: none yet, or a repair made it stale): the
+    # Drift screen shows it, the directory tree marks its directories.
+    drift_report: reactive[DriftReport | None] = reactive(None)
     job: reactive[RunningJob | None] = reactive(None, always_update=True)
     # Bumped when a job changed data: screens reload (now if shown, else when shown).
     data_version: reactive[int] = reactive(0)

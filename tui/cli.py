@@ -1,9 +1,9 @@
 """The `vectorctl` command line: the same operations as the console, scriptable.
 
 Exit codes: 0 success, 1 the operation failed, 2 usage or validation error, 3 (worker) jobs
-still held by other workers. With --json every command prints exactly one JSON document on
-stdout. Textual is imported only when the console itself is opened (no sub-command), so
-scripted calls over SSH start fast.
+still held by other workers, 4 (drift) payload drift above --max-rate. With --json every
+command prints exactly one JSON document on stdout. Textual is imported only when the
+console itself is opened (no sub-command), so scripted calls over SSH start fast.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from rich.table import Table
 from rich.text import Text
 
 from core.backup_catalog import BackupInfo
+from core.drift import KINDS, PAYLOAD_KINDS, DriftEstimate, DriftItem, DriftReport
 from core.errors import SelectionChanged, ValidationError, VectorctlError
 from core.service import VectorService
 from core.settings import RESET_PHRASE, load_settings, with_overrides
@@ -1049,6 +1050,273 @@ def demo(
         from tui.app import run_app
 
         run_app(settings)
+
+
+# -- drift between the database and the store ----------------------------------------------
+
+DRIFT_EXIT = 4  # the drift rate is above --max-rate
+kind_option = click.option(
+    "--kind",
+    "kinds",
+    multiple=True,
+    type=click.Choice(KINDS),
+    help="Compare only this kind (repeatable; default all).",
+)
+under_option = click.option("--under", help="Only what lies in this directory, by either side.")
+SHOWN = 20  # sample lines and directories printed; --json has them all
+
+
+@cli.group(invoke_without_command=True)
+@kind_option
+@under_option
+@click.option(
+    "--sample",
+    "size",
+    type=click.IntRange(min=1),
+    help="Estimate from N random database rows instead of comparing every point.",
+)
+@click.option("--seed", type=int, help="Seed of the sample's random draw of assets.")
+@click.option(
+    "--max-rate",
+    type=click.FloatRange(0, 1),
+    help=f"Exit {DRIFT_EXIT} when the payload drift rate is above this (--sample: default 0).",
+)
+@json_option
+@click.pass_context
+@command
+def drift(
+    ctx: click.Context,
+    kinds: tuple[str, ...],
+    under: str | None,
+    size: int | None,
+    seed: int | None,
+    max_rate: float | None,
+    as_json: bool,
+) -> None:
+    """Where the database and the vector store disagree (reference 002), per kind and
+    directory, with a sample of both sides; changes nothing.
+
+    \b
+    Kinds: path (payload path is not the asset's), category (not the category of the
+    session that last embedded the asset, or one that no longer exists), faces (person_id
+    of the faces collection is not face_instances'), missing (assets without a vector),
+    orphans (vectors without an asset), faces-missing, faces-orphans.
+    With --sample N, an estimate with its 95% interval from N random rows: fast enough for
+    cron. Exit 4 when the payload drift rate is above --max-rate.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    state: State = ctx.obj
+    if size is not None:
+        if under is not None:
+            raise ValidationError(
+                "--under and --sample do not go together: a sample is drawn from every row"
+            )
+        estimate = state.service.drift_sample(size, kinds=kinds or None, seed=seed)
+        if as_json:
+            emit_json(estimate.as_dict())
+        else:
+            _print_estimate(estimate)
+        rate, limit = estimate.drift.rate, 0.0 if max_rate is None else max_rate
+    else:
+        with progress_bars(not as_json) as (progress, cancel):
+            report = state.service.drift_scan(
+                kinds=kinds or None, under=under, progress=progress, cancel=cancel
+            )
+        if as_json:
+            emit_json(report.as_dict())
+        else:
+            _print_drift(report)
+        rate, limit = report.rate, max_rate
+    if limit is not None and rate > limit:
+        if not as_json:
+            stderr.print(
+                f"payload drift {_percent(rate)} is above --max-rate {_percent(limit)}",
+                markup=False,
+                highlight=False,
+            )
+        sys.exit(DRIFT_EXIT)
+
+
+def _print_drift(report: DriftReport) -> None:
+    stdout.print(
+        f"compared {report.points:,} points with {report.scanned_rows:,} database rows "
+        f"in {report.seconds:.1f} s" + (f" (inside {report.under})" if report.under else ""),
+        markup=False,
+        highlight=False,
+    )
+    table = Table(box=None, header_style="bold")
+    table.add_column("kind", no_wrap=True)
+    table.add_column("count", justify="right", no_wrap=True)
+    table.add_column("", overflow="fold")
+    for kind, n in report.counts.items():
+        table.add_row(kind, f"{n:,}", DRIFT_MEANING[kind], style="yellow" if n else "")
+    for kind, why in report.skipped.items():
+        table.add_row(kind, "-", Text(f"not checked: {why}"), style="dim")
+    stdout.print(table)
+    stdout.print(
+        f"payload drift: {report.drifted:,} points ({_percent(report.rate)})"
+        + (" - `vectorctl drift repair` sets them from the database" if report.drifted else ""),
+        markup=False,
+        highlight=False,
+    )
+    _print_drift_directories(report)
+    _print_drift_samples(report.samples)
+
+
+DRIFT_MEANING = {
+    "path": "payload path is not the asset's path",
+    "category": "payload category is not the embedding session's",
+    "faces": "faces: payload person_id is not face_instances'",
+    "missing": "assets without a vector",
+    "orphans": "vectors without an asset",
+    "faces-missing": "face rows without a point",
+    "faces-orphans": "face points without a row",
+}
+
+
+def _print_drift_directories(report: DriftReport) -> None:
+    """The deepest directories holding drift first: where an operator looks."""
+    rows = sorted(report.directories, key=lambda d: (-d.total, d.path))
+    leaves = [d for d in rows if not any(o.path.startswith(d.path + "/") for o in rows)]
+    if not leaves:
+        return
+    kinds = [k for k, n in report.counts.items() if n]
+    table = Table(box=None, header_style="bold", title_justify="left")
+    table.add_column("directory", overflow="fold", min_width=24)
+    for kind in kinds:
+        table.add_column(kind, justify="right", no_wrap=True)
+    for d in leaves[:SHOWN]:
+        table.add_row(Text(d.path), *(str(d.counts.get(k, "")) for k in kinds))
+    stdout.print(table)
+    if len(leaves) > SHOWN:
+        stdout.print(f"  … and {len(leaves) - SHOWN:,} more directories (--json lists all)")
+
+
+def _print_drift_samples(samples: list[DriftItem]) -> None:
+    """One line each: the point, the field, what the payload says -> what the database says
+    (what a repair sets)."""
+    for item in samples[: SHOWN * 2]:
+        point = "-" if item.point_id is None else str(item.point_id)
+        line = Text(f"  {item.kind:<13} {point}  {item.field}: ")
+        line.append(_value(item.payload))
+        line.append(" -> database: ")
+        line.append(_value(item.database))
+        stdout.print(line, highlight=False)
+    if len(samples) > SHOWN * 2:
+        stdout.print(f"  … and {len(samples) - SHOWN * 2:,} more in the sample (--json)")
+
+
+def _value(value: Any) -> str:
+    return "(none)" if value is None else str(value)
+
+
+def _percent(rate: float) -> str:
+    return f"{rate:.3%}"
+
+
+def _print_estimate(estimate: DriftEstimate) -> None:
+    d, m = estimate.drift, estimate.missing
+    stdout.print(
+        f"sampled {d.sampled:,} of {d.population:,} database rows in {estimate.seconds:.2f} s",
+        markup=False,
+        highlight=False,
+    )
+    table = Table(box=None, header_style="bold")
+    for name in ("", "found", "rate", "95% interval"):
+        table.add_column(name, justify="right" if name else "left", no_wrap=True)
+    for name, rate in (("payload drift", d), ("missing vectors", m), *estimate.kinds.items()):
+        interval = f"{_percent(rate.low)} - {_percent(rate.high)}"
+        table.add_row(name, f"{rate.found:,}", _percent(rate.rate), interval)
+    stdout.print(table)
+    for kind, why in estimate.skipped.items():
+        stdout.print(f"{kind}: not estimated ({why})", markup=False, style="dim")
+    _print_drift_samples(estimate.samples)
+
+
+@drift.command("repair")
+@click.option(
+    "--kind",
+    "kinds",
+    multiple=True,
+    type=click.Choice(PAYLOAD_KINDS),
+    help="Repair only this kind (repeatable; default path, category and faces).",
+)
+@under_option
+@click.option("--reason", help="Why, for the audit log.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option(
+    "--expect",
+    type=click.IntRange(min=0),
+    help="The number of points the preview showed: refuse if another number drifts now.",
+)
+@json_option
+@pass_state
+@command
+def drift_repair(
+    state: State,
+    kinds: tuple[str, ...],
+    under: str | None,
+    reason: str | None,
+    yes: bool,
+    expect: int | None,
+    as_json: bool,
+) -> None:
+    """Set drifted payloads from the database (the source of truth), audited and backed up
+    like a delete: `vectorctl restore` of each entry puts the old payloads back.
+
+    The drift is compared again when the repair starts: if it is not exactly the drift
+    previewed (or --expect's count), nothing is changed and the command exits 1.
+    """
+    service = state.service
+    service.require_writable("repair drift")
+    with progress_bars(not as_json) as (progress, cancel):
+        plan = service.drift_plan(
+            kinds=kinds or None, under=under, progress=progress, cancel=cancel
+        )
+    if expect is not None and expect != plan.count:
+        raise SelectionChanged(
+            f"drift repair: --expect {expect}, but {plan.count} points drift now; "
+            "nothing was changed"
+        )
+    preview = {"count": plan.count, "counts": plan.report.counts}
+    if not as_json:
+        stdout.print(
+            f"[bold]{plan.count:,}[/] points will be set from the database ("
+            + ", ".join(f"{k} {n:,}" for k, n in plan.report.counts.items())
+            + ")"
+        )
+        _print_drift_samples([s for s in plan.report.samples if s.kind in PAYLOAD_KINDS])
+    if plan.count:
+        _confirm(
+            state,
+            f"Set {plan.count:,} payloads from the database?",
+            yes,
+            as_json,
+            preview,
+            verb="repaired",
+        )
+    with progress_bars(not as_json) as (progress, cancel):
+        result = service.repair_drift(
+            kinds=kinds or None,
+            under=under,
+            confirmed=plan,
+            reason=reason,
+            progress=progress,
+            cancel=cancel,
+        )
+    if as_json:
+        emit_json(result.as_dict())
+        return
+    if not result.entries:
+        stdout.print("no payload drift; nothing changed, no audit entry written")
+    for entry in result.entries:
+        stdout.print(
+            f"repaired {entry.changed:,} points of {entry.collection} (audit entry "
+            f"{entry.log_id}); backup {entry.backup}  (undo: vectorctl restore {entry.log_id})",
+            markup=False,
+            highlight=False,
+        )
 
 
 def main() -> None:

@@ -151,6 +151,12 @@ class VectorStore(ABC):
     def set_payload(self, ids: Sequence[PointId], payload: dict[str, Any]) -> None:
         """Merge `payload` into the payload of these points."""
 
+    def update_payloads(self, updates: Sequence[tuple[PointId, dict[str, Any]]]) -> None:
+        """Set each point's fields to the values given for it, a value of None removing the
+        field; other fields and the vector stay as they are. Points with the same changes
+        are written together (a drift repair: `core.drift`)."""
+        raise NotImplementedError(f"{self.kind} stores cannot update payload fields")
+
     @abstractmethod
     def delete_ids(self, ids: Sequence[PointId]) -> None:
         """Delete these points (missing ids are ignored), in as few engine calls as possible."""
@@ -201,3 +207,9 @@ class VectorStore(ABC):
     @abstractmethod
     def close(self) -> None:
         """Release the engine (embedded engines unlock their directory)."""
+
+    def open_collection(self, collection: str) -> VectorStore:
+        """Another collection of this same store, used beside this one (the image-search
+        service's `faces` collection): it shares this store's connection and, on an embedded
+        engine, the directory lock this process holds. Closing it leaves this one open."""
+        raise NotImplementedError(f"{self.kind} stores cannot open a second collection")

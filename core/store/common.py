@@ -8,6 +8,7 @@ those few condition kinds onto its own classes. Nothing here imports an engine.
 
 from __future__ import annotations
 
+import json
 import uuid
 from abc import abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -184,6 +185,31 @@ def normalize_ids(ids: Iterable[PointId]) -> list[PointId]:
 def batched(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+@dataclass(frozen=True)
+class PayloadGroup:
+    """Points that get the same payload changes: one set and one delete per group."""
+
+    ids: list[PointId]
+    set: dict[str, Any]
+    unset: list[str]
+
+
+def payload_groups(updates: Sequence[tuple[PointId, dict[str, Any]]]) -> list[PayloadGroup]:
+    """`update_payloads`' changes grouped by what they set and remove, in first-seen order:
+    repairing a category or a person writes a few groups, a path one per point."""
+    groups: dict[str, PayloadGroup] = {}
+    for point_id, values in updates:
+        key = json.dumps(values, sort_keys=True)
+        if key not in groups:
+            groups[key] = PayloadGroup(
+                [],
+                {k: v for k, v in values.items() if v is not None},
+                sorted(k for k, v in values.items() if v is None),
+            )
+        groups[key].ids.append(normalize_id(point_id))
+    return list(groups.values())
 
 
 def payload_projection(fields: Sequence[str] | None) -> bool | list[str]:

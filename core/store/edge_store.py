@@ -67,6 +67,7 @@ from core.store.common import (
     first_line,
     normalize_id,
     normalize_ids,
+    payload_groups,
     to_record,
     vector_of,
 )
@@ -111,20 +112,27 @@ _DISTANCE = {
 class EdgeStore(QdrantEngineStore[qe.Filter]):
     kind = "edge"
 
-    def __init__(self, directory: str | Path, collection: str):
+    def __init__(
+        self, directory: str | Path, collection: str, *, lock: DirectoryLock | None = None
+    ):
+        """Open (or prepare to create) one collection's shard. `lock` is the directory lock
+        an already open store of this process holds (`open_collection`): it is shared, not
+        taken again nor released by this store."""
         if not collection or collection in (".", "..") or "/" in collection:
             raise ValidationError(f"collection name {collection!r} cannot name a directory")
         root = Path(directory).expanduser()
         self.location = str(root)
         self.collection = collection
         self._path = root / collection
-        self._lock = DirectoryLock.acquire(root, "Qdrant Edge store")
+        self._owns_lock = lock is None
+        self._lock = lock or DirectoryLock.acquire(root, "Qdrant Edge store")
         try:
             started = time.perf_counter()
             self._shard: qe.EdgeShard | None = self._load()
             self.open_seconds = time.perf_counter() - started
         except BaseException:
-            self._lock.release()
+            if self._owns_lock:
+                self._lock.release()
             raise
         self._upkeep = _read_upkeep(self._path / UPKEEP_FILE)
         self._upkeep_changed = False
@@ -184,7 +192,12 @@ class EdgeStore(QdrantEngineStore[qe.Filter]):
             self._save_upkeep()
             self._shard.close()
             self._shard = None
-        self._lock.release()
+        if self._owns_lock:
+            self._lock.release()
+
+    def open_collection(self, collection: str) -> EdgeStore:
+        # One shard directory per collection under the store directory, one lock for them all.
+        return EdgeStore(self.location, collection, lock=self._lock)
 
     # -- upkeep ---------------------------------------------------------------------------
 
@@ -286,6 +299,15 @@ class EdgeStore(QdrantEngineStore[qe.Filter]):
             shard.update(qe.UpdateOperation.set_payload(list(batch), payload))
             # A new version of each point, in the appendable segment.
             self._count_upkeep("written", len(batch))
+
+    def update_payloads(self, updates: Sequence[tuple[PointId, dict[str, Any]]]) -> None:
+        shard = self._require()
+        for group in payload_groups(updates):
+            ids: list[Any] = list(group.ids)
+            if group.set:
+                shard.update(qe.UpdateOperation.set_payload(ids, group.set))
+            if group.unset:
+                shard.update(qe.UpdateOperation.delete_payload(ids, group.unset))
 
     def value_counts(self, key: str, ids: Sequence[PointId]) -> dict[Any, int] | None:
         # A facet that is not `exact` but filtered counts the values of the live points that

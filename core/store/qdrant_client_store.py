@@ -46,6 +46,7 @@ from core.store.common import (
     indexes_to_create,
     normalize_id,
     normalize_ids,
+    payload_groups,
     to_record,
     vector_of,
 )
@@ -137,6 +138,7 @@ class QdrantClientStore(QdrantEngineStore[m.Filter]):
         collection: str,
         prefix_match: bool,
         lock: DirectoryLock | None = None,
+        shared: bool = False,
     ):
         self.kind = kind
         self.location = location
@@ -144,6 +146,7 @@ class QdrantClientStore(QdrantEngineStore[m.Filter]):
         self.prefix_match = prefix_match
         self._client = client
         self._lock = lock
+        self._shared = shared  # the client belongs to the store that opened this one
 
     # -- collection -----------------------------------------------------------------------
 
@@ -215,10 +218,23 @@ class QdrantClientStore(QdrantEngineStore[m.Filter]):
         return snapshot.name if snapshot else None
 
     def close(self) -> None:
+        if self._shared:
+            return
         self._client.close()
         if self._lock is not None:
             self._lock.release()
             self._lock = None
+
+    def open_collection(self, collection: str) -> QdrantClientStore:
+        # The same client: a local-mode directory holds every collection under one lock.
+        return QdrantClientStore(
+            self._client,
+            kind=self.kind,
+            location=self.location,
+            collection=collection,
+            prefix_match=self.prefix_match,
+            shared=True,
+        )
 
     # -- points ---------------------------------------------------------------------------
 
@@ -258,6 +274,23 @@ class QdrantClientStore(QdrantEngineStore[m.Filter]):
                     wait=True,
                     ordering=ORDER,
                     timeout=BULK_TIMEOUT,
+                )
+
+    def update_payloads(self, updates: Sequence[tuple[PointId, dict[str, Any]]]) -> None:
+        operations: list[m.SetPayloadOperation | m.DeletePayloadOperation] = []
+        for group in payload_groups(updates):
+            points = list[m.ExtendedPointId](group.ids)
+            if group.set:
+                payload = m.SetPayload(payload=group.set, points=points)
+                operations.append(m.SetPayloadOperation(set_payload=payload))
+            if group.unset:
+                keys = m.DeletePayload(keys=group.unset, points=points)
+                operations.append(m.DeletePayloadOperation(delete_payload=keys))
+        with self._calls():
+            # One request for many groups: a path repair has one group per point.
+            for batch in batched(operations, UPSERT_BATCH):
+                self._client.batch_update_points(
+                    self.collection, list(batch), wait=True, ordering=ORDER, timeout=BULK_TIMEOUT
                 )
 
     # -- engine primitives used by QdrantEngineStore --------------------------------------

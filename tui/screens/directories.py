@@ -11,6 +11,7 @@ from textual.containers import Horizontal, Vertical
 from textual.timer import Timer
 from textual.widgets import Input, Tree
 
+from core.drift import DriftReport
 from core.results import DirectoryStats, Preview, SessionRow
 from core.service import VectorService
 from core.targets import Target, TargetKind
@@ -63,6 +64,14 @@ class DirectoriesScreen(ConsoleScreen):
     def dir_tree(self) -> DirectoryTree:
         return self.query_one(DirectoryTree)
 
+    def on_mount(self) -> None:  # ConsoleScreen's runs too (Textual calls each class's)
+        self.watch(self.app, "drift_report", self._drift_changed, init=False)
+
+    def _drift_changed(self, report: DriftReport | None) -> None:
+        """A drift comparison marks its directories in the tree and the detail pane."""
+        self.dir_tree.set_drift(report.by_directory() if report is not None else {})
+        self._show_detail()
+
     def reload(self, fresh: bool = False) -> None:
         self.dir_tree.loading = True
         self.console.load(
@@ -102,13 +111,15 @@ class DirectoriesScreen(ConsoleScreen):
     def _highlighted(self) -> None:
         if self._detail_timer is not None:
             self._detail_timer.stop()
-        self.query_one(DirectoryDetail).show_directory(self.dir_tree.selected)
+        selected = self.dir_tree.selected
+        drift = self.dir_tree.drift_of(selected.path) if selected is not None else None
+        self.query_one(DirectoryDetail).show_directory(selected, drift)
         self._detail_timer = self.set_timer(DETAIL_DELAY, self._show_detail)
 
     def _show_detail(self) -> None:
         row = self.dir_tree.selected
         detail = self.query_one(DirectoryDetail)
-        detail.show_directory(row)
+        detail.show_directory(row, self.dir_tree.drift_of(row.path) if row is not None else None)
         if row is None:
             return
 

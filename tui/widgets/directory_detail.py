@@ -7,6 +7,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
+from core.drift import PAYLOAD_KINDS, DirectoryDrift
 from core.results import DirectoryStats, Preview, SessionRow
 
 
@@ -16,10 +17,13 @@ class DirectoryDetail(Static):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._row: DirectoryStats | None = None
+        self._drift: DirectoryDrift | None = None  # from the last drift comparison
         self._extra: Group | Text = Text("")
 
-    def show_directory(self, row: DirectoryStats | None) -> None:
-        self._row = row
+    def show_directory(
+        self, row: DirectoryStats | None, drift: DirectoryDrift | None = None
+    ) -> None:
+        self._row, self._drift = row, drift
         self._extra = Text("loading sessions and files…", style="dim")
         self._redraw()
 
@@ -64,4 +68,9 @@ class DirectoryDetail(Static):
             figures.append(f"{drift:,} assets without vectors\n", style="bold yellow")
         elif drift < 0:
             figures.append(f"{-drift:,} vectors without assets\n", style="bold magenta")
+        if self._drift is not None and self._drift.drifted:
+            kinds = ", ".join(
+                f"{kind} {n:,}" for kind, n in self._drift.counts.items() if kind in PAYLOAD_KINDS
+            )
+            figures.append(f"drift    {kinds} (6: Drift screen)\n", style="bold red")
         self.update(Group(figures, self._extra))

@@ -16,6 +16,7 @@ from textual.binding import Binding, BindingType
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
+from core.drift import DirectoryDrift
 from core.results import DirectoryStats
 
 MAX_FILTER_MATCHES = 300  # more matches than a screen can show; type more letters
@@ -38,6 +39,7 @@ class DirectoryTree(Tree[DirectoryStats]):
         self._rows: dict[str, DirectoryStats] = {}
         self._children: dict[str, list[DirectoryStats]] = {}
         self._expanded: set[str] = set()
+        self._drift: dict[str, DirectoryDrift] = {}
 
     # -- data -------------------------------------------------------------------------
 
@@ -68,6 +70,14 @@ class DirectoryTree(Tree[DirectoryStats]):
     def selected(self) -> DirectoryStats | None:
         node = self.cursor_node
         return node.data if node is not None else None
+
+    def set_drift(self, drift: dict[str, DirectoryDrift]) -> None:
+        """Mark the directories a drift comparison found payloads disagreeing in."""
+        self._drift = drift
+        self._rebuild()
+
+    def drift_of(self, path: str) -> DirectoryDrift | None:
+        return self._drift.get(path)
 
     def toggle_sort(self) -> str:
         self.sort_by = "count" if self.sort_by == "name" else "name"
@@ -103,7 +113,8 @@ class DirectoryTree(Tree[DirectoryStats]):
             rows = [r for r in rows if r.path in keep]
         for row in self._sorted(rows):
             has_children = bool(self._children.get(row.path))
-            child = node.add(self.label_for(row), data=row, allow_expand=has_children)
+            label = self.label_for(row, self._drift.get(row.path))
+            child = node.add(label, data=row, allow_expand=has_children)
             if keep is None:
                 opened = row.path in self._expanded
             else:  # a filtered view opens the way to every match, and no further
@@ -126,8 +137,9 @@ class DirectoryTree(Tree[DirectoryStats]):
                 return
 
     @staticmethod
-    def label_for(row: DirectoryStats) -> Text:
-        """Name, then vectors / assets / sessions; drift in yellow, so it catches the eye."""
+    def label_for(row: DirectoryStats, disagreeing: DirectoryDrift | None = None) -> Text:
+        """Name, then vectors / assets / sessions; drift in yellow, so it catches the eye;
+        payloads disagreeing with the database (the last drift comparison) in red."""
         label = Text(posixpath.basename(row.path) or row.path, style="bold")
         label.append(f"  {row.vector_count:,}v {row.asset_count:,}a", style="dim")
         if row.session_count:
@@ -137,6 +149,8 @@ class DirectoryTree(Tree[DirectoryStats]):
             label.append(f"  {drift:,} missing", style="bold yellow")
         elif drift < 0:
             label.append(f"  {-drift:,} orphan", style="bold magenta")
+        if disagreeing is not None and disagreeing.drifted:
+            label.append(f"  {disagreeing.drifted:,} drift", style="bold red")
         return label
 
     # -- lazy expansion ---------------------------------------------------------------
