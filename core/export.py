@@ -19,9 +19,11 @@ from core.results import JsonResult
 from core.store.base import Selector, VectorStore
 
 FORMATS = ("jsonl", "parquet")
-# Points per page: with vectors a page is about 2 KB a point at 512 dimensions, so 4 MB of
-# floats plus their JSON text; without, the payloads only.
-PAGE_WITH_VECTORS = 2000
+# Points per page. With vectors a point is about 16 KB as Python objects at 512 dimensions (a
+# list of boxed floats) plus its JSON text: a page of 500 keeps the heap about 30 MB above
+# where it was whatever the collection's size (benchmarks.health measures it). Without
+# vectors, the payloads only.
+PAGE_WITH_VECTORS = 500
 PAGE = 10_000
 
 

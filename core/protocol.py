@@ -583,6 +583,8 @@ def settle_batch(store: VectorStore | None, inflight: dict[str, Any]) -> int:
         return done if index is not None and (index.prefix or not inflight.get("prefix")) else 0
     if op == "alias":
         return done if store.aliases().get(str(inflight.get("alias"))) == inflight.get("to") else 0
+    if op == "create_collection":
+        return 0  # it creates an empty collection: no point is counted either way
     if op in ("snapshot_delete", "snapshot_restore"):
         from core import snapshots
 

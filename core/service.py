@@ -802,6 +802,11 @@ class VectorService:
 
     # -- collections, health, search, export and snapshots --------------------------------
 
+    def audited_environment(self) -> protocol.Environment:
+        """Where an audited run on this deployment acts and records, for the core modules
+        that run one of their own (`core.retrain.retrain_into`)."""
+        return self._environment()
+
     def collections(self) -> collection_admin.CollectionsReport:
         """Every collection of the store's engine, with its set-up and aliases."""
         return collection_admin.report(self.store)

@@ -894,6 +894,12 @@ def worker(state: State, follow: bool, batch_size: int, as_json: bool) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--no-backup", is_flag=True, help="Skip the points backup.")
 @click.option("--wait", is_flag=True, help="Embed the queued jobs before returning.")
+@click.option(
+    "--into",
+    "into",
+    metavar="COLLECTION",
+    help="Embed into this (new) collection instead, leaving the served one as it is.",
+)
 @json_option
 @pass_state
 @command
@@ -905,13 +911,21 @@ def retrain(
     yes: bool,
     no_backup: bool,
     wait: bool,
+    into: str | None,
     as_json: bool,
 ) -> None:
-    """Delete the vectors of PREFIX..., reset their sessions and queue them again."""
+    """Delete the vectors of PREFIX..., reset their sessions and queue them again.
+
+    With --into COLLECTION nothing is deleted: the images are embedded into COLLECTION
+    (created with the model's vector size), here and now; check it, then switch the alias
+    the service queries (`vectorctl aliases switch ALIAS COLLECTION`)."""
     from core.retrain import retrain as run_retrain
 
     service = state.service
     service.require_writable("retrain")
+    if into is not None:
+        _retrain_into(state, list(prefixes), into, category_id, reason, yes, as_json)
+        return
     previews = [service.preview(Target(TargetKind.DIRECTORY, p), sample_size=3) for p in prefixes]
     total = sum(p.count for p in previews)
     if not as_json:
@@ -1579,6 +1593,59 @@ def snapshots_delete(state: State, name: str, reason: str | None, yes: bool, as_
     )
     result = service.delete_snapshot(name, reason=reason)
     _print_result(result, as_json, f"deleted snapshot {name} (audit entry {result.log_id})")
+
+
+def _retrain_into(
+    state: State,
+    prefixes: list[str],
+    into: str,
+    category_id: int | None,
+    reason: str | None,
+    yes: bool,
+    as_json: bool,
+) -> None:
+    """`retrain --into`: embed the directories into another collection, audited."""
+    from core.retrain import retrain_into
+
+    service = state.service
+    live = service.settings.collection
+    if not as_json:
+        stdout.print(
+            Text(
+                f"{', '.join(prefixes)}: every image is embedded again into {into} "
+                f"({service.settings.clip_model}); {live} is not changed"
+            )
+        )
+    _confirm(
+        state,
+        f"Embed {len(prefixes)} directories into {into}?",
+        yes,
+        as_json,
+        {"into": into, "directories": prefixes},
+        verb="queued",
+    )
+    with progress_bars(not as_json) as (progress, cancel):
+        result = retrain_into(
+            service,
+            prefixes,
+            into,
+            category_id=category_id,
+            reason=reason,
+            progress=progress,
+            cancel=cancel,
+        )
+    _print_result(
+        result,
+        as_json,
+        f"embedded {result.embedded} of {result.queued} images into {into}, failed "
+        f"{result.failed}"
+        + (" (stopped: run it again)" if result.cancelled else "")
+        + f" (audit entry {result.log_ids[0]}). Check it: vectorctl --collection {into} "
+        f"similar ID, vectorctl --collection {into} health; then vectorctl aliases switch "
+        f"ALIAS {into}",
+    )
+    if result.cancelled or (result.failed and not result.embedded):
+        sys.exit(1)
 
 
 def main() -> None:
