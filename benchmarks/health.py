@@ -2,7 +2,8 @@
 
     .venv/bin/python -m benchmarks.health                      # 100k and 1M (Edge)
     .venv/bin/python -m benchmarks.health --sizes 100000       # one size
-    .venv/bin/python -m benchmarks.health --snapshot           # also time a snapshot (disk!)
+    .venv/bin/python -m benchmarks.health --parts health search  # some parts only
+    .venv/bin/python -m benchmarks.health --parts snapshot     # a snapshot file (disk!)
 
 Uses the cached deployments of `benchmarks.scale_data` (built once, `benchmarks/.cache/`).
 Each row says what was measured:
@@ -17,7 +18,7 @@ Each row says what was measured:
   as JSON lines into /dev/null, with how far the heap grew while it ran (flat in the
   collection's size when the export streams; the store's memory-mapped files not counted);
 - archive: a points-level archive (what a snapshot restore takes first) of 100,000 points;
-- snapshot (with --snapshot): a snapshot file of the whole collection, its size and time.
+- snapshot (only when asked): a snapshot file of the whole collection, its size and time.
 """
 
 from __future__ import annotations
@@ -100,58 +101,74 @@ def archive_points(service: VectorService, limit: int, directory: Path) -> int:
     return written
 
 
-def bench(n: int, with_snapshot: bool) -> list[str]:
+PARTS = ("health", "search", "collections", "export", "archive", "snapshot")
+
+
+def bench(n: int, parts: set[str]) -> list[str]:
     dep = deployment("edge", n)
-    lines = []
+    lines: list[str] = []
+
+    def row(what: str, seconds: float, detail: str = "") -> None:
+        lines.append(f"{n:>9,}  {what:<34} {seconds:8.2f} s   {detail}".rstrip())
+
     with tempfile.TemporaryDirectory(prefix="vectorctl-bench-") as scratch:
-        settings = dep.settings(Path(scratch) / "data")
-        service = VectorService(settings)
+        service = VectorService(dep.settings(Path(scratch) / "data"))
         try:
             opened, _ = timed(lambda: service.store.collection_info())
-            lines.append(f"{n:>9,}  open the store (once per process)   {opened:8.2f} s")
+            row("open the store (once per process)", opened)
             service.db  # noqa: B018 - the database opened before health is timed
-            seconds, report = timed(lambda: service.health(Rules(snapshot_hours=0)))
-            latency = next(c for c in report.checks if c.name == "search latency").figures
-            lines.append(
-                f"{n:>9,}  health (all checks)                 {seconds:8.2f} s   "
-                f"{report.status}; its latency check: {latency['searches']} searches, "
-                f"p95 {latency['p95_ms']} ms"
-            )
-            measured = search.measure_latency(service.store, searches=SEARCHES, budget_seconds=3600)
-            assert measured is not None
-            lines.append(
-                f"{n:>9,}  search, {measured.searches} queries, 10 nearest    "
-                f"p50 {measured.p50_ms} ms  p95 {measured.p95_ms} ms  "
-                f"p99 {measured.p99_ms} ms  max {measured.max_ms} ms"
-            )
-            seconds, _report = timed(service.collections)
-            lines.append(f"{n:>9,}  collections report                  {seconds:8.2f} s")
-            for label, under in (
-                ("export 10% with vectors", TEN_PERCENT_DIR),
-                ("export all", None),
-            ):
-                seconds, (peak, points) = timed(
-                    lambda under=under: peak_growth(lambda: export_to_null(service, under))
+            if "health" in parts:
+                seconds, report = timed(lambda: service.health(Rules(snapshot_hours=0)))
+                latency = next(c for c in report.checks if c.name == "search latency").figures
+                row(
+                    "health (all checks)",
+                    seconds,
+                    f"{report.status}; its latency check: {latency['searches']} searches, "
+                    f"p95 {latency['p95_ms']} ms",
                 )
-                lines.append(
-                    f"{n:>9,}  {label:<34} {seconds:8.2f} s   {points:,} points, "
-                    f"{points / seconds:,.0f}/s, heap grew {peak / 2**20:.0f} MB"
+            if "search" in parts:
+                seconds, measured = timed(
+                    lambda: search.measure_latency(
+                        service.store, searches=SEARCHES, budget_seconds=3600
+                    )
                 )
-            if n >= 100_000:
+                assert measured is not None
+                row(
+                    f"search: {measured.searches} queries, 10 nearest",
+                    seconds,
+                    f"p50 {measured.p50_ms} ms, p95 {measured.p95_ms} ms, "
+                    f"p99 {measured.p99_ms} ms, max {measured.max_ms} ms",
+                )
+            if "collections" in parts:
+                seconds, _report = timed(service.collections)
+                row("collections report", seconds)
+            if "export" in parts:
+                for label, under in (
+                    ("export 10% with vectors", TEN_PERCENT_DIR),
+                    ("export all", None),
+                ):
+                    seconds, (grew, points) = timed(
+                        lambda under=under: peak_growth(lambda: export_to_null(service, under))
+                    )
+                    row(
+                        label,
+                        seconds,
+                        f"{points:,} points, {points / seconds:,.0f}/s, "
+                        f"heap grew {grew / 2**20:.0f} MB",
+                    )
+            if "archive" in parts and n >= 100_000:
                 folder = Path(scratch) / "archive"
                 seconds, written = timed(lambda: archive_points(service, 100_000, folder))
                 size = sum(f.stat().st_size for f in folder.glob("*.vbak"))
-                lines.append(
-                    f"{n:>9,}  archive 100,000 points              {seconds:8.2f} s   "
-                    f"{written / seconds:,.0f} points/s, {size / 2**20:.0f} MB"
+                row(
+                    "archive 100,000 points",
+                    seconds,
+                    f"{written / seconds:,.0f} points/s, {size / 2**20:.0f} MB",
                 )
-            if with_snapshot:
-                seconds, row = timed(service.create_snapshot)
-                lines.append(
-                    f"{n:>9,}  snapshot file                       {seconds:8.2f} s   "
-                    f"{(row.size or 0) / 2**30:.2f} GB"
-                )
-                shutil.rmtree(Path(row.where).parent, ignore_errors=True)
+            if "snapshot" in parts:
+                seconds, taken = timed(service.create_snapshot)
+                row("snapshot file", seconds, f"{(taken.size or 0) / 2**30:.2f} GB")
+                shutil.rmtree(Path(taken.where).parent, ignore_errors=True)
         finally:
             service.close()
     return lines
@@ -160,11 +177,17 @@ def bench(n: int, with_snapshot: bool) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
-    parser.add_argument("--snapshot", action="store_true", help="Also time a snapshot file.")
+    parser.add_argument(
+        "--parts",
+        nargs="+",
+        choices=PARTS,
+        default=[p for p in PARTS if p != "snapshot"],
+        help="What to measure (snapshot writes the whole shard again: needs the disk).",
+    )
     args = parser.parse_args()
     rows: list[str] = []
     for n in args.sizes:
-        rows += bench(n, args.snapshot)
+        rows += bench(n, set(args.parts))
     print(f"\n{'points':>9}  {'what':<35} {'time':>10}")
     for line in rows:
         print(line)

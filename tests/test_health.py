@@ -192,3 +192,15 @@ def test_the_first_failing_check_is_the_reason_shown() -> None:
     )
     assert report.reason == "failed jobs: 2 jobs failed"
     assert report.exit_code == 1
+
+
+def test_the_latency_check_stops_searching_at_its_time_budget(service: VectorService) -> None:
+    from core.search import measure_latency
+
+    index_assets(service, LIBRARY)
+
+    unbounded = measure_latency(service.store, searches=20, budget_seconds=60)
+    bounded = measure_latency(service.store, searches=20, budget_seconds=0)
+
+    assert unbounded is not None and (unbounded.searches, unbounded.budget_spent) == (20, False)
+    assert bounded is not None and (bounded.searches, bounded.budget_spent) == (1, True)
