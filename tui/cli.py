@@ -1393,8 +1393,8 @@ def export(state: State, under: str | None, fmt: str, vectors: bool, output: Pat
 
     check_format(fmt)
     service = state.service
-    if output is None:
-        with progress_bars(False) as (progress, cancel):
+    if output is None:  # the points on stdout, the progress (on a terminal) on stderr
+        with progress_bars(True) as (progress, cancel):
             result = service.export(
                 sys.stdout, under=under, with_vectors=vectors, progress=progress, cancel=cancel
             )
