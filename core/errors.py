@@ -69,3 +69,8 @@ class SelectionChanged(OperationFailed):
 class AuditDeferred(OperationFailed):
     """The operation ran, but the database could not record its end: the record waits in the
     local journal and is written at the next start. The message says what was done."""
+
+
+class Unsupported(ValidationError):
+    """The configured engine cannot do what was asked (aliases on Qdrant Edge, a server's
+    snapshot on an embedded store); nothing was changed."""

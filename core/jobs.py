@@ -268,8 +268,19 @@ def claim_jobs(
         return jobs
 
 
+# Sessions of `retrain --into COLLECTION` are named so: their jobs are embedded into that
+# collection by the process that queued them (core.retrain.retrain_into), never by a worker
+# of the configured collection, which would write the new model's vectors into it.
+INTO_SESSION_PREFIX = "retrain into "
+
+
 def _scope(session_ids: Sequence[int] | None) -> list[ColumnElement[bool]]:
-    return [] if session_ids is None else [TrainingJob.session_id.in_(session_ids)]
+    if session_ids is not None:
+        return [TrainingJob.session_id.in_(session_ids)]
+    into = select(TrainingSession.id).where(
+        TrainingSession.name.startswith(INTO_SESSION_PREFIX, autoescape=True)
+    )
+    return [TrainingJob.session_id.not_in(into)]
 
 
 def _claim_ids(

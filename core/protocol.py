@@ -471,6 +471,56 @@ def _archive_current(
     return seen
 
 
+def replace_from_archive(
+    env: Environment,
+    plan: Plan,
+    source: Path,
+    manifest: archives.BackupManifest,
+    *,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> Outcome:
+    """Make the collection hold exactly the archive's points: the undo of a snapshot
+    restore, whose archive is the whole collection as it was. Points the archive does not
+    hold are removed, the archived ones written back. Everything there now is archived first
+    (and the archived ids missing now recorded as absent), so restoring this run's own entry
+    puts the collection back as it was before it."""
+    store = env.vectors()
+    keep = {normalize_id(i) for ids in archives.read_ids(source) for i in ids}
+    extra = [i for page in store.scroll_ids(None, batch_size=SCROLL_PAGE) for i in page]
+    extra = [i for i in extra if i not in keep]
+    plan = Plan(
+        plan.deletion_type, plan.target, plan.selector, manifest.count + len(extra), plan.metadata
+    )
+    with AuditedRun(
+        env, plan, reason=None, backup=True, progress=progress, cancel=cancel, phase="restoring"
+    ) as run:
+        run.archive("RESTORE", lambda w: _archive_whole(store, keep, w, run))
+        run.delete(store, extra)
+        for index, batch in enumerate(archives.read_batches(source)):
+            run.apply(
+                "upsert",
+                [r.id for r in batch],
+                partial(store.upsert, batch),
+                archive=str(source),
+                batch=index,
+            )
+        return run.complete({"restored": manifest.count, "removed": len(extra)})
+
+
+def _archive_whole(
+    store: VectorStore, keep: set[PointId], writer: archives.BackupWriter, run: AuditedRun
+) -> list[PointId]:
+    present: list[PointId] = []
+    for page in store.scroll(None, fields=None, with_vectors=True, batch_size=BACKUP_BATCH):
+        writer.add(page)
+        present.extend(r.id for r in page)
+        run.report_backup(len(present), run.plan.expected)
+    found = set(present)
+    writer.add_absent([i for i in keep if i not in found])
+    return present
+
+
 def prune_archives(
     env: Environment,
     plan: Plan,
@@ -610,6 +660,20 @@ def settle_batch(store: VectorStore | None, inflight: dict[str, Any]) -> int:
         count = int(inflight.get("count", 0))
         info = store.collection_info()
         return count if not info.exists or store.count() < count else 0
+    # Changes to a collection's set-up and snapshots (core.collections, core.snapshots).
+    done = int(inflight.get("count", 1))
+    if op == "index":
+        index = {i.field: i for i in store.describe().indexes}.get(str(inflight.get("field")))
+        return done if index is not None and (index.prefix or not inflight.get("prefix")) else 0
+    if op == "alias":
+        return done if store.aliases().get(str(inflight.get("alias"))) == inflight.get("to") else 0
+    if op == "create_collection":
+        return 0  # it creates an empty collection: no point is counted either way
+    if op in ("snapshot_delete", "snapshot_restore"):
+        from core import snapshots
+
+        check = snapshots.snapshot_gone if op == "snapshot_delete" else snapshots.snapshot_restored
+        return done if check(store, inflight) else 0
     raise StoreMismatch(f"unknown operation {op!r} in flight")
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.orm import Session
@@ -25,11 +26,20 @@ from core.db.models import Category, ImageAsset, TrainingJob, TrainingSession, u
 from core.db.paths import inside
 from core.embedding import Embedder, EmbedderConfig, load_embedder
 from core.errors import NotFoundError, ValidationError
-from core.jobs import CANCELLED, PENDING, RESET, queue_session, run_worker
+from core.jobs import (
+    CANCELLED,
+    INTO_SESSION_PREFIX,
+    PENDING,
+    RESET,
+    queue_session,
+    run_worker,
+)
 from core.paths import normalize_prefix
 from core.progress import CancelToken, ProgressCallback
+from core.protocol import AuditedRun, Plan
 from core.results import JsonResult
 from core.service import VectorService
+from core.settings import with_overrides
 from core.targets import Target, TargetKind
 from core.validation import check_reason
 
@@ -209,3 +219,134 @@ def _requeue(
 def _under(prefix: str) -> ColumnElement[bool]:
     """Assets inside the directory at any depth (not `/a/b-old` for `/a/b`)."""
     return inside(ImageAsset.path, prefix)
+
+
+# -- retrain into another collection (blue/green) ------------------------------------------
+
+# The audit type of `retrain --into`: it creates the collection (when missing) and queues the
+# directories' images for it; the configured collection is not touched.
+RETRAIN_INTO = "RETRAIN_INTO"
+
+
+def retrain_into(
+    service: VectorService,
+    directories: str | Sequence[str],
+    collection: str,
+    *,
+    category_id: int | None = None,
+    reason: str | None = None,
+    embedder: Embedder | None = None,
+    batch_size: int = 32,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> RetrainResult:
+    """Embed the directories' images again into `collection`, created with the model's vector
+    size when missing, leaving the configured collection (the one being served) as it is: the
+    blue/green way to retrain with a new model. Check the new collection (`similar`,
+    `health --collection`), then point the service's alias at it (`aliases switch`).
+
+    Creating the collection and queueing are one audited run (`RETRAIN_INTO`). The jobs are
+    embedded here, to the end: their sessions are named for the collection, and no worker of
+    another collection takes them (`core.jobs`). Jobs left when this stops are cancelled;
+    running the same command again queues them anew.
+    """
+    reason = check_reason(reason)
+    prefixes = _validate(service, directories, category_id)
+    if collection == service.settings.collection:
+        raise ValidationError(
+            f"{collection!r} is the collection vectorctl is configured for: --into names the "
+            "new collection (retrain without --into replaces vectors in place)"
+        )
+    embedder = embedder or load_embedder(EmbedderConfig.from_settings(service.settings))
+    target = service.store.open_collection(collection)
+    try:
+        info = target.collection_info()
+        embedder.check_vector_size(info.vector_size if info.exists else None, collection)
+        session_ids: list[int] = []
+        result = RetrainResult(list(prefixes), 0, 0, None, 0)
+        name = f"{INTO_SESSION_PREFIX}{collection}: "
+        plan = Plan(
+            deletion_type=RETRAIN_INTO,
+            target=f"{', '.join(prefixes)} -> {collection}",
+            selector=None,
+            expected=0,  # no point of any collection is deleted or replaced
+            metadata={"into": collection, "directories": prefixes, "vector_size": embedder.dim},
+        )
+
+        def queue(db: Session) -> None:
+            for prefix in prefixes:
+                _supersede(db, name + prefix)
+                asset_ids = list(db.execute(select(ImageAsset.id).where(_under(prefix))).scalars())
+                category = category_id if category_id is not None else _category_of(db, prefix)
+                session_ids.append(queue_session(db, name + prefix, prefix, category, asset_ids))
+                result.queued += len(asset_ids)
+
+        with AuditedRun(
+            service.audited_environment(),
+            plan,
+            reason=reason,
+            backup=False,
+            progress=progress,
+            cancel=cancel,
+            phase="preparing",
+        ) as run:
+            if not info.exists:
+                run.apply(
+                    "create_collection",
+                    [],
+                    partial(target.ensure_collection, embedder.dim, service.settings.distance),
+                    collection=collection,
+                    count=0,
+                )
+            outcome = run.complete({"into": collection}, also=queue)
+        result.log_ids.append(outcome.log_id)
+        result.session_ids = session_ids
+        result.session_id = session_ids[0] if session_ids else None
+        try:
+            worked = run_worker(
+                with_overrides(service.settings, collection=collection, vector_size=embedder.dim),
+                db=service.db,
+                store=target,
+                embedder=embedder,
+                session_ids=session_ids,
+                batch_size=batch_size,
+                progress=progress,
+                cancel=cancel,
+            )
+        finally:
+            with transaction(service.db) as db:
+                _cancel_pending(db, session_ids, "retrain --into stopped: run it again")
+        result.embedded, result.failed, result.cancelled = (
+            worked.embedded,
+            worked.failed,
+            worked.cancelled,
+        )
+        return result
+    finally:
+        target.close()
+
+
+def _category_of(db: Session, prefix: str) -> int | None:
+    """The category of the directory's latest session (the points keep their category)."""
+    return db.scalar(
+        select(TrainingSession.category_id)
+        .where(TrainingSession.directory_path == prefix)
+        .order_by(TrainingSession.id.desc())
+        .limit(1)
+    )
+
+
+def _supersede(db: Session, name: str) -> None:
+    """Jobs an earlier `retrain --into` of the same directory and collection left queued."""
+    earlier = select(TrainingSession.id).where(TrainingSession.name == name)
+    _cancel_pending(db, list(db.execute(earlier).scalars()), "superseded by a new retrain --into")
+
+
+def _cancel_pending(db: Session, session_ids: Sequence[int], why: str) -> None:
+    if session_ids:
+        db.execute(
+            update(TrainingJob)
+            .where(TrainingJob.session_id.in_(session_ids), TrainingJob.status == PENDING)
+            .values(status=CANCELLED, error_message=why, completed_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from sqlalchemy import Engine, case, func, select
 from sqlalchemy import delete as sql_delete
@@ -22,7 +22,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core import backup as backup_archive
 from core import backup_catalog, drift, protocol, stats
+from core import collections as collection_admin
+from core import export as point_export
+from core import health as health_checks
 from core import orphans as orphan_scan
+from core import search as point_search
+from core import snapshots as collection_snapshots
 from core.audit import AuditLog
 from core.backup_catalog import BackupInfo
 from core.db.engine import check_connection, create_db_engine, session_factory
@@ -76,6 +81,9 @@ from core.targets import DELETION_TYPES, Target, TargetKind, parse_id
 from core.validation import check_reason
 
 SAMPLE_SIZE = 10
+# Database rows the health check compares with their points: about 0.1 s, and enough to see a
+# drift of 1% (the degraded threshold) with a 95% interval of about +-0.6%.
+HEALTH_DRIFT_SAMPLE = 1_000
 # The audit type of a drift repair (payloads set from the database).
 DRIFT_REPAIR = "DRIFT_REPAIR"
 # The audit type of removing archives by a retention rule.
@@ -731,9 +739,14 @@ class VectorService:
         )
         self._stats_cache.clear()
         env = self._faces_environment() if faces else self._environment()
-        outcome = protocol.restore_archive(
-            env, plan, source, manifest, progress=progress, cancel=cancel
+        # A snapshot restore's archive is the whole collection as it was: put back exactly
+        # that (removing what the snapshot brought); any other archive, just its points.
+        restore_from = (
+            protocol.replace_from_archive
+            if entry.deletion_type == collection_snapshots.SNAPSHOT_RESTORE
+            else protocol.restore_archive
         )
+        outcome = restore_from(env, plan, source, manifest, progress=progress, cancel=cancel)
         return RestoreResult(
             log_id=outcome.log_id,
             source_log_id=log_id,
@@ -1068,6 +1081,180 @@ class VectorService:
                 progress=progress,
                 cancel=cancel,
             )
+
+    # -- collections, health, search, export and snapshots --------------------------------
+
+    def audited_environment(self) -> protocol.Environment:
+        """Where an audited run on this deployment acts and records, for the core modules
+        that run one of their own (`core.retrain.retrain_into`)."""
+        return self._environment()
+
+    def collections(self) -> collection_admin.CollectionsReport:
+        """Every collection of the store's engine, with its set-up and aliases."""
+        return collection_admin.report(self.store)
+
+    def payload_indexes(self) -> collection_admin.CollectionRow:
+        """The active collection's payload indexes, vectorctl's missing ones marked."""
+        report = collection_admin.report(self.store)
+        return next(row for row in report.collections if row.active)
+
+    def create_missing_indexes(
+        self,
+        *,
+        expect: list[str] | None = None,
+        reason: str | None = None,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> collection_admin.IndexResult:
+        """Create the payload indexes vectorctl needs and the collection lacks (audited);
+        `expect` is the list the operator confirmed."""
+        reason = check_reason(reason)
+        self.require_writable("create payload indexes")
+        self._stats_cache.clear()
+        return collection_admin.create_missing_indexes(
+            self._environment(), expect=expect, reason=reason, progress=progress, cancel=cancel
+        )
+
+    def alias_preview(self, alias: str, collection: str) -> collection_admin.AliasPreview:
+        return collection_admin.alias_preview(self.store, alias, collection)
+
+    def switch_alias(
+        self,
+        alias: str,
+        collection: str,
+        *,
+        expect_from: str | None = None,
+        allow_size_change: bool = False,
+        reason: str | None = None,
+    ) -> collection_admin.AliasResult:
+        """Point `alias` at `collection` in one atomic step (audited)."""
+        reason = check_reason(reason)
+        self.require_writable(f"switch alias {alias}")
+        return collection_admin.switch_alias(
+            self._environment(),
+            alias,
+            collection,
+            expect_from=expect_from,
+            allow_size_change=allow_size_change,
+            reason=reason,
+        )
+
+    def similar(self, point_id: str, *, limit: int = 10) -> point_search.SimilarResult:
+        """The nearest neighbours of one point, with their paths and scores."""
+        return point_search.similar(
+            self._collection(), point_search.parse_point_id(point_id), limit=limit
+        )
+
+    def export(
+        self,
+        out: IO[str],
+        *,
+        under: str | None = None,
+        with_vectors: bool = False,
+        format: str = "jsonl",
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> point_export.ExportResult:
+        """Stream the collection's points (or those under a directory) into `out`."""
+        point_export.check_format(format)
+        return point_export.export_jsonl(
+            self._collection(),
+            out,
+            under=under,
+            with_vectors=with_vectors,
+            progress=progress,
+            cancel=cancel,
+        )
+
+    def health(
+        self,
+        rules: health_checks.Rules | None = None,
+        *,
+        drift: health_checks.DriftSampler | None = None,
+    ) -> health_checks.HealthReport:
+        """Every health check; never raises for an unreachable side (that is a check). The
+        drift check samples HEALTH_DRIFT_SAMPLE database rows unless `drift` says otherwise."""
+        if drift is None:
+            drift = lambda: self.drift_sample(HEALTH_DRIFT_SAMPLE).drift.rate  # noqa: E731
+        sources = health_checks.Sources(
+            collection=self.settings.collection,
+            database=lambda: self.db,
+            store=lambda: self.store,
+            interrupted_since=lambda since: len(
+                self.audit.query(status="interrupted", since=since, limit=None)
+            ),
+            archives_due=lambda age: len(self.backups_due(older_than=age, keep_last=None)),
+            data_dir=self.settings.data_dir,
+            drift=drift,
+        )
+        return health_checks.run(sources, rules or health_checks.Rules())
+
+    def snapshots(self) -> list[collection_snapshots.SnapshotRow]:
+        """The active collection's snapshots (the server's, or vectorctl's files)."""
+        return collection_snapshots.list_snapshots(self.store, self.settings.data_dir)
+
+    def create_snapshot(
+        self, *, progress: ProgressCallback | None = None
+    ) -> collection_snapshots.SnapshotRow:
+        self.require_writable("create a snapshot")
+        return collection_snapshots.create(
+            self._collection(), self.settings.data_dir, progress=progress
+        )
+
+    def download_snapshot(
+        self, name: str, destination: Path, *, progress: ProgressCallback | None = None
+    ) -> Path:
+        return collection_snapshots.download(
+            self.store, self.settings.data_dir, name, destination, progress=progress
+        )
+
+    def restore_snapshot(
+        self,
+        name: str | None,
+        *,
+        confirm: str,
+        file: Path | None = None,
+        reason: str | None = None,
+        backup: bool = True,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> collection_snapshots.SnapshotChange:
+        """Replace the collection with a snapshot's contents; `confirm` must be the
+        collection's name. Audited; the state before is snapshotted and (when small
+        enough) archived point by point first."""
+        reason = check_reason(reason)
+        self.require_writable(f"restore collection {self.settings.collection}")
+        self._stats_cache.clear()
+        return collection_snapshots.restore(
+            self._environment(),
+            self.settings.data_dir,
+            name,
+            file=file,
+            confirm=confirm,
+            reason=reason,
+            backup=backup,
+            progress=progress,
+            cancel=cancel,
+        )
+
+    def delete_snapshot(
+        self,
+        name: str,
+        *,
+        reason: str | None = None,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> collection_snapshots.SnapshotChange:
+        reason = check_reason(reason)
+        self.require_writable(f"delete snapshot {name}")
+        return collection_snapshots.delete(
+            self._environment(),
+            self.settings.data_dir,
+            name,
+            reason=reason,
+            progress=progress,
+            cancel=cancel,
+        )
 
     # -- helpers --------------------------------------------------------------------------
 

@@ -29,23 +29,31 @@ from textual.worker import get_current_worker
 
 from core.drift import DriftReport
 from core.errors import Cancelled, VectorctlError
+from core.health import HealthReport
 from core.progress import ProgressCallback, ProgressEvent
 from core.results import Info
 from core.service import VectorService
-from core.settings import Settings
+from core.settings import Settings, with_overrides
 from tui.modals.help import HelpModal
 from tui.modals.retrain import RetrainModal, RetrainRequest
 from tui.screens.audit import AuditScreen
+from tui.screens.collections import CollectionsScreen
 from tui.screens.danger import DangerScreen
 from tui.screens.directories import DirectoriesScreen
 from tui.screens.drift import DriftScreen
+from tui.screens.health import HealthScreen
 from tui.screens.orphans import OrphansScreen
 from tui.screens.sessions import SessionsScreen
+from tui.screens.snapshots import SnapshotsScreen
 
 T = TypeVar("T")
 STYLES = Path(__file__).resolve().parent.parent / "styles"
 CLOSE_WAIT_SECONDS = 60
 PROGRESS_INTERVAL = 0.1  # seconds between progress repaints; more is noise over SSH
+# The header's health state: first checked a while after start (the first screen's data
+# goes first), then again every few minutes and when the Health screen asks.
+HEALTH_FIRST_DELAY = 15.0
+HEALTH_INTERVAL = 300.0
 
 
 @dataclass
@@ -86,6 +94,7 @@ class VectorctlApp(App[None]):
         STYLES / "modals.tcss",
         STYLES / "danger.tcss",
         STYLES / "drift.tcss",
+        STYLES / "collections.tcss",
     ]
     MODES: ClassVar[dict[str, str | Callable[[], Screen[Any]]]] = {
         "directories": DirectoriesScreen,
@@ -94,6 +103,9 @@ class VectorctlApp(App[None]):
         "orphans": OrphansScreen,
         "danger": DangerScreen,
         "drift": DriftScreen,
+        "collections": CollectionsScreen,
+        "health": HealthScreen,
+        "snapshots": SnapshotsScreen,
     }
     # -narrow puts the directory detail under the tree. (Textual's own annotation of this
     # attribute is malformed, hence the ignore.)
@@ -108,6 +120,9 @@ class VectorctlApp(App[None]):
         Binding("4", "switch_mode('orphans')", "Orphans"),
         Binding("5", "switch_mode('danger')", "Danger"),
         Binding("6", "switch_mode('drift')", "Drift", show=False),
+        Binding("7", "switch_mode('collections')", "Collections", show=False),
+        Binding("8", "switch_mode('health')", "Health", show=False),
+        Binding("9", "switch_mode('snapshots')", "Snapshots", show=False),
         Binding("x", "cancel_job", "Cancel job"),
         Binding("O", "optimize_store", "Optimize", show=False),
         Binding("question_mark,f1", "help", "Help", key_display="?"),
@@ -121,6 +136,9 @@ class VectorctlApp(App[None]):
         ("Orphans", "Vectors whose asset is gone", "switch_mode('orphans')"),
         ("Danger zone", "Reset the whole collection", "switch_mode('danger')"),
         ("Drift", "Where the database and the store disagree", "switch_mode('drift')"),
+        ("Collections", "Every collection; open another one", "switch_mode('collections')"),
+        ("Health", "Every health check of the deployment", "switch_mode('health')"),
+        ("Snapshots", "Snapshots of the collection: create, restore", "switch_mode('snapshots')"),
         ("Cancel running job", "Stop the running job after its current batch", "cancel_job"),
         (
             "Optimize store",
@@ -141,6 +159,7 @@ class VectorctlApp(App[None]):
     job: reactive[RunningJob | None] = reactive(None, always_update=True)
     # Bumped when a job changed data: screens reload (now if shown, else when shown).
     data_version: reactive[int] = reactive(0)
+    health: reactive[HealthReport | None] = reactive(None)
 
     def __init__(self, service: VectorService) -> None:
         super().__init__()
@@ -200,6 +219,8 @@ class VectorctlApp(App[None]):
     def _service_opened(self) -> None:
         self.opening = False
         self.reload_info()
+        self.set_timer(HEALTH_FIRST_DELAY, self.reload_health)
+        self.set_interval(HEALTH_INTERVAL, self.reload_health)
 
     def _stop_on_signal(self, signum: int) -> None:
         """SIGTERM (a service manager, kill) and SIGHUP (the SSH session dropped) stop the
@@ -388,6 +409,62 @@ class VectorctlApp(App[None]):
         if not isinstance(self.screen, HelpModal):
             self.push_screen(HelpModal(self.screen))
 
+    # -- health and the active collection -----------------------------------------------
+
+    def reload_health(self) -> None:
+        """Run every health check (in a worker); the header and the Health screen show it."""
+        self.load(self, "health", lambda s: s.health(), self._set_health, self._health_failed)
+
+    def _set_health(self, report: HealthReport) -> None:
+        self.health = report
+
+    def _health_failed(self, message: str) -> None:
+        self.notify(message, title="Health check failed", severity="warning", markup=False)
+
+    def switch_collection(self, name: str, vector_size: int | None = None) -> None:
+        """Close the service and open one on collection `name` (whose vectors have
+        `vector_size`: the configured size is the first collection's); every screen is made
+        again on it. Refused while a job runs. If the new collection cannot be opened, the
+        old one stays (it reopens on its next use)."""
+        if self.job is not None:
+            self.notify(
+                f"{self.job.title} is still running: wait for it or cancel it (x)",
+                severity="warning",
+                markup=False,
+            )
+            return
+        old = self.service
+        if name == old.settings.collection:
+            self.notify(f"{name} is already open", markup=False)
+            return
+        size = {"vector_size": vector_size} if vector_size else {}
+        new = VectorService(with_overrides(old.settings, collection=name, **size))
+        new.on_notice = self._service_notice
+
+        def reopen(_service: VectorService) -> VectorService:
+            old.close()
+            try:
+                new.info()  # opens the database and the store, or says why not
+                new.store.collection_info()
+            except BaseException:
+                new.close()
+                raise
+            return new
+
+        self.load(self, "switch", reopen, self._collection_switched, self.notify_error)
+
+    def _collection_switched(self, service: VectorService) -> None:
+        self.service = service
+        self.info = self.orphan_count = self.health = None
+        current = self.current_mode
+        for mode, screen in self.MODES.items():
+            if mode != current:
+                self.remove_mode(mode)
+                self.add_mode(mode, screen)
+        self.notify(f"opened collection {service.settings.collection}", markup=False)
+        self._data_changed()
+        self.set_timer(HEALTH_FIRST_DELAY, self.reload_health)
+
     # -- command palette --------------------------------------------------------------
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
@@ -413,5 +490,5 @@ def run_app(settings: Settings) -> int:
         # Quitting cancels a running job, which stops after its current batch; closing the
         # store under it would break the store, so wait for it (bounded) first.
         if app.service_lock.acquire(timeout=CLOSE_WAIT_SECONDS):
-            service.close()
+            app.service.close()  # the service open now: the operator may have switched
             app.service_lock.release()

@@ -23,7 +23,13 @@ from rich.text import Text
 
 from core.backup_catalog import BackupInfo
 from core.drift import KINDS, PAYLOAD_KINDS, DriftEstimate, DriftItem, DriftReport
-from core.errors import SelectionChanged, ValidationError, VectorctlError
+from core.errors import (
+    NotFoundError,
+    SelectionChanged,
+    Unsupported,
+    ValidationError,
+    VectorctlError,
+)
 from core.service import VectorService
 from core.settings import RESET_PHRASE, load_settings, with_overrides
 from core.targets import Target, TargetKind, parse_id
@@ -938,6 +944,12 @@ def worker(state: State, follow: bool, batch_size: int, as_json: bool) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--no-backup", is_flag=True, help="Skip the points backup.")
 @click.option("--wait", is_flag=True, help="Embed the queued jobs before returning.")
+@click.option(
+    "--into",
+    "into",
+    metavar="COLLECTION",
+    help="Embed into this (new) collection instead, leaving the served one as it is.",
+)
 @json_option
 @pass_state
 @command
@@ -949,13 +961,21 @@ def retrain(
     yes: bool,
     no_backup: bool,
     wait: bool,
+    into: str | None,
     as_json: bool,
 ) -> None:
-    """Delete the vectors of PREFIX..., reset their sessions and queue them again."""
+    """Delete the vectors of PREFIX..., reset their sessions and queue them again.
+
+    With --into COLLECTION nothing is deleted: the images are embedded into COLLECTION
+    (created with the model's vector size), here and now; check it, then switch the alias
+    the service queries (`vectorctl aliases switch ALIAS COLLECTION`)."""
     from core.retrain import retrain as run_retrain
 
     service = state.service
     service.require_writable("retrain")
+    if into is not None:
+        _retrain_into(state, list(prefixes), into, category_id, reason, yes, as_json)
+        return
     previews = [service.preview(Target(TargetKind.DIRECTORY, p), sample_size=3) for p in prefixes]
     total = sum(p.count for p in previews)
     if not as_json:
@@ -1317,6 +1337,634 @@ def drift_repair(
             markup=False,
             highlight=False,
         )
+
+
+# -- collections, health, search, export and snapshots ------------------------------------
+
+
+def _status_text(status: str) -> Text:
+    style = {
+        "green": "green",
+        "ok": "green",
+        "healthy": "bold green",
+        "yellow": "yellow",
+        "grey": "yellow",
+        "degraded": "bold yellow",
+        "red": "bold red",
+        "down": "bold red",
+    }.get(status, "dim")
+    return Text(status, style=style)
+
+
+def _count(value: int | None) -> str:
+    return "-" if value is None else f"{value:,}"
+
+
+@cli.command("collections")
+@json_option
+@pass_state
+@command
+def collections_command(state: State, as_json: bool) -> None:
+    """Every collection of the store: points, vectors, status, segments, payload indexes,
+    aliases, disk size (where the engine says)."""
+    report = state.service.collections()
+    if as_json:
+        emit_json(report.as_dict())
+        return
+    table = Table(box=None, header_style="bold")
+    longest = max((len(r.name) for r in report.collections), default=10)
+    table.add_column("collection", overflow="fold", min_width=min(longest + 2, 48))
+    for name in ("points", "vectors", "status", "segments", "indexes", "disk"):
+        table.add_column(name, no_wrap=True, justify="right" if name != "status" else "left")
+    table.add_column("aliases", overflow="fold")
+    for row in report.collections:
+        name = Text("* " if row.active else "  ", style="cyan")
+        name.append(row.name, style="bold" if row.active else "")
+        vectors = f"{row.vector_size} {row.distance}" if row.vector_size else "-"
+        if not row.indexes_supported:
+            indexes = "n/a"
+        else:
+            present = sum(1 for i in row.indexes if i.kind)
+            indexes = f"{present}" + (
+                f" ({len(row.missing_indexes)} missing)" if row.missing_indexes else ""
+            )
+        table.add_row(
+            name,
+            _count(row.points),
+            vectors,
+            _status_text(row.status if row.exists else "missing"),
+            _count(row.segments),
+            indexes,
+            "-" if row.disk_bytes is None else _bytes(row.disk_bytes),
+            Text(", ".join(row.aliases)),
+        )
+    stdout.print(Text(f"{report.store} {report.location}", style="dim"))
+    stdout.print(table)
+    for row in report.collections:
+        if row.error:
+            stdout.print(Text(f"{row.name}: {row.error}", style="red"))
+    active = next((r for r in report.collections if r.active), None)
+    if active is not None and active.missing_indexes:
+        stdout.print(
+            Text(
+                f"{active.name} lacks vectorctl's payload indexes "
+                f"{', '.join(active.missing_indexes)}: see `vectorctl indexes`",
+                style="yellow",
+            )
+        )
+
+
+@cli.group(invoke_without_command=True)
+@json_option
+@click.pass_context
+@command
+def indexes(ctx: click.Context, as_json: bool) -> None:
+    """The active collection's payload indexes: which vectorctl needs, which are missing."""
+    if ctx.invoked_subcommand is not None:
+        return
+    state: State = ctx.obj
+    row = state.service.payload_indexes()
+    if as_json:
+        emit_json(row.as_dict())
+        return
+    if not row.indexes_supported:
+        stdout.print("qdrant-client local mode has no payload indexes: filters and facets scan")
+        return
+    table = Table(box=None, header_style="bold")
+    for name in ("field", "type", "points", "state"):
+        table.add_column(name, no_wrap=True)
+    table.add_column("vectorctl uses it for", overflow="fold")
+    for index in row.indexes:
+        kind = (index.kind or "-") + (" (prefix)" if index.prefix else "")
+        state_text = (
+            Text("missing", style="bold yellow")
+            if index.missing
+            else Text("ok" if index.kind else "-", style="green")
+        )
+        table.add_row(
+            Text(index.field), Text(kind), _count(index.points), state_text, index.needed_for or ""
+        )
+    stdout.print(table)
+    if row.missing_indexes:
+        stdout.print(
+            f"{len(row.missing_indexes)} missing: `vectorctl indexes create` creates them",
+            markup=False,
+        )
+
+
+@indexes.command("create")
+@click.option("--reason", help="Why, for the audit log.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@json_option
+@pass_state
+@command
+def indexes_create(state: State, reason: str | None, yes: bool, as_json: bool) -> None:
+    """Create the payload indexes vectorctl needs and the collection lacks (audited)."""
+    service = state.service
+    service.require_writable("create payload indexes")
+    row = service.payload_indexes()
+    if not row.indexes_supported:
+        raise Unsupported(
+            "qdrant-client local mode has no payload indexes: filters and facets scan"
+        )
+    missing = row.missing_indexes
+    if not missing:
+        if as_json:
+            emit_json({"created": [], "log_id": None})
+        else:
+            stdout.print("no payload index is missing; nothing created")
+        return
+    if not as_json:
+        stdout.print(
+            Text(
+                f"will create payload indexes on {', '.join(missing)} "
+                f"of {service.settings.collection}"
+            )
+        )
+    _confirm(
+        state,
+        f"Create {len(missing)} payload indexes (the server builds them in the background)?",
+        yes,
+        as_json,
+        {"missing": missing},
+        verb="created",
+    )
+    with progress_bars(not as_json) as (progress, cancel):
+        result = service.create_missing_indexes(
+            expect=missing, reason=reason, progress=progress, cancel=cancel
+        )
+    _print_result(
+        result,
+        as_json,
+        f"created payload indexes {', '.join(result.created)} (audit entry {result.log_id})",
+    )
+
+
+@cli.group(invoke_without_command=True)
+@json_option
+@click.pass_context
+@command
+def aliases(ctx: click.Context, as_json: bool) -> None:
+    """Collection aliases (Qdrant server and local mode; Qdrant Edge has none)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    state: State = ctx.obj
+    report = state.service.collections()
+    if as_json:
+        emit_json(
+            {
+                "supported": report.aliases_supported,
+                "aliases": [
+                    {"alias": a, "collection": c} for a, c in sorted(report.aliases.items())
+                ],
+            }
+        )
+        return
+    if not report.aliases_supported:
+        stdout.print(f"the {report.store} store has no collection aliases", markup=False)
+        return
+    if not report.aliases:
+        stdout.print("no aliases")
+    for alias, collection in sorted(report.aliases.items()):
+        stdout.print(Text(f"{alias} -> {collection}"))
+
+
+@aliases.command("switch")
+@click.argument("alias")
+@click.argument("collection")
+@click.option("--reason", help="Why, for the audit log.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--allow-size-change", is_flag=True, help="Switch even when the vector sizes differ.")
+@json_option
+@pass_state
+@command
+def aliases_switch(
+    state: State,
+    alias: str,
+    collection: str,
+    reason: str | None,
+    yes: bool,
+    allow_size_change: bool,
+    as_json: bool,
+) -> None:
+    """Point ALIAS at COLLECTION in one atomic step (audited): the blue/green switch after
+    `retrain --into COLLECTION` and a check of it."""
+    service = state.service
+    service.require_writable(f"switch alias {alias}")
+    preview = service.alias_preview(alias, collection)
+    if not as_json:
+        old = (
+            f"{preview.previous} ({_count(preview.old_points)} points, size {preview.old_size})"
+            if preview.previous
+            else "nothing (a new alias)"
+        )
+        stdout.print(Text(f"alias {alias}: {old}"))
+        stdout.print(
+            Text(
+                f"  -> {collection} ({_count(preview.new_points)} points, size {preview.new_size})"
+            )
+        )
+        if preview.new_points == 0:
+            stdout.print(Text(f"warning: {collection} holds no points", style="bold yellow"))
+    _confirm(
+        state,
+        f"Switch alias {alias} to {collection}?",
+        yes,
+        as_json,
+        {"preview": preview.as_dict()},
+        verb="switched",
+    )
+    result = service.switch_alias(
+        alias,
+        collection,
+        expect_from=preview.previous or "",
+        allow_size_change=allow_size_change,
+        reason=reason,
+    )
+    undo = f" (undo: vectorctl aliases switch {alias} {result.previous})" if result.previous else ""
+    _print_result(
+        result,
+        as_json,
+        f"alias {alias} now points at {collection} (audit entry {result.log_id}){undo}",
+    )
+
+
+@cli.command()
+@click.option(
+    "--p95-ms",
+    type=click.FloatRange(min=0, min_open=True),
+    default=50.0,
+    show_default=True,
+    help="Search latency target (p95).",
+)
+@click.option(
+    "--searches",
+    type=click.IntRange(1, 1000),
+    default=20,
+    show_default=True,
+    help="Searches to time (within 1 s).",
+)
+@click.option(
+    "--snapshot-max-hours",
+    type=click.FloatRange(min=0),
+    default=24.0,
+    show_default=True,
+    help="Age of the newest snapshot allowed (0: not checked).",
+)
+@click.option(
+    "--retention-days",
+    type=click.IntRange(min=0),
+    default=30,
+    show_default=True,
+    help="Backup archives older than this are reported.",
+)
+@click.option(
+    "--window-hours",
+    type=click.FloatRange(min=0, min_open=True),
+    default=24.0,
+    show_default=True,
+    help="How recent failed jobs and interrupted operations count.",
+)
+@json_option
+@pass_state
+@command
+def health(
+    state: State,
+    p95_ms: float,
+    searches: int,
+    snapshot_max_hours: float,
+    retention_days: int,
+    window_hours: float,
+    as_json: bool,
+) -> None:
+    """Check the deployment for people and for monitoring.
+
+    \b
+    Exit codes:
+      0  healthy
+      1  degraded (a check needs attention)
+      2  down (database or store unreachable, collection missing or red)
+    """
+    from core.health import Rules
+
+    report = state.service.health(
+        Rules(
+            p95_ms=p95_ms,
+            searches=searches,
+            snapshot_hours=snapshot_max_hours,
+            retention_days=retention_days,
+            window_hours=window_hours,
+        )
+    )
+    if as_json:
+        emit_json({**report.as_dict(), "exit_code": report.exit_code})
+    else:
+        table = Table(box=None, header_style="bold", show_header=False)
+        table.add_column("check", no_wrap=True)
+        table.add_column("status", no_wrap=True)
+        table.add_column("detail", overflow="fold")
+        for check in report.checks:
+            table.add_row(check.name, _status_text(check.status), Text(check.summary))
+        stdout.print(table)
+        headline = Text(f"{report.collection}: ")
+        headline.append_text(_status_text(report.status))
+        headline.append(f" ({report.seconds:.2f} s)", style="dim")
+        stdout.print(headline)
+    sys.exit(report.exit_code)
+
+
+@cli.command()
+@click.argument("point_id")
+@click.option("--limit", type=click.IntRange(1, 1000), default=10, show_default=True)
+@json_option
+@pass_state
+@command
+def similar(state: State, point_id: str, limit: int, as_json: bool) -> None:
+    """The points nearest to POINT_ID, with their paths and scores: are the vectors of a
+    retrain sensible?"""
+    result = state.service.similar(point_id, limit=limit)
+    if as_json:
+        emit_json(result.as_dict())
+        return
+    stdout.print(Text(f"{result.point_id}  {result.path or '-'}", style="bold"))
+    for n in result.neighbours:
+        stdout.print(Text(f"  {n.score:8.4f}  {n.id}  {n.path or '-'}"))
+    if not result.neighbours:
+        stdout.print("  no other point in the collection")
+
+
+@cli.command()
+@click.option("--under", help="Only the points inside this directory.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["jsonl", "parquet"]), default="jsonl", show_default=True
+)
+@click.option("--vectors", is_flag=True, help="Include the vectors.")
+@click.option(
+    "--output", "-o", type=click.Path(path_type=Path), help="File to write (default: stdout)."
+)
+@pass_state
+@command
+def export(state: State, under: str | None, fmt: str, vectors: bool, output: Path | None) -> None:
+    """Export the points (id, payload, optionally vector) as JSON lines, streaming.
+
+    With --output the file appears whole or not at all (it is written aside first)."""
+    from core.export import check_format
+
+    check_format(fmt)
+    service = state.service
+    if output is None:  # the points on stdout, the progress (on a terminal) on stderr
+        with progress_bars(True) as (progress, cancel):
+            result = service.export(
+                sys.stdout, under=under, with_vectors=vectors, progress=progress, cancel=cancel
+            )
+        sys.stdout.flush()
+    else:
+        if output.exists():
+            raise ValidationError(f"{output} exists: name another file")
+        partial_file = output.with_name(output.name + ".partial")
+        try:
+            with (
+                partial_file.open("x", encoding="utf-8") as out,
+                progress_bars(True) as (
+                    progress,
+                    cancel,
+                ),
+            ):
+                result = service.export(
+                    out, under=under, with_vectors=vectors, progress=progress, cancel=cancel
+                )
+            os.link(partial_file, output)
+        finally:
+            partial_file.unlink(missing_ok=True)
+    stderr.print(
+        Text(
+            f"exported {result.points:,} points of {result.collection}"
+            + (f" under {result.under}" if result.under else "")
+            + (f" to {output}" if output else "")
+        )
+    )
+
+
+@cli.group(invoke_without_command=True)
+@json_option
+@click.pass_context
+@command
+def snapshots(ctx: click.Context, as_json: bool) -> None:
+    """Snapshots of the whole collection: a server's own, or vectorctl's snapshot files of
+    an embedded store (in the data directory)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    state: State = ctx.obj
+    rows = state.service.snapshots()
+    if as_json:
+        emit_json([r.as_dict() for r in rows])
+        return
+    if not rows:
+        stdout.print("no snapshots (vectorctl snapshots create)")
+        return
+    table = Table(box=None, header_style="bold")
+    table.add_column("snapshot", overflow="fold", min_width=min(max(len(r.name) for r in rows), 60))
+    for name in ("taken", "size", "points"):
+        table.add_column(name, no_wrap=True)
+    for r in rows:
+        table.add_row(
+            Text(r.name),
+            (r.created_at or "-")[:16].replace("T", " "),
+            "-" if r.size is None else _bytes(r.size),
+            _count(r.points),
+        )
+    stdout.print(table)
+
+
+@snapshots.command("create")
+@json_option
+@pass_state
+@command
+def snapshots_create(state: State, as_json: bool) -> None:
+    """Take a snapshot of the collection now."""
+    with progress_bars(not as_json) as (progress, _cancel):
+        row = state.service.create_snapshot(progress=progress)
+    _print_result(row, as_json, f"snapshot {row.name} ({_bytes(row.size or 0)}) at {row.where}")
+
+
+@snapshots.command("download")
+@click.argument("name")
+@click.option(
+    "--to",
+    "destination",
+    type=click.Path(path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="File or folder.",
+)
+@json_option
+@pass_state
+@command
+def snapshots_download(state: State, name: str, destination: Path, as_json: bool) -> None:
+    """Copy a snapshot here (checked against its SHA-256)."""
+    with progress_bars(not as_json) as (progress, _cancel):
+        path = state.service.download_snapshot(name, destination, progress=progress)
+    if as_json:
+        emit_json({"snapshot": name, "path": str(path), "size": path.stat().st_size})
+    else:
+        stdout.print(Text(f"downloaded {name} to {path}"))
+
+
+@snapshots.command("restore")
+@click.argument("name", required=False)
+@click.option(
+    "--file",
+    "file",
+    type=click.Path(path_type=Path),
+    help="Restore a snapshot file from here instead.",
+)
+@click.option("--confirm", "typed", help="The collection's name, typed to confirm.")
+@click.option("--reason", help="Why, for the audit log.")
+@click.option("--no-backup", is_flag=True, help="Skip the points-level backup of what is replaced.")
+@json_option
+@pass_state
+@command
+def snapshots_restore(
+    state: State,
+    name: str | None,
+    file: Path | None,
+    typed: str | None,
+    reason: str | None,
+    no_backup: bool,
+    as_json: bool,
+) -> None:
+    """Replace the collection with a snapshot (audited). Confirmed by typing the
+    collection's name (--confirm NAME). The current state is snapshotted first, and archived
+    point by point when small enough (up to 100,000 points), so it can be put back."""
+    service = state.service
+    collection = service.settings.collection
+    service.require_writable(f"restore collection {collection}")
+    if typed is None:
+        if not sys.stdin.isatty():
+            if as_json:
+                emit_json({"restored": False, "refused": "not confirmed"})
+            stderr.print(
+                "not confirmed: give --confirm with the collection's name; nothing restored"
+            )
+            sys.exit(1)
+        info = service.info()
+        stderr.print(
+            Text(
+                f"This replaces every point of {collection} ({_count(info.points)} now) "
+                f"with snapshot {name or file}."
+            )
+        )
+        typed = click.prompt(
+            "Type the collection's name to confirm", err=True, default="", show_default=False
+        )
+    with progress_bars(not as_json) as (progress, cancel):
+        result = service.restore_snapshot(
+            name,
+            file=file,
+            confirm=typed or "",
+            reason=reason,
+            backup=not no_backup,
+            progress=progress,
+            cancel=cancel,
+        )
+    if as_json:
+        emit_json(result.as_dict())
+        return
+    stdout.print(
+        Text(
+            f"restored {result.collection} from {result.snapshot}: {_count(result.points_before)} "
+            f"points before, {_count(result.points_after)} now (audit entry {result.log_id})"
+        )
+    )
+    if result.safety_snapshot:
+        stdout.print(
+            Text(
+                f"the state before: snapshot {result.safety_snapshot} "
+                f"(vectorctl snapshots restore {result.safety_snapshot} --confirm {collection})"
+            )
+        )
+    if result.backup:
+        stdout.print(Text(f"and point by point: {result.backup}"))
+    elif result.backup_skipped:
+        stdout.print(Text(f"no points-level backup: {result.backup_skipped}", style="yellow"))
+
+
+@snapshots.command("delete")
+@click.argument("name")
+@click.option("--reason", help="Why, for the audit log.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@json_option
+@pass_state
+@command
+def snapshots_delete(state: State, name: str, reason: str | None, yes: bool, as_json: bool) -> None:
+    """Delete a snapshot for good (audited; it cannot be undone)."""
+    service = state.service
+    service.require_writable(f"delete snapshot {name}")
+    row = next((r for r in service.snapshots() if r.name == name), None)
+    if row is None:
+        raise NotFoundError(f"collection {service.settings.collection!r} has no snapshot {name!r}")
+    _confirm(
+        state,
+        f"Delete snapshot {name} for good?",
+        yes,
+        as_json,
+        {"snapshot": row.as_dict()},
+    )
+    result = service.delete_snapshot(name, reason=reason)
+    _print_result(result, as_json, f"deleted snapshot {name} (audit entry {result.log_id})")
+
+
+def _retrain_into(
+    state: State,
+    prefixes: list[str],
+    into: str,
+    category_id: int | None,
+    reason: str | None,
+    yes: bool,
+    as_json: bool,
+) -> None:
+    """`retrain --into`: embed the directories into another collection, audited."""
+    from core.retrain import retrain_into
+
+    service = state.service
+    live = service.settings.collection
+    if not as_json:
+        stdout.print(
+            Text(
+                f"{', '.join(prefixes)}: every image is embedded again into {into} "
+                f"({service.settings.clip_model}); {live} is not changed"
+            )
+        )
+    _confirm(
+        state,
+        f"Embed {len(prefixes)} directories into {into}?",
+        yes,
+        as_json,
+        {"into": into, "directories": prefixes},
+        verb="queued",
+    )
+    with progress_bars(not as_json) as (progress, cancel):
+        result = retrain_into(
+            service,
+            prefixes,
+            into,
+            category_id=category_id,
+            reason=reason,
+            progress=progress,
+            cancel=cancel,
+        )
+    _print_result(
+        result,
+        as_json,
+        f"embedded {result.embedded} of {result.queued} images into {into}, failed "
+        f"{result.failed}"
+        + (" (stopped: run it again)" if result.cancelled else "")
+        + f" (audit entry {result.log_ids[0]}). Check it: vectorctl --collection {into} "
+        f"similar ID, vectorctl --collection {into} health; then vectorctl aliases switch "
+        f"ALIAS {into}",
+    )
+    if result.cancelled or (result.failed and not result.embedded):
+        sys.exit(1)
 
 
 def main() -> None:

@@ -10,9 +10,10 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
-from core.errors import StoreMismatch
+from core.errors import StoreMismatch, Unsupported
 from core.progress import CancelToken, ProgressCallback
 
 PointId = int | str  # Qdrant ids: unsigned integers or UUID strings
@@ -212,4 +213,120 @@ class VectorStore(ABC):
         """Another collection of this same store, used beside this one (the image-search
         service's `faces` collection): it shares this store's connection and, on an embedded
         engine, the directory lock this process holds. Closing it leaves this one open."""
-        raise NotImplementedError(f"{self.kind} stores cannot open a second collection")
+        raise Unsupported(f"the {self.kind} store cannot open another collection alongside")
+
+    # -- the deployment's collections, search, snapshots and aliases ----------------------
+    # Not abstract: an engine that cannot do one of these says so (Unsupported), and the
+    # interfaces show that instead of failing.
+
+    def describe(self) -> CollectionSummary:
+        """This collection as `vectorctl collections` lists it."""
+        raise Unsupported(f"the {self.kind} store cannot describe its collections")
+
+    def collection_names(self) -> list[str]:
+        """Every collection of this engine (server, local-mode directory or Edge directory)."""
+        raise Unsupported(f"the {self.kind} store cannot list its collections")
+
+    def search(
+        self,
+        vector: Sequence[float],
+        *,
+        limit: int,
+        fields: Sequence[str] | None = (F_ASSET_ID, F_PATH),
+    ) -> list[ScoredPoint]:
+        """The `limit` points nearest to `vector`, best first, with `fields` of payload."""
+        raise Unsupported(f"the {self.kind} store cannot search")
+
+    def create_payload_index(self, field: str, kind: str, *, prefix: bool = False) -> None:
+        """Create one payload index (`kind` keyword or integer); waits until it exists."""
+        raise Unsupported(f"the {self.kind} store has no payload indexes")
+
+    def aliases(self) -> dict[str, str]:
+        """Every alias of the engine: alias name -> collection name."""
+        raise Unsupported(f"the {self.kind} store has no collection aliases")
+
+    def switch_alias(self, alias: str, collection: str) -> None:
+        """Point `alias` at `collection` in one atomic step (created when missing)."""
+        raise Unsupported(f"the {self.kind} store has no collection aliases")
+
+    # Snapshots. A server keeps its snapshots itself (`server_*`); an embedded engine writes
+    # one into a file the caller names and restores from one (`write_snapshot`,
+    # `restore_snapshot_file`).
+    snapshot_kind: str | None = None  # "server", "file", or None (none at all)
+
+    def server_snapshots(self) -> list[SnapshotInfo]:
+        raise Unsupported(f"the {self.kind} store keeps no snapshots of its own")
+
+    def delete_server_snapshot(self, name: str) -> None:
+        raise Unsupported(f"the {self.kind} store keeps no snapshots of its own")
+
+    def download_server_snapshot(self, name: str, out: IO[bytes]) -> int:
+        """Stream the snapshot into `out`; returns the bytes written."""
+        raise Unsupported(f"the {self.kind} store keeps no snapshots of its own")
+
+    def recover_server_snapshot(self, name: str, *, checksum: str | None) -> None:
+        """Replace the collection's data with a snapshot the server holds."""
+        raise Unsupported(f"the {self.kind} store keeps no snapshots of its own")
+
+    def upload_server_snapshot(self, path: Path, *, checksum: str | None) -> None:
+        """Replace the collection's data with a snapshot file sent from here."""
+        raise Unsupported(f"the {self.kind} store keeps no snapshots of its own")
+
+    def write_snapshot(self, out: IO[bytes]) -> dict[str, Any]:
+        """Write a consistent snapshot of this collection (the engine's own format) into
+        `out`; returns what the file holds (points, vector size, distance)."""
+        raise Unsupported(f"the {self.kind} store cannot write a snapshot file")
+
+    def restore_snapshot_file(self, path: Path, marker: dict[str, Any]) -> None:
+        """Replace this collection with the snapshot in `path`, whole or not at all; the
+        restored collection carries `marker` (read back by `restored_marker`)."""
+        raise Unsupported(f"the {self.kind} store cannot restore a snapshot file")
+
+    def restored_marker(self) -> dict[str, Any] | None:
+        """The `marker` of the last snapshot restored into this collection, if any."""
+        return None
+
+
+COLLECTION_STATUSES = ("green", "yellow", "red", "grey")
+
+
+@dataclass(frozen=True)
+class PayloadIndex:
+    field: str
+    kind: str  # "keyword", "integer", "text", ... as the engine names the type
+    prefix: bool = False  # a keyword index that also answers MatchPrefix
+    points: int | None = None  # points holding the field, where the engine says
+
+
+@dataclass(frozen=True)
+class CollectionSummary:
+    """One collection as the engine describes it; None where the engine does not say."""
+
+    name: str
+    exists: bool = True
+    points: int | None = None
+    vector_size: int | None = None
+    distance: str | None = None
+    status: str = "grey"  # green, yellow (optimising), red (failed), grey (pending or unknown)
+    optimizer: str | None = None  # "ok", the optimiser's error, or None where none runs
+    segments: int | None = None
+    indexed_vectors: int | None = None
+    indexes: tuple[PayloadIndex, ...] = ()
+    disk_bytes: int | None = None
+    pending_operations: int | None = None  # a server's update queue
+    error: str | None = None  # the collection could not be described
+
+
+@dataclass(frozen=True)
+class ScoredPoint:
+    id: PointId
+    score: float
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SnapshotInfo:
+    name: str
+    size: int | None = None
+    created_at: str | None = None  # ISO 8601, UTC
+    checksum: str | None = None  # SHA-256 where known

@@ -29,6 +29,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tarfile
 import threading
 import time
 from collections.abc import Sequence
@@ -45,9 +46,12 @@ from core.store.base import (
     F_DIRS,
     F_PATH,
     CollectionInfo,
+    CollectionSummary,
     OptimizeOutcome,
+    PayloadIndex,
     PointId,
     Record,
+    ScoredPoint,
     Upkeep,
 )
 from core.store.common import (
@@ -68,12 +72,15 @@ from core.store.common import (
     normalize_id,
     normalize_ids,
     payload_groups,
+    payload_projection,
     to_record,
     vector_of,
 )
 from core.store.lock import DirectoryLock
 
 CONFIG_FILE = "vectorctl-collection.json"
+# Written into a shard restored from a snapshot: which snapshot, and the audit entry.
+RESTORED_FILE = "vectorctl-restored.json"
 ENGINE_CONFIG_FILE = "edge_config.json"  # the engine's own, in the shard directory
 UPKEEP_FILE = "vectorctl-maintenance.json"  # writes and deletes since the last optimize
 TEMP_SEGMENTS = "temp_segments"  # the engine's scratch directory while it optimises
@@ -111,13 +118,14 @@ _DISTANCE = {
 
 class EdgeStore(QdrantEngineStore[qe.Filter]):
     kind = "edge"
+    snapshot_kind = "file"
 
     def __init__(
         self, directory: str | Path, collection: str, *, lock: DirectoryLock | None = None
     ):
-        """Open (or prepare to create) one collection's shard. `lock` is the directory lock
-        an already open store of this process holds (`open_collection`): it is shared, not
-        taken again nor released by this store."""
+        """Open (or prepare to create) one collection's shard, locking the directory. `lock`
+        is the directory lock an already open store of this process holds (`open_collection`):
+        it is shared, not taken again nor released by this store."""
         if not collection or collection in (".", "..") or "/" in collection:
             raise ValidationError(f"collection name {collection!r} cannot name a directory")
         root = Path(directory).expanduser()
@@ -197,6 +205,8 @@ class EdgeStore(QdrantEngineStore[qe.Filter]):
 
     def open_collection(self, collection: str) -> EdgeStore:
         # One shard directory per collection under the store directory, one lock for them all.
+        if collection == self.collection:
+            raise ValidationError(f"collection {collection!r} is this store's own")
         return EdgeStore(self.location, collection, lock=self._lock)
 
     # -- upkeep ---------------------------------------------------------------------------
@@ -275,6 +285,159 @@ class EdgeStore(QdrantEngineStore[qe.Filter]):
         except OSError:
             return
         self._upkeep_changed = False
+
+    # -- the deployment's collections, search, snapshots ---------------------------------
+
+    def describe(self) -> CollectionSummary:
+        if self._shard is None:
+            return CollectionSummary(self.collection, exists=False, status="red")
+        info = self._shard.info()
+        config = self._read_config()
+        return CollectionSummary(
+            self.collection,
+            points=int(info.points_count),
+            vector_size=config.get("vector_size"),
+            distance=config.get("distance"),
+            # Edge has no background optimiser that could be behind or failed: a shard that
+            # loads and answers is green.
+            status="green",
+            optimizer=None,
+            segments=int(info.segments_count),
+            indexed_vectors=int(info.indexed_vectors_count),
+            indexes=tuple(
+                PayloadIndex(
+                    field,
+                    _type_name(index.data_type),
+                    prefix=bool(getattr(index.params, "prefix", False)),
+                    points=int(index.points),
+                )
+                for field, index in sorted(info.payload_schema.items())
+            ),
+            disk_bytes=_directory_size(self._path),
+        )
+
+    def collection_names(self) -> list[str]:
+        """The shard directories: every visible folder (hidden ones are vectorctl's own
+        staging folders, such as a shard being replaced)."""
+        root = Path(self.location)
+        return sorted(
+            entry.name
+            for entry in root.iterdir()
+            if entry.is_dir() and not entry.name.startswith(".") and any(entry.iterdir())
+        )
+
+    def search(
+        self,
+        vector: Sequence[float],
+        *,
+        limit: int,
+        fields: Sequence[str] | None = (F_ASSET_ID, "path"),
+    ) -> list[ScoredPoint]:
+        request = qe.QueryRequest(
+            limit=limit,
+            query=qe.Query.Nearest(list(vector)),
+            with_payload=payload_projection(fields),
+            with_vector=False,
+        )
+        return [
+            ScoredPoint(normalize_id(p.id), float(p.score), p.payload or {})
+            for p in self._require().query(request)
+        ]
+
+    def create_payload_index(self, field: str, kind: str, *, prefix: bool = False) -> None:
+        spec = IndexSpec(field, kind, prefix=prefix)
+        self._require().update(qe.UpdateOperation.create_field_index(field, index_schema(spec)))
+
+    def write_snapshot(self, out: IO[bytes]) -> dict[str, Any]:
+        """A tar of the shard directory, flushed first, in the layout the engine's own
+        `EdgeShard.unpack_snapshot` and `update_from_snapshot` take. Consistent: this
+        process holds the directory lock and Edge writes only when asked to."""
+        shard = self._require()
+        shard.flush()
+        described = {"points": int(shard.info().points_count), **self._read_config()}
+        with tarfile.open(fileobj=out, mode="w|", format=tarfile.GNU_FORMAT) as tar:
+            for entry in sorted(self._path.iterdir()):
+                if entry.name != RESTORED_FILE:
+                    tar.add(entry, arcname=entry.name)
+        return described
+
+    def restore_snapshot_file(self, path: Path, marker: dict[str, Any]) -> None:
+        """Unpack with the engine (`EdgeShard.unpack_snapshot`) into a staging folder, check
+        that it loads, then swap it in by renames: the old shard is kept aside until the new
+        one is loaded, so a failure or a kill leaves one whole shard (see `_load`)."""
+        staging, replaced = self._restoring, self._replaced
+        shutil.rmtree(staging, ignore_errors=True)
+        try:
+            qe.EdgeShard.unpack_snapshot(str(path), str(staging))
+            qe.EdgeShard.load(str(staging)).close()
+        except Exception as exc:  # the engine raises bare Exceptions
+            shutil.rmtree(staging, ignore_errors=True)
+            raise StoreMismatch(
+                f"snapshot {path} is not a Qdrant Edge shard this engine can load: "
+                f"{first_line(exc)}"
+            ) from None
+        held = _engine_vector_params(staging / ENGINE_CONFIG_FILE).get("vector_size")
+        current = self._read_config().get("vector_size") if self._shard is not None else None
+        if current is not None and held != current:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise StoreMismatch(
+                f"snapshot {path} holds vectors of size {held}, collection "
+                f"{self.collection!r} of size {current}: it is not restored"
+            )
+        (staging / RESTORED_FILE).write_text(json.dumps(marker), encoding="utf-8")
+        _fsync_tree(staging)
+        if self._shard is not None:
+            self._shard.close()
+            self._shard = None
+        shutil.rmtree(replaced, ignore_errors=True)
+        if self._path.exists():
+            self._path.rename(replaced)
+        staging.rename(self._path)
+        _fsync_directory(self._path.parent)
+        try:
+            self._shard = qe.EdgeShard.load(str(self._path))
+        except Exception as exc:  # put the old shard back
+            self._path.rename(staging)
+            if replaced.exists():
+                replaced.rename(self._path)
+            shutil.rmtree(staging, ignore_errors=True)
+            self._shard = self._load()
+            raise StoreMismatch(
+                f"the restored shard of {self.collection!r} did not load ({first_line(exc)}); "
+                "the collection is as it was"
+            ) from None
+        shutil.rmtree(replaced, ignore_errors=True)
+
+    def restored_marker(self) -> dict[str, Any] | None:
+        try:
+            data = json.loads((self._path / RESTORED_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
+
+    @property
+    def _restoring(self) -> Path:
+        """Where a snapshot is unpacked before it replaces the shard."""
+        return self._path.with_name(f".{self.collection}.restoring")
+
+    @property
+    def _replaced(self) -> Path:
+        """Where the shard a snapshot replaces waits until the new one is loaded."""
+        return self._path.with_name(f".{self.collection}.replaced")
+
+    def _finish_snapshot_restore(self) -> None:
+        """A restore was interrupted: if the restored shard is in place (it carries its
+        marker), drop the old one; otherwise put the old one back. A half-unpacked staging
+        folder is removed either way."""
+        replaced = self._replaced
+        if replaced.is_dir():
+            if (self._path / RESTORED_FILE).exists():
+                shutil.rmtree(replaced)
+            else:
+                if self._path.exists():
+                    shutil.rmtree(self._path)
+                replaced.rename(self._path)
+        shutil.rmtree(self._restoring, ignore_errors=True)
 
     # -- points ---------------------------------------------------------------------------
 
@@ -437,6 +600,7 @@ class EdgeStore(QdrantEngineStore[qe.Filter]):
         return self._path.with_name(f".{self.collection}.dropped")
 
     def _load(self) -> qe.EdgeShard | None:
+        self._finish_snapshot_restore()
         if self._dropped.is_dir():
             self._finish_recreate()
         if not self._path.is_dir() or not any(self._path.iterdir()):
@@ -532,6 +696,42 @@ def _engine_vector_params(path: Path) -> dict[str, Any]:
     except (OSError, ValueError, KeyError, TypeError):
         return {}
     return {"vector_size": size, "distance": distance if distance in DISTANCES else None}
+
+
+def _type_name(data_type: Any) -> str:
+    """`PayloadSchemaType.Keyword` -> "keyword"."""
+    return str(getattr(data_type, "name", data_type)).rsplit(".", 1)[-1].lower()
+
+
+def _directory_size(path: Path) -> int:
+    total = 0
+    for folder, _dirs, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.stat(os.path.join(folder, name)).st_size
+            except OSError:
+                continue
+    return total
+
+
+def _fsync_directory(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_tree(root: Path) -> None:
+    """Every file and folder under `root` on disk: before a rename makes it the shard."""
+    for folder, _dirs, files in os.walk(root):
+        for name in files:
+            fd = os.open(os.path.join(folder, name), os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        _fsync_directory(Path(folder))
 
 
 def index_schema(spec: IndexSpec) -> Any:

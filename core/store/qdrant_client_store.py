@@ -13,22 +13,41 @@ commits each deleted point separately, so ids are deleted in few large calls.
 
 from __future__ import annotations
 
+import io
+import json
+import os
 import re
+import shutil
+import sqlite3
+import tarfile
+import tempfile
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
+import httpx
 from httpx import TimeoutException
 from pydantic import BaseModel
 from qdrant_client import QdrantClient
 from qdrant_client import models as m
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
-from core.errors import ConnectionFailed, StoreMismatch, ValidationError
+from core.errors import ConnectionFailed, StoreMismatch, Unsupported, ValidationError
 from core.settings import mask_url
-from core.store.base import F_DIRS, F_PATH, CollectionInfo, PointId, Record
+from core.store.base import (
+    F_ASSET_ID,
+    F_DIRS,
+    F_PATH,
+    CollectionInfo,
+    CollectionSummary,
+    PayloadIndex,
+    PointId,
+    Record,
+    ScoredPoint,
+    SnapshotInfo,
+)
 from core.store.common import (
     DISTANCES,
     ID_BATCH,
@@ -47,6 +66,7 @@ from core.store.common import (
     normalize_id,
     normalize_ids,
     payload_groups,
+    payload_projection,
     to_record,
     vector_of,
 )
@@ -79,13 +99,26 @@ def connect_server(url: str, api_key: str | None, collection: str) -> QdrantClie
         raise ConnectionFailed(f"Qdrant server {location} {_failure(exc, api_key)}") from None
     finally:
         probe.close()
-    return QdrantClientStore(
+    store = QdrantClientStore(
         _client(url, api_key, BULK_TIMEOUT),
         kind="server",
         location=location,
         collection=collection,
         prefix_match=_version(version) >= PREFIX_MATCH_SINCE,
     )
+    store._server = (url.rstrip("/"), api_key)
+    return store
+
+
+def _local_client(directory: Path) -> QdrantClient:
+    with warnings.catch_warnings():
+        # "Local mode is not recommended for more than 20,000 points": known, and noise
+        # in an operator's terminal.
+        warnings.simplefilter("ignore", UserWarning)
+        # The TUI opens the store in one worker thread and uses it from later ones (one
+        # at a time); where SQLite is not built fully thread-safe (macOS), qdrant-client
+        # would refuse that by default.
+        return QdrantClient(path=str(directory), force_disable_check_same_thread=True)
 
 
 def _client(url: str, api_key: str | None, timeout: int) -> QdrantClient:
@@ -102,14 +135,8 @@ def open_local(path: str | Path, collection: str) -> QdrantClientStore:
     directory = Path(path).expanduser()
     lock = DirectoryLock.acquire(directory, "qdrant-client local store")
     try:
-        with warnings.catch_warnings():
-            # "Local mode is not recommended for more than 20,000 points": known, and noise
-            # in an operator's terminal.
-            warnings.simplefilter("ignore", UserWarning)
-            # The TUI opens the store in one worker thread and uses it from later ones (one
-            # at a time); where SQLite is not built fully thread-safe (macOS), qdrant-client
-            # would refuse that by default.
-            client = QdrantClient(path=str(directory), force_disable_check_same_thread=True)
+        _finish_local_restores(directory)
+        client = _local_client(directory)
     except RuntimeError as exc:  # qdrant-client's own lock, held by a program that isn't us
         lock.release()
         raise ConnectionFailed(
@@ -147,6 +174,10 @@ class QdrantClientStore(QdrantEngineStore[m.Filter]):
         self._client = client
         self._lock = lock
         self._shared = shared  # the client belongs to the store that opened this one
+        # The server's URL and API key, for the snapshot transfers qdrant-client has no
+        # streaming call for; never shown.
+        self._server: tuple[str, str | None] | None = None
+        self.snapshot_kind = {"server": "server", "local": "file"}.get(kind)
 
     # -- collection -----------------------------------------------------------------------
 
@@ -219,15 +250,55 @@ class QdrantClientStore(QdrantEngineStore[m.Filter]):
 
     def close(self) -> None:
         if self._shared:
-            return
+            return  # the client and the lock belong to the store this one was opened from
         self._client.close()
         if self._lock is not None:
             self._lock.release()
             self._lock = None
 
+    # -- the deployment's collections, search, snapshots and aliases ----------------------
+
+    def describe(self) -> CollectionSummary:
+        with self._calls():
+            if not self._client.collection_exists(self.collection):
+                return CollectionSummary(self.collection, exists=False, status="red")
+            info = self._client.get_collection(self.collection)
+            vectors = self._vector_params(info)
+            optimizer = info.optimizer_status
+            queue = info.update_queue
+            return CollectionSummary(
+                self.collection,
+                points=self._count(None),
+                vector_size=vectors.size if vectors else None,
+                distance=_DISTANCE_NAME.get(vectors.distance) if vectors else None,
+                status=str(getattr(info.status, "value", info.status)),
+                optimizer=getattr(optimizer, "error", None) or "ok",
+                segments=info.segments_count,
+                indexed_vectors=info.indexed_vectors_count,
+                indexes=tuple(
+                    PayloadIndex(
+                        field,
+                        str(getattr(index.data_type, "value", index.data_type)),
+                        prefix=bool(getattr(index.params, "prefix", False)),
+                        points=index.points,
+                    )
+                    for field, index in sorted((info.payload_schema or {}).items())
+                ),
+                # A server does not report disk use through its API; local mode's is its
+                # collection folder.
+                disk_bytes=_folder_size(self._local_folder()) if self.kind == "local" else None,
+                pending_operations=queue.length if queue is not None else None,
+            )
+
+    def collection_names(self) -> list[str]:
+        with self._calls():
+            return sorted(c.name for c in self._client.get_collections().collections)
+
     def open_collection(self, collection: str) -> QdrantClientStore:
         # The same client: a local-mode directory holds every collection under one lock.
-        return QdrantClientStore(
+        if collection == self.collection:
+            raise ValidationError(f"collection {collection!r} is this store's own")
+        other = QdrantClientStore(
             self._client,
             kind=self.kind,
             location=self.location,
@@ -235,6 +306,226 @@ class QdrantClientStore(QdrantEngineStore[m.Filter]):
             prefix_match=self.prefix_match,
             shared=True,
         )
+        other._server = self._server
+        return other
+
+    def search(
+        self,
+        vector: Sequence[float],
+        *,
+        limit: int,
+        fields: Sequence[str] | None = (F_ASSET_ID, F_PATH),
+    ) -> list[ScoredPoint]:
+        with self._calls():
+            response = self._client.query_points(
+                self.collection,
+                query=list(vector),
+                limit=limit,
+                with_payload=payload_projection(fields),
+                with_vectors=False,
+                timeout=BULK_TIMEOUT,
+            )
+        return [
+            ScoredPoint(normalize_id(p.id), float(p.score), p.payload or {})
+            for p in response.points
+        ]
+
+    def create_payload_index(self, field: str, kind: str, *, prefix: bool = False) -> None:
+        if self.kind == "local":
+            raise Unsupported("qdrant-client local mode has no payload indexes (it scans)")
+        with self._calls():
+            self._create_index(field, self._schema(IndexSpec(field, kind, prefix=prefix)))
+
+    def aliases(self) -> dict[str, str]:
+        with self._calls():
+            described = self._client.get_aliases().aliases
+        return {a.alias_name: a.collection_name for a in described}
+
+    def switch_alias(self, alias: str, collection: str) -> None:
+        """Delete and create in one request: the server applies the pair under one lock, so
+        no search meets the alias missing or half-switched."""
+        with self._calls():
+            self._client.update_collection_aliases(
+                change_aliases_operations=[
+                    m.DeleteAliasOperation(delete_alias=m.DeleteAlias(alias_name=alias)),
+                    m.CreateAliasOperation(
+                        create_alias=m.CreateAlias(collection_name=collection, alias_name=alias)
+                    ),
+                ],
+                timeout=BULK_TIMEOUT,
+            )
+
+    # Server snapshots live on the server (per node): listed, created, fetched, recovered
+    # and deleted through its API.
+
+    def server_snapshots(self) -> list[SnapshotInfo]:
+        self._require_server("snapshots")
+        with self._calls():
+            described = self._client.list_snapshots(self.collection)
+        return [
+            SnapshotInfo(s.name, s.size, _iso_utc(s.creation_time), s.checksum)
+            for s in sorted(described, key=lambda s: (s.creation_time or "", s.name))
+        ]
+
+    def delete_server_snapshot(self, name: str) -> None:
+        self._require_server("snapshots")
+        with self._calls():
+            self._client.delete_snapshot(self.collection, name, wait=True)
+
+    def download_server_snapshot(self, name: str, out: IO[bytes]) -> int:
+        url, api_key = self._require_server("snapshots")
+        written = 0
+        headers = {"api-key": api_key} if api_key else {}
+        try:
+            with httpx.stream(
+                "GET",
+                f"{url}/collections/{_quote(self.collection)}/snapshots/{_quote(name)}",
+                headers=headers,
+                timeout=BULK_TIMEOUT,
+            ) as response:
+                if response.status_code != 200:
+                    response.read()
+                    raise StoreMismatch(
+                        f"Qdrant server {self.location} refused snapshot {name!r} of "
+                        f"{self.collection!r} ({response.status_code}): "
+                        f"{_error_text(response.content)}"
+                    )
+                for chunk in response.iter_bytes(1 << 20):
+                    out.write(chunk)
+                    written += len(chunk)
+        except httpx.HTTPError as exc:
+            raise ConnectionFailed(
+                f"Qdrant server {self.location} failed while sending snapshot {name!r}: "
+                f"{_failure(exc, api_key)}"
+            ) from None
+        return written
+
+    def recover_server_snapshot(self, name: str, *, checksum: str | None) -> None:
+        """The server fetches the snapshot from its own snapshot URL (the one this client
+        uses), with the same API key; `priority=snapshot` makes the snapshot's data win
+        over what the collection holds now."""
+        url, api_key = self._require_server("snapshots")
+        with self._calls():
+            self._client.recover_snapshot(
+                self.collection,
+                location=f"{url}/collections/{_quote(self.collection)}/snapshots/{_quote(name)}",
+                api_key=api_key,
+                checksum=checksum,
+                priority=m.SnapshotPriority.SNAPSHOT,
+                wait=True,
+            )
+
+    def upload_server_snapshot(self, path: Path, *, checksum: str | None) -> None:
+        self._require_server("snapshots")
+        with self._calls(), path.open("rb") as snapshot:
+            self._client.http.snapshots_api.recover_from_uploaded_snapshot(
+                collection_name=self.collection,
+                wait=True,
+                priority=m.SnapshotPriority.SNAPSHOT,
+                snapshot=snapshot,
+                **({"checksum": checksum} if checksum else {}),
+            )
+
+    # Local mode has no snapshots of its own: a snapshot is a consistent copy of the
+    # collection's folder (its SQLite file, copied with SQLite's backup API while this
+    # process holds the directory lock) and the collection's configuration.
+
+    def write_snapshot(self, out: IO[bytes]) -> dict[str, Any]:
+        self._require_local("write a snapshot file")
+        with self._calls():
+            info = self._client.get_collection(self.collection)
+        vectors = self._vector_params(info)
+        described = {
+            "points": self._count(None),
+            "vector_size": vectors.size if vectors else None,
+            "distance": _DISTANCE_NAME.get(vectors.distance) if vectors else None,
+        }
+        config = _local_meta(Path(self.location))["collections"][self.collection]
+        with tempfile.TemporaryDirectory(dir=self.location, prefix=".snapshot-") as tmp:
+            copy = Path(tmp) / LOCAL_STORAGE
+            source = sqlite3.connect(self._local_folder() / LOCAL_STORAGE)
+            target = sqlite3.connect(copy)
+            try:
+                source.backup(target)
+            finally:
+                target.close()
+                source.close()
+            with tarfile.open(fileobj=out, mode="w|", format=tarfile.GNU_FORMAT) as tar:
+                _add_bytes(tar, LOCAL_SNAPSHOT_CONFIG, json.dumps(config).encode())
+                tar.add(copy, arcname=LOCAL_STORAGE)
+        return described
+
+    def restore_snapshot_file(self, path: Path, marker: dict[str, Any]) -> None:
+        """Replace the collection's folder by the snapshot's, by renames (the old folder is
+        kept aside until the client has loaded the new one: see `_finish_local_restores`),
+        then reopen the client, which reads collections only when it opens."""
+        self._require_local("restore a snapshot file")
+        folder = self._local_folder()
+        staging = folder.with_name(f".{self.collection}.restoring")
+        replaced = folder.with_name(f".{self.collection}.replaced")
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        try:
+            config = _unpack_local_snapshot(path, staging)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        snapshot_size = (config.get("vectors") or {}).get("size")
+        current = self.collection_info()
+        if current.exists and current.vector_size not in (None, snapshot_size):
+            shutil.rmtree(staging, ignore_errors=True)
+            raise StoreMismatch(
+                f"snapshot {path} holds vectors of size {snapshot_size}, collection "
+                f"{self.collection!r} of size {current.vector_size}: it is not restored"
+            )
+        if not current.exists:
+            with self._calls():
+                self._client.create_collection(
+                    self.collection, vectors_config=m.VectorParams(**config["vectors"])
+                )
+        (staging / RESTORED_FILE).write_text(json.dumps(marker), encoding="utf-8")
+        _fsync_path(staging / LOCAL_STORAGE)
+        _fsync_path(staging / RESTORED_FILE)
+        self._client.close()
+        shutil.rmtree(replaced, ignore_errors=True)
+        if folder.exists():
+            folder.rename(replaced)
+        staging.rename(folder)
+        _fsync_path(folder.parent)
+        try:
+            self._client = _local_client(Path(self.location))
+        except Exception:
+            folder.rename(staging)
+            if replaced.exists():
+                replaced.rename(folder)
+            shutil.rmtree(staging, ignore_errors=True)
+            self._client = _local_client(Path(self.location))
+            raise
+        shutil.rmtree(replaced, ignore_errors=True)
+
+    def restored_marker(self) -> dict[str, Any] | None:
+        if self.kind != "local":
+            return None
+        try:
+            data = json.loads((self._local_folder() / RESTORED_FILE).read_text("utf-8"))
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
+
+    def _local_folder(self) -> Path:
+        return Path(self.location) / "collection" / self.collection
+
+    def _require_server(self, what: str) -> tuple[str, str | None]:
+        if self._server is None:
+            raise Unsupported(
+                f"qdrant-client local mode has no {what} of its own: vectorctl keeps snapshot "
+                "files of embedded stores in its data directory"
+            )
+        return self._server
+
+    def _require_local(self, what: str) -> None:
+        if self.kind != "local":
+            raise Unsupported(f"a Qdrant server keeps its own snapshots: it cannot {what}")
 
     # -- points ---------------------------------------------------------------------------
 
@@ -421,6 +712,107 @@ class QdrantClientStore(QdrantEngineStore[m.Filter]):
             ordering=ORDER,
             timeout=BULK_TIMEOUT,
         )
+
+
+LOCAL_STORAGE = "storage.sqlite"  # qdrant-client local mode's file of a collection's points
+LOCAL_SNAPSHOT_CONFIG = "collection.json"  # its entry in the folder's meta.json
+RESTORED_FILE = "vectorctl-restored.json"  # in a collection folder restored from a snapshot
+
+
+def _local_meta(directory: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((directory / "meta.json").read_text(encoding="utf-8"))
+    return data
+
+
+def _unpack_local_snapshot(path: Path, staging: Path) -> dict[str, Any]:
+    """Check a local-mode snapshot (exactly its two members, the SQLite file whole) and
+    unpack its points file into `staging`; returns the collection's configuration."""
+    try:
+        with tarfile.open(path, mode="r:") as tar:
+            members = {member.name: member for member in tar.getmembers()}
+            if set(members) != {LOCAL_SNAPSHOT_CONFIG, LOCAL_STORAGE} or not all(
+                member.isfile() for member in members.values()
+            ):
+                raise StoreMismatch(
+                    f"snapshot {path} is not a qdrant-client local-mode snapshot "
+                    f"(members: {', '.join(sorted(members)) or 'none'})"
+                )
+            config_file = tar.extractfile(members[LOCAL_SNAPSHOT_CONFIG])
+            assert config_file is not None
+            config: dict[str, Any] = json.loads(config_file.read())
+            tar.extract(members[LOCAL_STORAGE], staging, filter="data")
+    except (tarfile.TarError, OSError, ValueError) as exc:
+        raise StoreMismatch(f"snapshot {path} cannot be read: {first_line(exc)}") from None
+    check = sqlite3.connect(staging / LOCAL_STORAGE)
+    try:
+        if check.execute("PRAGMA integrity_check").fetchone() != ("ok",):
+            raise StoreMismatch(f"the points file in snapshot {path} is damaged")
+        check.execute("SELECT count(*) FROM points").fetchone()
+    except sqlite3.DatabaseError as exc:
+        raise StoreMismatch(f"snapshot {path} holds no readable points: {exc}") from None
+    finally:
+        check.close()
+    if not isinstance(config.get("vectors"), dict) or "size" not in config["vectors"]:
+        raise StoreMismatch(f"snapshot {path} holds a collection without one unnamed vector")
+    return config
+
+
+def _finish_local_restores(directory: Path) -> None:
+    """A restore interrupted by a kill: keep the restored folder where it was put in place
+    (it carries its marker), otherwise put the old one back; drop half-unpacked ones."""
+    folders = directory / "collection"
+    if not folders.is_dir():
+        return
+    for entry in folders.iterdir():
+        name = entry.name
+        if name.startswith(".") and name.endswith(".restoring"):
+            shutil.rmtree(entry, ignore_errors=True)
+        elif name.startswith(".") and name.endswith(".replaced"):
+            folder = folders / name[1 : -len(".replaced")]
+            if (folder / RESTORED_FILE).exists():
+                shutil.rmtree(entry)
+            else:
+                if folder.exists():
+                    shutil.rmtree(folder)
+                entry.rename(folder)
+
+
+def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    member = tarfile.TarInfo(name)
+    member.size = len(data)
+    tar.addfile(member, io.BytesIO(data))
+
+
+def _fsync_path(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _folder_size(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.is_dir() else 0
+
+
+def _quote(part: str) -> str:
+    from urllib.parse import quote
+
+    return quote(part, safe="")
+
+
+def _iso_utc(text: str | None) -> str | None:
+    """A server's snapshot time (`2024-05-01T10:00:00`, UTC without a zone) in ISO 8601 UTC."""
+    if not text:
+        return None
+    return text if text.endswith(("Z", "+00:00")) else f"{text}+00:00"
+
+
+def _error_text(body: bytes) -> str:
+    try:
+        return str(json.loads(body)["status"]["error"])
+    except (ValueError, KeyError, TypeError):
+        return body[:200].decode("utf-8", "replace") or "no detail"
 
 
 def _condition(condition: Condition) -> Any:

@@ -27,6 +27,7 @@ from tests.tui.library import deployment_settings
 from tui.app import VectorctlApp
 from tui.modals.audit_detail import AuditDetailModal
 from tui.modals.confirm_delete import ConfirmDeleteModal
+from tui.modals.points_preview import PointsPreviewModal
 from tui.modals.session_detail import SessionDetailModal
 from tui.screens.audit import AuditScreen
 from tui.screens.directories import DirectoriesScreen
@@ -65,7 +66,7 @@ async def test_directories_and_delete_dialog_show_bracketed_paths_literally(
 
         await pilot.press("p")
         await settle(pilot)
-        assert isinstance(app.screen, ConfirmDeleteModal)
+        assert isinstance(app.screen, PointsPreviewModal)
         shown = screen_text(pilot)
         assert f"Preview: directory {DRAFT}" in shown and FILE in shown
         await pilot.press("escape")

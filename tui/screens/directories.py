@@ -16,6 +16,7 @@ from core.results import DirectoryStats, Preview, SessionRow
 from core.service import VectorService
 from core.targets import Target, TargetKind
 from tui.modals.confirm_delete import ConfirmDeleteModal, DeleteRequest
+from tui.modals.points_preview import PointsPreviewModal
 from tui.screens.console_screen import ConsoleScreen
 from tui.widgets.directory_detail import DirectoryDetail
 from tui.widgets.directory_tree import DirectoryTree
@@ -167,9 +168,7 @@ class DirectoriesScreen(ConsoleScreen):
             return
 
         def show(preview: Preview) -> None:
-            self.app.push_screen(
-                ConfirmDeleteModal("Preview", str(target), preview, preview_only=True)
-            )
+            self.app.push_screen(PointsPreviewModal(str(target), preview))
 
         self.console.load(self, "preview", lambda s: s.preview(target), show)
 

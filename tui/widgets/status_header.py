@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, cast
 from rich.text import Text
 from textual.widgets import Static
 
+from core.health import DOWN, HealthReport
 from core.results import Info
 
 if TYPE_CHECKING:
@@ -17,21 +18,20 @@ class StatusHeader(Static):
     """Reads the app's `info`, `orphan_count` and `job`; never calls the service itself."""
 
     def on_mount(self) -> None:
-        for name in ("opening", "info", "orphan_count", "job"):
+        for name in ("opening", "info", "orphan_count", "job", "health"):
             self.watch(self.app, name, self._redraw, init=False)
         self._redraw()
 
     def _redraw(self, _value: object = None) -> None:
         app = cast("VectorctlApp", self.app)
-        self.update(
-            self.header_text(
-                app.service.settings.describe(),
-                app.info,
-                app.orphan_count,
-                app.job,
-                opening=app.opening,
-            )
+        text = self.header_text(
+            app.service.settings.describe(),
+            app.info,
+            app.orphan_count,
+            app.job,
+            opening=app.opening,
         )
+        self.update(with_health(text, app.health))
 
     @staticmethod
     def header_text(
@@ -78,3 +78,19 @@ def _figures(text: Text, info: Info) -> None:
         text.append("  database unreachable", style="bold red")
     if info.advice:  # "optimize due", "backfill due", ...: the sentence is in `vectorctl info`
         text.append(f"  {info.advice[0].split(':', 1)[0]}", style="bold yellow")
+
+
+def with_health(text: Text, health: HealthReport | None) -> Text:
+    """The header with the deployment's health, when it is not healthy: amber when degraded,
+    red when down, with the reason, at the start of the second line (the first line keeps
+    the collection's figures)."""
+    if health is None or health.status == "healthy":
+        return text
+    first = text.plain.partition("\n")[0]
+    style = "bold reverse red" if health.status == DOWN else "bold reverse yellow"
+    split = len(first) + 1
+    shown = text[:split]
+    shown.append(f" {health.status}: {health.reason} ", style=style)
+    shown.append("  ")
+    shown.append_text(text[split:])
+    return shown
