@@ -30,7 +30,7 @@ from core.store.base import (
     PayloadIndex,
     VectorStore,
 )
-from core.store.common import INDEXES, IndexSpec, indexes_to_create
+from core.store.common import INDEXES, IndexSpec, QdrantEngineStore, indexes_to_create
 
 # The audit types of the two changes.
 PAYLOAD_INDEX = "PAYLOAD_INDEX"
@@ -141,7 +141,11 @@ def _row(store: VectorStore, name: str, aliases: dict[str, str]) -> CollectionRo
     except Exception as exc:  # an engine's own error about one collection: shown in its row
         summary = CollectionSummary(name, status="grey", error=f"{type(exc).__name__}: {exc}")
     supported = store.kind != "local"
-    indexes = index_rows(summary.indexes, prefix_match=_prefix_match(store)) if supported else []
+    indexes = (
+        index_rows(summary.indexes, prefix_match=_prefix_match(store), specs=wanted_indexes(store))
+        if supported
+        else []
+    )
     return CollectionRow(
         name=name,
         active=active,
@@ -163,17 +167,22 @@ def _row(store: VectorStore, name: str, aliases: dict[str, str]) -> CollectionRo
     )
 
 
-def index_rows(present: tuple[PayloadIndex, ...], *, prefix_match: bool) -> list[IndexRow]:
-    """vectorctl's indexes (present or missing) first, then the collection's others."""
+def index_rows(
+    present: tuple[PayloadIndex, ...],
+    *,
+    prefix_match: bool,
+    specs: tuple[IndexSpec, ...] = INDEXES,
+) -> list[IndexRow]:
+    """vectorctl's indexes (`specs`, present or missing) first, then the collection's others."""
     by_field = {index.field: index for index in present}
     wanted = {
         spec.field
         for spec in indexes_to_create(
-            {i.field: _Params(i.prefix) for i in present}, prefix_match=prefix_match
+            {i.field: _Params(i.prefix) for i in present}, prefix_match=prefix_match, specs=specs
         )
     }
     rows = []
-    for spec in INDEXES:
+    for spec in specs:
         index = by_field.get(spec.field)
         rows.append(
             IndexRow(
@@ -185,7 +194,7 @@ def index_rows(present: tuple[PayloadIndex, ...], *, prefix_match: bool) -> list
                 missing=spec.field in wanted,
             )
         )
-    ours = {spec.field for spec in INDEXES}
+    ours = {spec.field for spec in specs}
     for index in present:
         if index.field not in ours:
             rows.append(IndexRow(index.field, index.kind, index.prefix, index.points, None, False))
@@ -203,6 +212,11 @@ def _prefix_match(store: VectorStore) -> bool:
     return bool(getattr(store, "prefix_match", True))
 
 
+def wanted_indexes(store: VectorStore) -> tuple[IndexSpec, ...]:
+    """The payload indexes vectorctl keeps on this engine (Edge: all but `path`)."""
+    return store.indexes if isinstance(store, QdrantEngineStore) else INDEXES
+
+
 def missing_specs(store: VectorStore) -> list[IndexSpec]:
     """vectorctl's indexes the active collection lacks, as they would be created."""
     if store.kind == "local":
@@ -213,7 +227,9 @@ def missing_specs(store: VectorStore) -> list[IndexSpec]:
     if not summary.exists:
         raise ValidationError(f"collection {store.collection!r} does not exist")
     existing = {i.field: _Params(i.prefix) for i in summary.indexes}
-    return indexes_to_create(existing, prefix_match=_prefix_match(store))
+    return indexes_to_create(
+        existing, prefix_match=_prefix_match(store), specs=wanted_indexes(store)
+    )
 
 
 def create_missing_indexes(

@@ -113,7 +113,7 @@ def test_search_latency_over_the_target_degrades_it(run: Run, library: dict[str,
     assert "p95 over 1e-06 ms" in latency["summary"]
     assert latency["figures"]["searches"] == 5
     # Neither embedded store has indexed these few vectors: the reason is said.
-    assert "30 vectors are not in the vector index yet" in latency["summary"]
+    assert "30 vectors are in no vector index" in latency["summary"]
     assert latency["figures"]["unindexed_vectors"] == len(LIBRARY)
 
 

@@ -61,11 +61,13 @@ INDEXES = (
 )
 
 
-def indexes_to_create(existing: dict[str, Any], *, prefix_match: bool) -> list[IndexSpec]:
-    """The indexes missing from `existing` (field -> the engine's index params, or None),
-    plus `path` when it lacks the prefix option the engine supports (an older index)."""
+def indexes_to_create(
+    existing: dict[str, Any], *, prefix_match: bool, specs: tuple[IndexSpec, ...] = INDEXES
+) -> list[IndexSpec]:
+    """The indexes of `specs` missing from `existing` (field -> the engine's index params, or
+    None), plus `path` when it lacks the prefix option the engine supports (an older index)."""
     wanted = []
-    for spec in INDEXES:
+    for spec in specs:
         if spec.field not in existing:
             wanted.append(spec)
         elif spec.prefix and prefix_match:
@@ -231,6 +233,9 @@ class QdrantEngineStore(VectorStore, Generic[F]):
     (`_to_filter`). An empty selector never reaches an engine: an empty `should` would
     select every point there.
     """
+
+    # The payload indexes vectorctl keeps on this engine's collections.
+    indexes: tuple[IndexSpec, ...] = INDEXES
 
     # False on servers older than 1.19, which reject MatchPrefix: directory selectors then
     # find legacy points by reading paths. Tests set it to exercise that fallback.

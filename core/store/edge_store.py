@@ -119,6 +119,7 @@ _DISTANCE = {
 class EdgeStore(QdrantEngineStore[qe.Filter]):
     kind = "edge"
     snapshot_kind = "file"
+    indexes = EDGE_INDEXES
 
     def __init__(
         self, directory: str | Path, collection: str, *, lock: DirectoryLock | None = None

@@ -194,8 +194,8 @@ async def test_read_only_mode_hides_the_collection_changes(tmp_path: Path) -> No
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot)
             for key, actions in (
-                ("6", ("create_indexes", "switch_alias")),
-                ("8", ("create", "restore", "delete")),
+                ("7", ("create_indexes", "switch_alias")),
+                ("9", ("create", "restore", "delete")),
             ):
                 await pilot.press(key)
                 await settle(pilot)
