@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Static
 
-from core.drift import PAYLOAD_KINDS, DriftEstimate, DriftItem, DriftPlan, DriftReport
+from core.drift import KINDS, PAYLOAD_KINDS, DriftEstimate, DriftItem, DriftPlan, DriftReport
 from core.drift.report import DriftRepair
 from core.progress import ProgressCallback
 from core.service import VectorService
@@ -56,7 +56,12 @@ class DriftScreen(ConsoleScreen):
         samples: DataTable[str | Text] = DataTable(
             id="drift-samples", cursor_type="row", zebra_stripes=True
         )
-        samples.add_columns("kind", "point", "field", "payload / database")
+        # Fixed widths for the short columns: a two-line row is measured by its first line
+        # only, and `missing` or `asset_id` would be folded in the middle.
+        samples.add_column("kind", width=max(len(k) for k in KINDS))
+        samples.add_column("point")
+        samples.add_column("field", width=len("is_assigned"))
+        samples.add_column("payload / database")
         yield samples
 
     def reload(self) -> None:
