@@ -194,6 +194,13 @@ def _collection(sources: Sources) -> list[Check]:
     status = {"green": OK, "yellow": DEGRADED, "grey": DEGRADED}.get(summary.status, DOWN)
     if summary.optimizer not in (None, "ok"):
         status = max(status, DEGRADED, key=RANK.__getitem__)
+    # An engine without an optimiser of its own (Qdrant Edge) keeps deleted versions and
+    # unoptimised points until `vectorctl store optimize`: every command reads past them.
+    upkeep = sources.store().upkeep()
+    figures["optimize_due"] = list(upkeep.reasons)
+    if upkeep.optimize_due:
+        line += f"; optimize due: {'; '.join(upkeep.reasons)} (vectorctl store optimize)"
+        status = max(status, DEGRADED, key=RANK.__getitem__)
     return [Check("collection", status, line, figures)]
 
 

@@ -221,3 +221,27 @@ def test_payload_drift_found_by_the_sample_degrades_it(service: VectorService) -
     assert drift.status == "degraded"
     assert drift.figures["rate"] == pytest.approx(sampled.rate)
     assert report.status == "degraded"
+
+
+def test_an_optimize_due_on_the_embedded_store_degrades_it(
+    service: VectorService, store_engine: str
+) -> None:
+    ids = index_assets(service, [f"/lib/{i:04d}.jpg" for i in range(1_200)])
+    healthy = next(
+        c for c in service.health(Rules(snapshot_hours=0)).checks if c.name == "collection"
+    )
+    assert (healthy.status, healthy.figures["optimize_due"]) == ("ok", [])
+
+    service.store.delete_ids(list(ids.values())[:1_100])
+    collection = next(
+        c for c in service.health(Rules(snapshot_hours=0)).checks if c.name == "collection"
+    )
+
+    if store_engine == "edge":  # Edge keeps the deleted versions until an optimize
+        assert collection.status == "degraded"
+        assert collection.figures["optimize_due"] == [
+            "1,100 points deleted since the last optimize"
+        ]
+        assert "vectorctl store optimize" in collection.summary
+    else:  # local mode has no optimize: nothing is ever due
+        assert (collection.status, collection.figures["optimize_due"]) == ("ok", [])
