@@ -180,7 +180,7 @@ def _collection(sources: Sources) -> list[Check]:
     summary = sources.store().describe()
     if not summary.exists:
         return [Check("collection", DOWN, f"collection {sources.collection!r} does not exist")]
-    figures = {
+    figures: dict[str, Any] = {
         "status": summary.status,
         "points": summary.points,
         "segments": summary.segments,
