@@ -141,7 +141,8 @@ def test_read_only_refuses_mutations_with_exit_2(run: Run, populated: dict[str, 
     assert doc(run("preview", "dir", "/photos", "--json"))["count"] == 3
 
 
-def test_info_json_masks_secrets(run: Run, populated: dict[str, int]) -> None:
+def test_info_json_reports_both_sides(run: Run, populated: dict[str, int]) -> None:
+    # Masking secrets in `info`: tests/test_secrets.py, for every form of a credential.
     body = doc(run("info", "--json"))
     assert body["database_ok"] and body["store_ok"]
     assert body["points"] == 3 and body["assets"] == 3
