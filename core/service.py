@@ -6,6 +6,7 @@ Opening is lazy: the TUI can start and show which side is unreachable instead of
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -44,7 +45,7 @@ from core.errors import (
     ValidationError,
     VectorctlError,
 )
-from core.paths import normalize_prefix
+from core.paths import directory_set, normalize_prefix
 from core.progress import CancelToken, ProgressCallback, ProgressEvent, report
 from core.results import (
     AuditEntry,
@@ -65,7 +66,7 @@ from core.stats_cache import StatsCache, fingerprint
 from core.store.base import F_ASSET_ID, F_CATEGORY_ID, F_PATH, Selector, VectorStore
 from core.store_maintenance import BackfillResult, CopyResult, backfill_ancestors, copy_collection
 from core.targets import DELETION_TYPES, Target, TargetKind, parse_id
-from core.validation import check_reason
+from core.validation import check_reason, takes_nearly_all
 
 SAMPLE_SIZE = 10
 # The audit type of removing archives by a retention rule.
@@ -231,15 +232,12 @@ class VectorService:
         store = self.store
         info = store.collection_info()
         if not info.exists:
-            if (
-                self.settings.sources.get("qdrant_edge") == "default"
-                and not self.settings.read_only
-            ):
-                store.ensure_collection(self.settings.vector_size, self.settings.distance)
-                return store
+            # Only writing embeddings creates a collection: a read or a delete on a mistyped
+            # name must not leave an empty collection behind and report zeros from it.
             raise StoreMismatch(
                 f"collection {self.settings.collection!r} does not exist in "
-                f"{store.kind} store {store.location}"
+                f"{store.kind} store {store.location}: check --collection; embedding images "
+                "(`vectorctl scan` then `vectorctl worker`) creates it"
             )
         if (
             "vector_size" in self.settings.sources
@@ -305,7 +303,7 @@ class VectorService:
                     fp = fingerprint(store, db)
                 recursive, direct = stats.vector_counts(store)
                 rows = stats.merge(
-                    recursive, direct, stats.asset_counts(db), *stats.session_summary(db)
+                    recursive, direct, stats.direct_asset_counts(db), *stats.session_summary(db)
                 )
                 self._stats_cache.put(fp, rows)
         return stats.select_rows(rows, under=prefix, max_depth=max_depth)
@@ -413,18 +411,40 @@ class VectorService:
             ):
                 sample = [_sample(r) for r in page[:sample_size]]
                 break
+        total = self._collection().count() if plan.expected else None
         return Preview(
             target=target,
             count=plan.expected,
             sample=sample,
             note=str(plan.metadata.get("note", "")),
+            total=total,
+            needs_phrase=target.kind is not TargetKind.ASSET
+            and takes_nearly_all(plan.expected, total),
         )
+
+    def _check_phrase(self, what: str, count: int, phrase: str | None) -> None:
+        """A delete of (nearly) every vector is confirmed like a reset, whatever its target:
+        a directory at the library's root takes the whole collection too."""
+        if phrase == RESET_PHRASE:
+            return
+        total = self._collection().count()
+        if takes_nearly_all(count, total):
+            raise ValidationError(
+                f"{what} would delete {count:,} of the collection's {total:,} vectors: confirm "
+                f"it with the phrase {RESET_PHRASE!r} (--confirm on the command line), as a "
+                "reset; nothing was deleted",
+                count=count,
+                total=total,
+            )
 
     def _resolve(self, target: Target) -> tuple[Selector, dict[str, Any], str]:
         kind, value = target.kind, target.value
         if kind is TargetKind.DIRECTORY:
-            prefix = normalize_prefix(target.value)
-            return Selector(directory=prefix), {}, prefix
+            prefixes = directory_set(target.directories)
+            if len(prefixes) == 1:
+                return Selector(directory=prefixes[0]), {}, prefixes[0]
+            selector = Selector(directory=prefixes[0], directories=tuple(prefixes[1:]))
+            return selector, {"directories": prefixes}, "; ".join(prefixes)
         if kind is TargetKind.ASSET:
             asset_id = _parse_id("asset", value, self._max_id(ImageAsset))
             with self.db() as db:
@@ -469,13 +489,17 @@ class VectorService:
         reason: str | None = None,
         backup: bool = True,
         expect: int | None = None,
+        confirm: str | None = None,
+        audit_type: str | None = None,
         progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
     ) -> DeleteResult:
         """Delete the target's vectors through the protocol. Zero matches: nothing is written.
 
         `expect` is the count the operator confirmed: when the target selects another number
-        now, nothing is deleted (SelectionChanged)."""
+        now, nothing is deleted (SelectionChanged). A delete of (nearly) the whole collection
+        also needs `confirm`, the reset phrase. `audit_type` names the operation in the audit
+        log when it is more than a delete (a retrain)."""
         reason = check_reason(reason)
         self.require_writable(f"delete {target}")
         plan = self.plan(target)
@@ -487,6 +511,10 @@ class VectorService:
             )
         if plan.expected == 0:
             return DeleteResult(target=target, deleted_count=0, log_id=None, backup=None)
+        if target.kind is not TargetKind.ASSET:  # one vector: never a broad selection
+            self._check_phrase(str(target), plan.expected, confirm)
+        if audit_type is not None:
+            plan = dataclasses.replace(plan, deletion_type=audit_type)
         return self._delete(
             target, plan, reason=reason, backup=backup, progress=progress, cancel=cancel
         )
@@ -498,15 +526,24 @@ class VectorService:
         with_vectors: bool,
         reason: str | None = None,
         backup: bool = True,
+        expect: int | None = None,
+        confirm: str | None = None,
         progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
     ) -> DeleteResult:
         """Delete a training session row (its jobs and evidence cascade), audited, optionally
-        with its vectors first."""
+        with its vectors first (`expect` and `confirm` as for `delete`)."""
         reason = check_reason(reason)
         target = Target(TargetKind.SESSION, str(session_id))
         self.require_writable(f"delete session {session_id}")
         plan = self.plan(target)
+        if with_vectors and expect is not None and expect != plan.expected:
+            raise SelectionChanged(
+                f"{target}: {expect} vectors were confirmed but {plan.expected} are selected "
+                "now; nothing was deleted: preview again"
+            )
+        if with_vectors:
+            self._check_phrase(str(target), plan.expected, confirm)
         plan = protocol.Plan(
             deletion_type="SESSION_RECORD",
             target=plan.target,
@@ -546,6 +583,7 @@ class VectorService:
         confirmed: OrphanReport | None = None,
         reason: str | None = None,
         backup: bool = True,
+        confirm: str | None = None,
         progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
     ) -> DeleteResult:
@@ -569,6 +607,7 @@ class VectorService:
             expected=self._collection().count(selector),
             metadata={"orphan_ids": [o.id for o in found.orphans[:1000]], "scanned": found.scanned},
         )
+        self._check_phrase("the orphan clean", plan.expected, confirm)
         return self._delete(
             target, plan, reason=reason, backup=backup, progress=progress, cancel=cancel
         )

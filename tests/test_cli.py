@@ -24,6 +24,9 @@ def test_stats_json_lists_directories(run: Run, populated: dict[str, int]) -> No
         "asset_count": 2,
         "session_count": 1,
         "last_trained_at": "2024-06-01T00:00:00+00:00",
+        "direct_asset_count": 2,
+        "missing_count": 0,
+        "orphan_count": 0,
     }
     assert rows["/photos"]["vector_count"] == 3
 

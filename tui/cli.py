@@ -25,6 +25,7 @@ from core.errors import SelectionChanged, ValidationError, VectorctlError
 from core.service import VectorService
 from core.settings import RESET_PHRASE, load_settings, with_overrides
 from core.targets import Target, TargetKind, parse_id
+from core.validation import takes_nearly_all
 from tui.output import emit_json, error_line, notice_line, progress_bars, stderr, stdout
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -124,10 +125,24 @@ def cli(ctx: click.Context, profile: Path | None, **options: Any) -> None:
         _open_console(state)
 
 
+def _require_terminal(what: str) -> None:
+    """The console draws on the terminal and reads keys from it: without one (a pipe, cron,
+    a service) it would run unseen forever."""
+    if not (sys.stdin.isatty() and sys.stderr.isatty()):
+        error_line(
+            f"not a terminal: {what} needs one (stdin and stderr); "
+            "run a command instead (vectorctl --help)",
+            as_json=False,
+            exit_code=2,
+        )
+        sys.exit(2)
+
+
 @command
 def _open_console(state: State) -> None:
     from tui.app import run_app
 
+    _require_terminal("the console")
     status = run_app(state.service.settings)
     if status:
         sys.exit(status)
@@ -174,16 +189,17 @@ def stats(state: State, under: str | None, depth: int | None, as_json: bool) -> 
         return
     table = Table(box=None, header_style="bold")
     table.add_column("directory", overflow="fold", min_width=32)
-    for name in ("vectors", "direct", "assets", "sessions"):
+    for name in ("vectors", "direct", "assets", "missing", "orphans", "sessions"):
         table.add_column(name, justify="right", no_wrap=True)
     table.add_column("last trained", no_wrap=True)
     for r in rows:
-        drift = r.asset_count != r.vector_count
         table.add_row(
             escape(r.path),
-            f"[yellow]{r.vector_count}[/]" if drift else str(r.vector_count),
+            str(r.vector_count),
             str(r.direct_vector_count),
             str(r.asset_count),
+            f"[yellow]{r.missing_count}[/]" if r.missing_count else "0",
+            f"[magenta]{r.orphan_count}[/]" if r.orphan_count else "0",
             str(r.session_count),
             r.last_trained_at.strftime("%Y-%m-%d %H:%M") if r.last_trained_at else "-",
         )
@@ -249,6 +265,11 @@ def _print_preview(state: State, target: Target, as_json: bool) -> Any:
         stdout.print(f"  … and {preview.count - len(preview.sample)} more")
     if preview.note:
         stdout.print(f"[dim]{escape(preview.note)}[/]")
+    if preview.needs_phrase:
+        stdout.print(
+            f"[bold red]{preview.count} of the collection's {preview.total} vectors[/]: a "
+            f'delete needs the reset phrase (--confirm "{RESET_PHRASE}")'
+        )
     return preview
 
 
@@ -263,6 +284,39 @@ def preview(state: State, kind: str, value: str, as_json: bool) -> None:
     result = _print_preview(state, Target.parse(kind, value), as_json)
     if as_json:
         emit_json(result.as_dict())
+
+
+confirm_option = click.option(
+    "--confirm",
+    "phrase",
+    metavar="PHRASE",
+    help=f'"{RESET_PHRASE}": needed (instead of --yes) when this takes all, or nearly all, '
+    "of the collection's vectors.",
+)
+
+
+def _phrase(count: int, total: int | None, phrase: str | None, yes: bool, as_json: bool) -> bool:
+    """For a delete of (nearly) the whole collection: True once the reset phrase confirmed
+    it (given with --confirm, or typed at the prompt on a terminal); a wrong or missing
+    phrase refuses (exit 2, nothing touched). False when no phrase is needed."""
+    if not takes_nearly_all(count, total):
+        return False
+    if phrase is None and not yes and not as_json and sys.stdin.isatty():
+        phrase = click.prompt(
+            f"This deletes {count} of the collection's {total} vectors. "
+            f'Type "{RESET_PHRASE}" to confirm',
+            default="",
+            show_default=False,
+            err=True,
+        )
+    if phrase != RESET_PHRASE:
+        raise ValidationError(
+            f"this would delete {count} of the collection's {total} vectors: confirm it with "
+            f'--confirm "{RESET_PHRASE}", as a reset; nothing was deleted',
+            count=count,
+            total=total,
+        )
+    return True
 
 
 def _confirm(
@@ -299,6 +353,7 @@ def _confirm(
     help="The count the preview showed: refuse if the target selects another number now.",
 )
 @click.option("--no-backup", is_flag=True, help="Skip the points backup (no restore possible).")
+@confirm_option
 @json_option
 @pass_state
 @command
@@ -310,6 +365,7 @@ def delete(
     yes: bool,
     expect: int | None,
     no_backup: bool,
+    phrase: str | None,
     as_json: bool,
 ) -> None:
     """Delete the vectors of a directory, asset, training session or category.
@@ -329,13 +385,17 @@ def delete(
     if shown.count == 0:
         result = service.delete(target, reason=reason)
     else:
-        _confirm(state, f"Delete {shown.count} vectors ({target})?", yes, as_json, shown.as_dict())
+        if not (shown.needs_phrase and _phrase(shown.count, shown.total, phrase, yes, as_json)):
+            _confirm(
+                state, f"Delete {shown.count} vectors ({target})?", yes, as_json, shown.as_dict()
+            )
         with progress_bars(not as_json) as (progress, cancel):
             result = service.delete(
                 target,
                 reason=reason,
                 backup=not no_backup,
                 expect=shown.count,
+                confirm=RESET_PHRASE if shown.needs_phrase else None,
                 progress=progress,
                 cancel=cancel,
             )
@@ -383,18 +443,20 @@ def orphans(ctx: click.Context, as_json: bool) -> None:
 @click.option("--reason", help="Why, for the audit log.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--no-backup", is_flag=True, help="Skip the points backup.")
+@confirm_option
 @json_option
 @pass_state
 @command
 def orphans_clean(
-    state: State, reason: str | None, yes: bool, no_backup: bool, as_json: bool
+    state: State, reason: str | None, yes: bool, no_backup: bool, phrase: str | None, as_json: bool
 ) -> None:
     """Scan, confirm, then delete the orphans shown (each re-checked against the database)."""
     service = state.service
     service.require_writable("clean orphans")
     with progress_bars(not as_json) as (progress, cancel):
         found = service.find_orphans(progress=progress, cancel=cancel)
-    if found.count:
+    typed = _phrase(found.count, found.scanned, phrase, yes, as_json)
+    if found.count and not typed:
         _confirm(
             state, f"Delete {found.count} orphan vectors?", yes, as_json, {"count": found.count}
         )
@@ -403,6 +465,7 @@ def orphans_clean(
             confirmed=found,
             reason=reason,
             backup=not no_backup,
+            confirm=RESET_PHRASE if typed else None,
             progress=progress,
             cancel=cancel,
         )
@@ -887,6 +950,7 @@ def worker(state: State, follow: bool, batch_size: int, as_json: bool) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--no-backup", is_flag=True, help="Skip the points backup.")
 @click.option("--wait", is_flag=True, help="Embed the queued jobs before returning.")
+@confirm_option
 @json_option
 @pass_state
 @command
@@ -898,15 +962,20 @@ def retrain(
     yes: bool,
     no_backup: bool,
     wait: bool,
+    phrase: str | None,
     as_json: bool,
 ) -> None:
     """Delete the vectors of PREFIX..., reset their sessions and queue them again."""
+    from core.retrain import check_directories
     from core.retrain import retrain as run_retrain
 
     service = state.service
     service.require_writable("retrain")
-    previews = [service.preview(Target(TargetKind.DIRECTORY, p), sample_size=3) for p in prefixes]
-    total = sum(p.count for p in previews)
+    directories = check_directories(service, prefixes, category_id)
+    previews = [
+        service.preview(Target(TargetKind.DIRECTORY, p), sample_size=3) for p in directories
+    ]
+    shown = service.preview(Target.of_directories(directories), sample_size=1)
     if not as_json:
         for p in previews:
             stdout.print(
@@ -914,21 +983,25 @@ def retrain(
                 "and re-embedded",
                 highlight=False,
             )
-    _confirm(
-        state,
-        f"Retrain {len(prefixes)} directories ({total} vectors deleted first)?",
-        yes,
-        as_json,
-        {"count": total, "targets": [p.as_dict() for p in previews]},
-    )
+    typed = _phrase(shown.count, shown.total, phrase, yes, as_json)
+    if not typed:
+        _confirm(
+            state,
+            f"Retrain {len(directories)} directories ({shown.count} vectors deleted first)?",
+            yes,
+            as_json,
+            {"count": shown.count, "targets": [p.as_dict() for p in previews]},
+        )
     with progress_bars(not as_json) as (progress, cancel):
         result = run_retrain(
             service,
-            list(prefixes),
+            directories,
             category_id=category_id,
             reason=reason,
             backup=not no_backup,
             wait=wait,
+            expect=shown.count,
+            confirm=RESET_PHRASE if typed else None,
             progress=progress,
             cancel=cancel,
         )

@@ -128,8 +128,9 @@ def selector_conditions(
     (`integer_asset_ids=False`).
     """
     conditions: list[Condition] = []
-    if selector.directory:
-        conditions += directory_conditions(selector.directory, prefix_match=prefix_match)
+    for directory in (selector.directory, *selector.directories):
+        if directory:
+            conditions += directory_conditions(directory, prefix_match=prefix_match)
     if selector.point_ids:
         conditions.append(HasId(tuple(normalize_ids(selector.point_ids))))
     if selector.asset_ids:
@@ -263,10 +264,11 @@ class QdrantEngineStore(VectorStore, Generic[F]):
             prefix_match=self.prefix_match,
             integer_asset_ids=bool(selector.asset_ids) and self._may_hold_integer_asset_ids(),
         )
-        if selector.directory and not self.prefix_match:
-            legacy = self._legacy_ids_under(selector.directory)
-            if legacy:
-                conditions.append(HasId(tuple(legacy)))
+        if not self.prefix_match:
+            for directory in (selector.directory, *selector.directories):
+                legacy = self._legacy_ids_under(directory) if directory else []
+                if legacy:
+                    conditions.append(HasId(tuple(legacy)))
         return self._to_filter(conditions)
 
     def _may_hold_integer_asset_ids(self) -> bool:
