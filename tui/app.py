@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from textual.app import App, CSSPathType, SystemCommand
 from textual.binding import Binding, BindingType
@@ -28,9 +28,12 @@ from textual.worker import get_current_worker
 
 from core.errors import Cancelled, VectorctlError
 from core.progress import ProgressCallback, ProgressEvent
-from core.results import Info
+from core.results import Info, Preview
 from core.service import VectorService
 from core.settings import Settings
+from core.targets import Target
+from tui.modals.confirm_delete import ConfirmDeleteModal, DeleteRequest
+from tui.modals.delete_by_id import DeleteByIdModal
 from tui.modals.help import HelpModal
 from tui.modals.retrain import RetrainModal, RetrainRequest
 from tui.screens.audit import AuditScreen
@@ -38,6 +41,9 @@ from tui.screens.danger import DangerScreen
 from tui.screens.directories import DirectoriesScreen
 from tui.screens.orphans import OrphansScreen
 from tui.screens.sessions import SessionsScreen
+
+if TYPE_CHECKING:
+    from core.jobs import WorkerResult
 
 T = TypeVar("T")
 STYLES = Path(__file__).resolve().parent.parent / "styles"
@@ -96,15 +102,17 @@ class VectorctlApp(App[None]):
         (0, "-narrow"),
         (110, "-wide"),
     ]
+    # Ids name the bindings in a profile's [keymap] table. The screen keys 1-5 show in the
+    # footer as one "1-5 Screens" item (`PriorityFooter`).
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("1", "switch_mode('directories')", "Dirs"),
-        Binding("2", "switch_mode('sessions')", "Sessions"),
-        Binding("3", "switch_mode('audit')", "Audit"),
-        Binding("4", "switch_mode('orphans')", "Orphans"),
-        Binding("5", "switch_mode('danger')", "Danger"),
-        Binding("x", "cancel_job", "Cancel job"),
-        Binding("question_mark,f1", "help", "Help", key_display="?"),
-        Binding("q", "quit", "Quit"),
+        Binding("x", "cancel_job", "Cancel job", id="app.cancel_job"),
+        Binding("question_mark,f1", "help", "Help", key_display="?", id="app.help"),
+        Binding("q", "quit", "Quit", id="app.quit"),
+        Binding("1", "switch_mode('directories')", "Directories", show=False, id="app.screen_1"),
+        Binding("2", "switch_mode('sessions')", "Sessions", show=False, id="app.screen_2"),
+        Binding("3", "switch_mode('audit')", "Audit log", show=False, id="app.screen_3"),
+        Binding("4", "switch_mode('orphans')", "Orphans", show=False, id="app.screen_4"),
+        Binding("5", "switch_mode('danger')", "Danger zone", show=False, id="app.screen_5"),
     ]
     # Actions the palette offers on every screen: (title, help, action).
     GLOBAL_COMMANDS: ClassVar[list[tuple[str, str, str]]] = [
@@ -127,6 +135,9 @@ class VectorctlApp(App[None]):
         super().__init__()
         self.service = service
         self.service_lock = threading.Lock()
+        # The library's root directory, once the tree has loaded: tables and dialogs show
+        # paths relative to it.
+        self.library_root: str | None = None
         service.on_notice = self._service_notice
 
     def _service_notice(self, message: str) -> None:
@@ -214,7 +225,29 @@ class VectorctlApp(App[None]):
         else:
             outcome = partial(done, result)
         if not worker.is_cancelled:
-            self.call_from_thread(outcome)
+            try:
+                self.call_from_thread(outcome)
+            except Exception as exc:  # a bug in showing the result: say so, never silently
+                self.call_from_thread(self.notify_error, f"internal error: {error_text(exc)}")
+
+    def load_for_action(
+        self,
+        owner: DOMNode,
+        group: str,
+        work: Callable[[VectorService], T],
+        done: Callable[[T], None],
+    ) -> None:
+        """A read an operator's key asked for (a preview before a dialog). While a job holds
+        the service it is refused at once: waiting would open the dialog whenever the job
+        ends, long after the key was pressed and forgotten."""
+        if self.job is not None:
+            self.notify(
+                f"{self.job.title} is running: wait for it to end, or cancel it (x)",
+                severity="warning",
+                markup=False,
+            )
+            return
+        self.load(owner, group, work, done)
 
     def notify_error(self, message: str) -> None:
         self.notify(message, title="Error", severity="error", timeout=10, markup=False)
@@ -305,18 +338,120 @@ class VectorctlApp(App[None]):
         self.data_version += 1
         self.reload_info()
 
-    def open_retrain(self, directory: str, vectors: int) -> None:
-        """Ask for category, reason and confirmation; then run the retrain as a job."""
+    def open_retrain(
+        self, directories: list[str], on_start: Callable[[], None] | None = None
+    ) -> None:
+        """Count what the directories hold now and ask for category, reason and
+        confirmation; then run the retrain as a job."""
 
-        def ask(categories: list[tuple[int, str]]) -> None:
-            modal = RetrainModal(directory, vectors, categories, self.model_label)
-            self.push_screen(modal, self._retrain_chosen)
+        def fetch(service: VectorService) -> tuple[list[str], Preview, list[tuple[int, str]]]:
+            from core.retrain import check_directories
 
-        self.load(self, "retrain", lambda s: s.categories(), ask)
+            checked = check_directories(service, directories)
+            preview = service.preview(Target.of_directories(checked), sample_size=1)
+            return checked, preview, service.categories()
 
-    def _retrain_chosen(self, request: RetrainRequest | None) -> None:
-        if request is not None:
-            request.start(self)
+        def ask(found: tuple[list[str], Preview, list[tuple[int, str]]]) -> None:
+            checked, preview, categories = found
+            modal = RetrainModal(checked, preview, categories, self.model_label, self.library_root)
+
+            def chosen(request: RetrainRequest | None) -> None:
+                if request is not None and request.start(self) and on_start is not None:
+                    on_start()
+
+            self.push_screen(modal, chosen)
+
+        self.load_for_action(self, "retrain", fetch, ask)
+
+    def run_queued_jobs(self, session_ids: list[int]) -> bool:
+        """Embed the sessions' pending jobs here, as a job (`vectorctl worker` does the same
+        in a process of its own, which an embedded store does not allow beside the console)."""
+
+        def work(
+            service: VectorService, progress: ProgressCallback, cancel: threading.Event
+        ) -> WorkerResult:
+            from core.jobs import run_worker  # loads the embedding code only when needed
+
+            settings = service.settings
+            progress(
+                ProgressEvent(
+                    "loading model", 0, None, f"{settings.clip_model} {settings.clip_pretrained}"
+                )
+            )
+            return run_worker(
+                settings,
+                db=service.db,
+                store=service.store,
+                session_ids=session_ids,
+                progress=progress,
+                cancel=cancel,
+            )
+
+        def summary(result: WorkerResult) -> str:
+            which = ", ".join(str(i) for i in session_ids)
+            if not (result.embedded or result.failed or result.cancelled):
+                text = f"session {which} has no queued job to run"
+            else:
+                text = f"session {which}: embedded {result.embedded:,}, failed {result.failed:,}"
+            if result.cancelled:
+                text += " (stopped: w runs the rest)"
+            if result.held_by_others:
+                text += f"; {result.held_by_others:,} jobs are held by other workers"
+            return text
+
+        return self.start_job(f"run jobs of session {session_ids[0]}", work, summary)
+
+    def open_delete_by_id(self) -> None:
+        """Name an asset or a category, see what goes, confirm: as `vectorctl delete`."""
+
+        def chosen(target: Target | None) -> None:
+            if target is not None:
+                self.load_for_action(self, "preview", lambda s: s.preview(target), confirm)
+
+        def confirm(preview: Preview) -> None:
+            target = preview.target
+            label = f"{target.kind.value} {target.value}"
+
+            def confirmed(request: DeleteRequest | None) -> None:
+                if request is None:
+                    return
+                self.start_job(
+                    f"delete {label}",
+                    lambda s, progress, cancel: s.delete(
+                        target,
+                        reason=request.reason,
+                        backup=request.backup,
+                        expect=preview.count,
+                        confirm=request.phrase,
+                        progress=progress,
+                        cancel=cancel,
+                    ),
+                    lambda result: (
+                        f"deleted {result.deleted_count:,} vectors of {label}"
+                        + (f" (audit {result.log_id})" if result.log_id else "")
+                    ),
+                )
+
+            self.push_screen(
+                ConfirmDeleteModal("Delete vectors", label, preview, root=self.library_root),
+                confirmed,
+            )
+
+        self.load_for_action(
+            self,
+            "categories",
+            lambda s: s.categories(),
+            lambda categories: self.push_screen(DeleteByIdModal(categories), chosen),
+        )
+
+    def watch_job(self, old: RunningJob | None, new: RunningJob | None) -> None:
+        if (old is None) != (new is None):  # x Cancel job shows in the footer while one runs
+            self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "cancel_job":
+            return self.job is not None
+        return True
 
     def action_cancel_job(self) -> None:
         if self.job is None:
@@ -337,7 +472,7 @@ class VectorctlApp(App[None]):
         for title, help_text, action in self.GLOBAL_COMMANDS:
             yield SystemCommand(title, help_text, partial(self.run_action, action))
         for title, help_text, action in getattr(screen, "PALETTE_ACTIONS", []):
-            if screen.check_action(action.split("(")[0], ()) is not False:
+            if screen.check_action(action.split("(")[0], ()):  # None: refused (read-only)
                 yield SystemCommand(title, help_text, partial(screen.run_action, action))
 
 
