@@ -27,7 +27,7 @@ from core.db.models import Category, ImageAsset, TrainingJob, TrainingSession, u
 from core.db.paths import inside
 from core.embedding import Embedder, EmbedderConfig, load_embedder
 from core.errors import NotFoundError, ValidationError, VectorctlError
-from core.jobs import CANCELLED, PENDING, RESET, queue_session, run_worker
+from core.jobs import CANCELLED, PENDING, RESET, open_job_count, queue_session, run_worker
 from core.paths import directory_set
 from core.progress import CancelToken, ProgressCallback
 from core.results import JsonResult
@@ -48,6 +48,7 @@ class RetrainResult(JsonResult):
     embedded: int | None = None  # with wait only
     failed: int | None = None
     cancelled: bool = False
+    remaining: int | None = None  # with wait: jobs of the new sessions still queued
 
 
 def retrain(
@@ -105,9 +106,11 @@ def retrain(
             worked.failed,
             worked.cancelled,
         )
+        with service.db() as db:
+            result.remaining = open_job_count(db, result.session_ids)
         _record(service, result, "cancelled" if worked.cancelled else "embedded")
     elif wait:
-        result.embedded = result.failed = 0
+        result.embedded = result.failed = result.remaining = 0
     return result
 
 
@@ -123,6 +126,7 @@ def _record(service: VectorService, result: RetrainResult, state: str) -> None:
         "sessions_reset": result.sessions_reset,
         "embedded": result.embedded,
         "failed": result.failed,
+        "remaining": result.remaining,
     }
     with suppress(VectorctlError, SQLAlchemyError):
         for log_id in result.log_ids:

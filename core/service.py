@@ -7,9 +7,10 @@ Opening is lazy: the TUI can start and show which side is unreachable instead of
 from __future__ import annotations
 
 import dataclasses
+import logging
 import threading
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +46,7 @@ from core.errors import (
     ValidationError,
     VectorctlError,
 )
-from core.paths import directory_set, normalize_prefix
+from core.paths import directory_set, is_under, normalize_prefix
 from core.progress import CancelToken, ProgressCallback, ProgressEvent, report
 from core.results import (
     AuditEntry,
@@ -68,6 +69,7 @@ from core.store_maintenance import BackfillResult, CopyResult, backfill_ancestor
 from core.targets import DELETION_TYPES, Target, TargetKind, parse_id
 from core.validation import check_reason, takes_nearly_all
 
+log = logging.getLogger("vectorctl")
 SAMPLE_SIZE = 10
 # The audit type of removing archives by a retention rule.
 PRUNE = "BACKUP_PRUNE"
@@ -96,6 +98,7 @@ class VectorService:
         self.on_notice = on_notice  # called from whichever thread opened the database
 
     def notify(self, message: str) -> None:
+        log.warning("%s", message)
         self.notices.append(message)
         if self.on_notice is not None:
             self.on_notice(message)
@@ -306,7 +309,13 @@ class VectorService:
                     recursive, direct, stats.direct_asset_counts(db), *stats.session_summary(db)
                 )
                 self._stats_cache.put(fp, rows)
-        return stats.select_rows(rows, under=prefix, max_depth=max_depth)
+        selected = stats.select_rows(rows, under=prefix, max_depth=max_depth)
+        if prefix is not None and not selected:
+            raise NotFoundError(
+                f"directory {prefix} holds no vectors and no assets: check the path "
+                "(directories are compared exactly, case included)"
+            )
+        return selected
 
     def sessions(self, directory: str | None = None) -> list[SessionRow]:
         jobs = (
@@ -394,6 +403,10 @@ class VectorService:
         selector, metadata, label = self._resolve(target)
         store = self._collection()
         count = store.count(selector) if not selector.is_empty() else 0
+        if target.kind is TargetKind.DIRECTORY:
+            self._check_directories_exist(
+                store, (selector.directory or "", *selector.directories), count
+            )
         return protocol.Plan(
             deletion_type=DELETION_TYPES[target.kind],
             target=label,
@@ -436,6 +449,82 @@ class VectorService:
                 count=count,
                 total=total,
             )
+
+    def _check_directories_exist(
+        self, store: VectorStore, prefixes: tuple[str, ...], count: int
+    ) -> None:
+        """A directory known to neither side is a typing mistake (a wrong case, a missing
+        segment), said as for an unknown asset, session or category; one that has assets
+        but no vectors is a real directory that selects nothing."""
+        for prefix in prefixes:
+            if count and len(prefixes) == 1:
+                return
+            if len(prefixes) > 1 and store.count(Selector(directory=prefix)):
+                continue
+            with self.db() as db:
+                known = (
+                    db.execute(
+                        select(ImageAsset.id).where(inside(ImageAsset.path, prefix)).limit(1)
+                    ).first()
+                    or db.execute(
+                        select(TrainingSession.id)
+                        .where(
+                            (TrainingSession.directory_path == prefix)
+                            | inside(TrainingSession.directory_path, prefix)
+                        )
+                        .limit(1)
+                    ).first()
+                )
+            if not known:
+                raise NotFoundError(
+                    f"directory {prefix} holds no vectors and no assets: check the path "
+                    "(directories are compared exactly, case included)"
+                )
+
+    def changes_since(self, log_id: int) -> list[str]:
+        """What happened since audit entry `log_id` that a restore of it would undo or
+        repeat: a retrain of its directories, a restore of it or over the same directories.
+        Nothing is refused for it; the interfaces say it before asking."""
+        entry = self.audit_entry(log_id)
+        directories = _entry_directories(entry)
+        later = [e for e in self.audit.query(limit=None) if e.id > entry.id]
+        notes: list[str] = []
+        own_sessions = set((entry.metadata or {}).get("embedding", {}).get("session_ids", []))
+        for e in sorted(later, key=lambda e: e.id):
+            when = e.created_at.strftime("%Y-%m-%d %H:%M") if e.created_at else "?"
+            source = (e.metadata or {}).get("source_log_id")
+            if e.deletion_type == "RESTORE" and source == log_id:
+                notes.append(f"it was restored already, by audit entry {e.id} ({when})")
+            elif e.deletion_type == "RESTORE" and source is not None:
+                try:
+                    restored = _entry_directories(self.audit.get(int(source)))
+                except VectorctlError:
+                    continue
+                if _overlap(restored, directories):
+                    notes.append(
+                        f"audit entry {e.id} ({when}) restored entry {source} over the same "
+                        "directories since"
+                    )
+            elif e.deletion_type == "RETRAIN" and _overlap(_entry_directories(e), directories):
+                notes.append(
+                    f"{e.deletion_target} was retrained since (audit entry {e.id}, {when})"
+                )
+        if directories and entry.created_at is not None:
+            created = entry.created_at
+            for session in self.sessions():
+                started = session.created_at
+                if (
+                    session.id not in own_sessions
+                    and started is not None
+                    and _aware(started) > _aware(created)
+                    and _overlap([session.directory_path], directories)
+                    and not any(f"{session.directory_path} was retrained" in n for n in notes)
+                ):
+                    notes.append(
+                        f"{session.directory_path} was embedded again since (session "
+                        f"{session.id}, {session.status.lower()})"
+                    )
+        return notes
 
     def _resolve(self, target: Target) -> tuple[Selector, dict[str, Any], str]:
         kind, value = target.kind, target.value
@@ -900,6 +989,21 @@ def _sample(record: Any) -> PointSample:
         asset_id=None if asset is None else str(asset),
         category_id=category if isinstance(category, int) else None,
     )
+
+
+def _entry_directories(entry: AuditEntry) -> list[str]:
+    """The directories an audit entry acted on (none for an asset, session or category)."""
+    if entry.deletion_type not in ("DIRECTORY", "RETRAIN"):
+        return []
+    return [part for part in entry.deletion_target.split("; ") if part.startswith("/")]
+
+
+def _overlap(these: list[str], those: list[str]) -> bool:
+    return any(a == b or is_under(a, b) or is_under(b, a) for a in these for b in those)
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _session_row(s: TrainingSession, category_name: str | None, jobs: int) -> SessionRow:

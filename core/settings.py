@@ -107,8 +107,9 @@ class Settings:
         return mask_url(self.database_url)
 
     def describe(self) -> dict[str, Any]:
-        """The resolved configuration with every secret masked, for `info` and the header."""
-        return {
+        """The resolved configuration with every secret masked, for `info` and the header,
+        and where each value came from (flag, env, profile, default, or unset)."""
+        values = {
             "database_url": self.masked_database_url(),
             "store": self.store_kind,
             "qdrant": mask_url(self.store_location) if self.qdrant_url else self.store_location,
@@ -119,8 +120,18 @@ class Settings:
             "data_dir": str(self.data_dir),
             "read_only": self.read_only,
             "operator": self.operator,
-            "sources": dict(self.sources),
+            "clip_model": self.clip_model,
+            "clip_pretrained": self.clip_pretrained,
+            "device": self.device,
         }
+        store_key = {"server": "qdrant_url", "local": "qdrant_path", "edge": "qdrant_edge"}
+        derived = {"store": store_key[self.store_kind], "qdrant": store_key[self.store_kind]}
+        sources = {
+            key: self.sources.get(derived.get(key, key))
+            or ("unset" if value is None else "default")
+            for key, value in values.items()
+        }
+        return {**values, "sources": sources}
 
 
 # Query parameters whose value is a credential: anything naming a password, secret, token

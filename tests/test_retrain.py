@@ -112,6 +112,7 @@ def test_retrain_replaces_vectors_resets_sessions_and_writes_evidence(
         "sessions_reset": 1,
         "embedded": 7,
         "failed": 0,
+        "remaining": 0,
     }
 
 
@@ -167,7 +168,7 @@ def test_cancel_during_embedding_leaves_jobs_queued(
         cancel=stop,
     )
 
-    assert result.cancelled and result.embedded == 2
+    assert result.cancelled and result.embedded == 2 and result.remaining == 5
     with service.db() as db:
         statuses = db.scalars(
             select(TrainingJob.status).where(TrainingJob.session_id == result.session_id)

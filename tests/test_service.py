@@ -161,11 +161,24 @@ def test_delete_dir_with_unicode_and_spaces(service: VectorService) -> None:
     assert {r.payload["path"] for r in all_points(service).values()} == {"/fotos/été 2024x/b.jpg"}
 
 
-def test_delete_prefix_matching_nothing_reports_zero_and_writes_no_audit(
+def test_delete_of_a_directory_known_to_neither_side_is_refused_as_not_found(
     service: VectorService,
 ) -> None:
     index_assets(service, LIBRARY)
-    result = service.delete(Target(DIR, "/nowhere"))
+    with pytest.raises(NotFoundError, match="directory /nowhere holds no vectors and no assets"):
+        service.delete(Target(DIR, "/nowhere"))
+    assert audit_rows(service) == 0
+    assert service.store.count() == 5
+
+
+def test_delete_of_a_directory_without_vectors_reports_zero_and_writes_no_audit(
+    service: VectorService,
+) -> None:
+    from tests.builders import add_assets
+
+    index_assets(service, LIBRARY)
+    add_assets(service, ["/inbox/new.jpg"])
+    result = service.delete(Target(DIR, "/inbox"))
     assert (result.deleted_count, result.log_id) == (0, None)
     assert audit_rows(service) == 0
     assert service.store.count() == 5

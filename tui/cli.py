@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
+import shlex
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -19,17 +20,31 @@ from typing import Any, TypeVar
 import click
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from core.backup_catalog import BackupInfo
 from core.errors import SelectionChanged, ValidationError, VectorctlError
 from core.service import VectorService
 from core.settings import RESET_PHRASE, load_settings, with_overrides
-from core.targets import Target, TargetKind, parse_id
+from core.targets import AUDIT_TYPES, Target, TargetKind, parse_id
 from core.validation import takes_nearly_all
-from tui.output import emit_json, error_line, notice_line, progress_bars, stderr, stdout
+from tui import completion, log_setup
+from tui.global_options import GlobalOptionsGroup
+from tui.output import (
+    ProgressLines,
+    Verbosity,
+    emit_json,
+    error_line,
+    notice_line,
+    progress_bars,
+    stderr,
+    stdout,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 TARGET_KINDS = click.Choice(["dir", "asset", "session", "category"])
+JOB_STATUSES = ["PENDING", "RUNNING", "COMPLETED", "FAILED", "CANCELLED"]
+AUDIT_STATUSES = ["completed", "started", "interrupted", "failed", "partial", "cancelled"]
 
 
 class PlainId(click.ParamType):
@@ -53,17 +68,21 @@ class PlainId(click.ParamType):
 class State:
     """What the global options resolved to; the service is opened on first use."""
 
-    def __init__(self, overrides: dict[str, Any], profile: Path | None):
+    def __init__(
+        self, overrides: dict[str, Any], profile: Path | None, verbose: int = 0, quiet: bool = False
+    ):
         self.overrides = overrides
         self.profile = profile
+        self.verbose, self.quiet = verbose, quiet
+        Verbosity.quiet = quiet
         self._service: VectorService | None = None
 
     @property
     def service(self) -> VectorService:
         if self._service is None:
-            self._service = VectorService(
-                load_settings(self.overrides, profile=self.profile), on_notice=notice_line
-            )
+            settings = load_settings(self.overrides, profile=self.profile)
+            log_setup.configure(settings.data_dir, verbose=self.verbose)
+            self._service = VectorService(settings, on_notice=notice_line)
         return self._service
 
     def close(self) -> None:
@@ -98,7 +117,36 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print one JS
 pass_state = click.make_pass_decorator(State)
 
 
-@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+EXAMPLES = """
+\b
+Examples:
+  vectorctl                                   the console (needs a terminal)
+  vectorctl demo                              a demo library to try it on
+  vectorctl stats --under /photos --depth 1
+  vectorctl preview dir /photos/2024
+  vectorctl delete dir /photos/2024 --reason "bad import" --expect 1200 --yes
+  vectorctl retrain /photos/2024 --wait
+  vectorctl audit --type DIRECTORY --since 2024-06-01
+  vectorctl restore 42 --yes
+  vectorctl worker --follow --json            a worker as a service (NDJSON lines)
+
+\b
+Global options may also follow the command: vectorctl stats --collection faces.
+Shell completion (commands, options, directories, ids), for bash:
+  eval "$(_VECTORCTL_COMPLETE=bash_source vectorctl)"
+(zsh: zsh_source, fish: fish_source; see the README).
+"""
+
+
+@click.group(
+    cls=GlobalOptionsGroup,
+    invoke_without_command=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog=EXAMPLES,
+)
+@click.version_option(package_name="vectorctl", prog_name="vectorctl")
+@click.option("-v", "--verbose", count=True, help="More detail in the log on stderr (-vv: debug).")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr.")
 @click.option("--database-url", help="SQLAlchemy URL (sqlite:///… or postgresql://…).")
 @click.option("--qdrant-url", help="Qdrant server URL.")
 @click.option("--qdrant-path", help="qdrant-client local-mode storage directory.")
@@ -113,12 +161,14 @@ pass_state = click.make_pass_decorator(State)
 @click.option("--clip-pretrained", help="Weights: a pretrained tag, a local file, or 'random'.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Embedding device.")
 @click.pass_context
-def cli(ctx: click.Context, profile: Path | None, **options: Any) -> None:
+def cli(
+    ctx: click.Context, profile: Path | None, verbose: int, quiet: bool, **options: Any
+) -> None:
     """vectorctl: see, preview, delete and retrain the vectors of an image library.
 
     Without a command, opens the full-screen console.
     """
-    state = State(options, profile)
+    state = State(options, profile, verbose=verbose, quiet=quiet)
     ctx.obj = state
     ctx.call_on_close(state.close)
     if ctx.invoked_subcommand is None:
@@ -143,7 +193,9 @@ def _open_console(state: State) -> None:
     from tui.app import run_app
 
     _require_terminal("the console")
-    status = run_app(state.service.settings)
+    settings = state.service.settings
+    log_setup.configure(settings.data_dir, verbose=state.verbose, to_stderr=False)  # it draws there
+    status = run_app(settings)
     if status:
         sys.exit(status)
 
@@ -162,7 +214,7 @@ def info(state: State, as_json: bool) -> None:
         for key, value in result.config.items():
             if key != "sources":
                 source = result.config["sources"].get(key, "")
-                table.add_row(key, escape(str(value)), f"[dim]{source}[/]")
+                table.add_row(key, escape(str(value)), f"[dim]{escape(source)}[/]")
         stdout.print(table)
         db = "ok" if result.database_ok else f"[red]{escape(str(result.database_error))}[/]"
         store = "ok" if result.store_ok else f"[red]{escape(str(result.store_error))}[/]"
@@ -176,7 +228,9 @@ def info(state: State, as_json: bool) -> None:
 
 
 @cli.command()
-@click.option("--under", help="Only this directory and below.")
+@click.option(
+    "--under", help="Only this directory and below.", shell_complete=completion.directories
+)
 @click.option("--depth", type=int, help="Levels below --under (or the root) to list.")
 @json_option
 @pass_state
@@ -207,7 +261,11 @@ def stats(state: State, under: str | None, depth: int | None, as_json: bool) -> 
 
 
 @cli.command()
-@click.option("--under", help="Only sessions for this directory or below.")
+@click.option(
+    "--under",
+    help="Only sessions for this directory or below.",
+    shell_complete=completion.directories,
+)
 @json_option
 @pass_state
 @command
@@ -237,8 +295,8 @@ def sessions(state: State, under: str | None, as_json: bool) -> None:
 
 
 @cli.command()
-@click.argument("session_id", type=PlainId("session"))
-@click.option("--status", help="PENDING, RUNNING, COMPLETED, FAILED, CANCELLED")
+@click.argument("session_id", type=PlainId("session"), shell_complete=completion.sessions)
+@click.option("--status", type=click.Choice(JOB_STATUSES, case_sensitive=False))
 @json_option
 @pass_state
 @command
@@ -275,7 +333,7 @@ def _print_preview(state: State, target: Target, as_json: bool) -> Any:
 
 @cli.command()
 @click.argument("kind", type=TARGET_KINDS)
-@click.argument("value")
+@click.argument("value", shell_complete=completion.target_values)
 @json_option
 @pass_state
 @command
@@ -344,7 +402,7 @@ def _confirm(
 
 @cli.command()
 @click.argument("kind", type=TARGET_KINDS)
-@click.argument("value")
+@click.argument("value", shell_complete=completion.target_values)
 @click.option("--reason", help="Why, for the audit log.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option(
@@ -512,8 +570,8 @@ def _iso(value: str | None) -> datetime | None:
 
 
 @cli.command()
-@click.option("--type", "deletion_type", help="DIRECTORY, ASSET, SESSION, CATEGORY, ORPHAN, …")
-@click.option("--status", help="completed, started, interrupted, failed, partial, cancelled")
+@click.option("--type", "deletion_type", type=click.Choice(AUDIT_TYPES, case_sensitive=False))
+@click.option("--status", type=click.Choice(AUDIT_STATUSES, case_sensitive=False))
 @click.option("--since", help="ISO date/time (UTC unless given).")
 @click.option("--until", help="ISO date/time (UTC unless given).")
 @click.option("--text", help="Text in the target or the reason.")
@@ -533,8 +591,8 @@ def audit(
 ) -> None:
     """The audit log of every deletion and restore."""
     entries = state.service.audit_log(
-        deletion_type=deletion_type,
-        status=status,
+        deletion_type=deletion_type.upper() if deletion_type else None,
+        status=status.lower() if status else None,
         since=_iso(since),
         until=_iso(until),
         text=text,
@@ -564,7 +622,7 @@ def audit(
 
 
 @cli.command()
-@click.argument("log_id", type=PlainId("audit entry"))
+@click.argument("log_id", type=PlainId("audit entry"), shell_complete=completion.audit_entries)
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @json_option
 @pass_state
@@ -587,11 +645,21 @@ def restore(state: State, log_id: int, yes: bool, as_json: bool) -> None:
             highlight=False,
             markup=False,
         )
-    _confirm(state, "Restore these points?", yes, as_json, {"log_id": log_id}, verb="restored")
+    warnings = service.changes_since(log_id)
+    for warning in warnings:
+        stderr.print(Text.assemble(("warning:", "bold yellow"), " ", warning), highlight=False)
+    _confirm(
+        state,
+        "Restore these points" + (", despite the above?" if warnings else "?"),
+        yes,
+        as_json,
+        {"log_id": log_id, "warnings": warnings},
+        verb="restored",
+    )
     with progress_bars(not as_json) as (progress, cancel):
         result = service.restore(log_id, progress=progress, cancel=cancel)
     if as_json:
-        emit_json(result.as_dict())
+        emit_json({**result.as_dict(), "warnings": warnings})
     else:
         removed = f", removed {result.removed_count}" if result.removed_count else ""
         stdout.print(
@@ -894,17 +962,28 @@ def worker(state: State, follow: bool, batch_size: int, as_json: bool) -> None:
 
     service = state.service
     service.require_writable("run a worker")
-    with progress_bars(not as_json) as (progress, cancel):
+    # A worker run as a service has no terminal: it says how it goes in lines instead of
+    # bars (NDJSON with --follow --json: one object per line, the result last).
+    lines = None
+    if follow and as_json:
+        lines = ProgressLines(json=True)
+    elif not as_json and not stderr.is_terminal:
+        lines = ProgressLines(json=False)
+    with progress_bars(not as_json and lines is None) as (progress, cancel):
+        if lines is not None:
+            lines.started(follow)
         result = run_worker(
             service.settings,
             db=service.db,
             store=service.store,
             follow=follow,
             batch_size=batch_size,
-            progress=progress,
+            progress=progress if lines is None else lines,
             cancel=cancel,
         )
-    if as_json:
+    if as_json and lines is not None:
+        lines.emit({"event": "result", **result.as_dict()})
+    elif as_json:
         emit_json(result.as_dict())
     else:
         lines = [
@@ -944,7 +1023,7 @@ def worker(state: State, follow: bool, batch_size: int, as_json: bool) -> None:
 
 
 @cli.command()
-@click.argument("prefixes", nargs=-1, required=True)
+@click.argument("prefixes", nargs=-1, required=True, shell_complete=completion.directories)
 @click.option("--category", "category_id", type=int, help="Category of the new sessions.")
 @click.option("--reason", help="Why, for the audit log and the reset sessions.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
@@ -1016,6 +1095,15 @@ def retrain(
             else " (run `vectorctl worker`)"
         ),
     )
+    if wait and result.cancelled:
+        sessions = ", ".join(str(i) for i in result.session_ids)
+        error_line(
+            f"stopped before the end: {result.remaining} jobs of session {sessions} are still "
+            "queued; run them with `vectorctl worker` (or w on the console's Sessions screen)",
+            as_json=False,  # the result above is the one JSON document
+            exit_code=1,
+        )
+        sys.exit(1)
 
 
 @cli.command()
@@ -1044,7 +1132,13 @@ def demo(
 
     directory = demo_dir or Path(platformdirs.user_data_dir("vectorctl")) / "demo"
     clip = {k: state.overrides.get(k) for k in ("clip_model", "device")}
-    settings = load_settings({"data_dir": str(directory), **clip}, env={}, use_profile=False)
+    # Random weights: what the demo was embedded with, so a retrain in it loads the same.
+    settings = load_settings(
+        {"data_dir": str(directory), "clip_pretrained": "random", **clip},
+        env={},
+        use_profile=False,
+    )
+    log_setup.configure(settings.data_dir, verbose=state.verbose)
     service = VectorService(settings)
     try:
         if not as_json:
@@ -1058,17 +1152,26 @@ def demo(
             )
     finally:
         service.close()
+    reopen = ["vectorctl", "--data-dir", str(directory), "--clip-pretrained", "random"]
+    for key in ("clip_model", "device"):
+        if clip[key]:
+            reopen += [f"--{key.replace('_', '-')}", str(clip[key])]
+    embedded = f"{result.embedded} embedded now, " if result.created else ""
     _print_result(
         result,
         as_json,
-        ("built" if result.created else "already built:") + f" {result.images} images, "
-        f"{result.embedded} embedded, {result.orphan_vectors} orphan vectors, "
-        f"{result.missing_vectors} missing vectors, weights {result.weights} "
-        f"({result.seconds:.0f} s). Reopen with: vectorctl --data-dir {directory}",
+        ("built:" if result.created else "already built:")
+        + f" {result.images} images, {result.vectors} vectors, {embedded}"
+        f"{result.failed} failed, {result.deletions} audited deletions, "
+        f"{result.orphan_vectors} orphan vectors, {result.missing_vectors} missing vectors, "
+        f"weights {result.weights} ({result.seconds:.0f} s). "
+        f"Reopen with: {shlex.join(reopen)}",
     )
     if not (no_open or as_json):
         from tui.app import run_app
 
+        _require_terminal("opening the demo in the console (--no-open builds only)")
+        log_setup.configure(settings.data_dir, verbose=state.verbose, to_stderr=False)
         run_app(settings)
 
 
