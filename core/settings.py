@@ -46,7 +46,7 @@ ENV_VARS = {
 }
 PROFILE_ENV = "VECTORCTL_PROFILE"
 # The TOML type of each profile key that is not a string (every other key is one).
-_PROFILE_TYPES: dict[str, type] = {"vector_size": int, "read_only": bool}
+_PROFILE_TYPES: dict[str, type] = {"vector_size": int, "read_only": bool, "keymap": dict}
 _TOML_TYPES: tuple[tuple[type, str], ...] = (
     (bool, "true or false"),  # before int: bool is an int subclass
     (int, "a whole number"),
@@ -79,6 +79,9 @@ class Settings:
     device: str = "auto"
     # Where each setting came from ("flag", "env", "profile", "default"), for `info`.
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
+    # The console's keys, remapped: binding id -> keys (`directories.delete = "ctrl+d"`),
+    # from the profile's [keymap] table; `vectorctl` prints the ids in its help (?).
+    keymap: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @property
     def store_kind(self) -> str:
@@ -246,6 +249,12 @@ def _read_profile(path: Path | None, env: Mapping[str, str]) -> tuple[dict[str, 
             raise ValidationError(
                 f"profile file {candidate}: {key} must be {_toml_type(expected)}, "
                 f"not {_toml_type(type(value))}"
+            )
+    for binding, keys in data.get("keymap", {}).items():
+        if not isinstance(keys, str) or not keys.strip():
+            raise ValidationError(
+                f"profile file {candidate}: keymap.{binding} must be keys in a quoted string "
+                f'such as "ctrl+d" or "d,delete", not {_toml_type(type(keys))}'
             )
     return data, candidate
 

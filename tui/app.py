@@ -9,19 +9,25 @@ keeps browsing while it runs and every screen reloads when it ends.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
+import logging
 import signal
 import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
+from rich.text import Text
 from textual.app import App, CSSPathType, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.dom import DOMNode
 from textual.message import Message
+from textual.notifications import SeverityLevel
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.worker import get_current_worker
@@ -32,9 +38,11 @@ from core.results import Info, Preview
 from core.service import VectorService
 from core.settings import Settings
 from core.targets import Target
+from tui import log_setup
 from tui.modals.confirm_delete import ConfirmDeleteModal, DeleteRequest
 from tui.modals.delete_by_id import DeleteByIdModal
 from tui.modals.help import HelpModal
+from tui.modals.messages import MessagesModal, ShownMessage
 from tui.modals.retrain import RetrainModal, RetrainRequest
 from tui.screens.audit import AuditScreen
 from tui.screens.danger import DangerScreen
@@ -46,6 +54,7 @@ if TYPE_CHECKING:
     from core.jobs import WorkerResult
 
 T = TypeVar("T")
+log = logging.getLogger("vectorctl")
 STYLES = Path(__file__).resolve().parent.parent / "styles"
 CLOSE_WAIT_SECONDS = 60
 PROGRESS_INTERVAL = 0.1  # seconds between progress repaints; more is noise over SSH
@@ -108,6 +117,7 @@ class VectorctlApp(App[None]):
         Binding("x", "cancel_job", "Cancel job", id="app.cancel_job"),
         Binding("question_mark,f1", "help", "Help", key_display="?", id="app.help"),
         Binding("q", "quit", "Quit", id="app.quit"),
+        Binding("m", "messages", "Messages", id="app.messages"),
         Binding("1", "switch_mode('directories')", "Directories", show=False, id="app.screen_1"),
         Binding("2", "switch_mode('sessions')", "Sessions", show=False, id="app.screen_2"),
         Binding("3", "switch_mode('audit')", "Audit log", show=False, id="app.screen_3"),
@@ -123,6 +133,7 @@ class VectorctlApp(App[None]):
         ("Danger zone", "Reset the whole collection", "switch_mode('danger')"),
         ("Cancel running job", "Stop the running job after its current batch", "cancel_job"),
         ("Help", "Keys of this screen and of the app", "help"),
+        ("Messages", "Every message shown since start, errors included", "messages"),
     ]
 
     info: reactive[Info | None] = reactive(None)
@@ -131,10 +142,14 @@ class VectorctlApp(App[None]):
     # Bumped when a job changed data: screens reload (now if shown, else when shown).
     data_version: reactive[int] = reactive(0)
 
-    def __init__(self, service: VectorService) -> None:
+    def __init__(self, service: VectorService, state_file: Path | None = None) -> None:
         super().__init__()
         self.service = service
         self.service_lock = threading.Lock()
+        # What the toasts said, kept for the messages screen (m) after they are gone.
+        self.messages: list[ShownMessage] = []
+        # Where the chosen theme is remembered between runs (None: not remembered).
+        self.state_file = state_file
         # The library's root directory, once the tree has loaded: tables and dialogs show
         # paths relative to it.
         self.library_root: str | None = None
@@ -162,7 +177,71 @@ class VectorctlApp(App[None]):
     def read_only(self) -> bool:
         return self.service.settings.read_only
 
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """A toast, kept for the messages screen and written to the log file as well."""
+        plain = message
+        if markup:
+            with contextlib.suppress(Exception):  # Textual reports bad markup itself
+                plain = Text.from_markup(message).plain
+        self.messages.append(ShownMessage(datetime.now(), severity, title, plain))
+        level = {"error": logging.ERROR, "warning": logging.WARNING}.get(severity, logging.INFO)
+        log.log(level, "console: %s%s", f"{title}: " if title else "", plain)
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+
+    def action_messages(self) -> None:
+        if not isinstance(self.screen, MessagesModal):
+            path = log_setup.log_file(self.service.settings.data_dir)
+            self.push_screen(MessagesModal(self.messages, str(path) if path.exists() else None))
+
+    def _remember_theme(self, theme: str) -> None:
+        if self.state_file is None:
+            return
+        with contextlib.suppress(OSError):
+            self.state_file.parent.mkdir(parents=True, exist_ok=True)
+            self.state_file.write_text(json.dumps({"theme": theme}))
+
+    def _remembered_theme(self) -> str | None:
+        if self.state_file is None:
+            return None
+        try:
+            theme = json.loads(self.state_file.read_text()).get("theme")
+        except (OSError, ValueError, AttributeError):
+            return None
+        return theme if isinstance(theme, str) and theme in self.available_themes else None
+
+    def _apply_keymap(self) -> None:
+        """The profile's [keymap]: binding ids mapped to keys. An id no binding has is
+        said at once (a typo would otherwise leave the old key silently)."""
+        keymap = dict(self.service.settings.keymap)
+        if not keymap:
+            return
+        known = binding_ids()
+        unknown = sorted(set(keymap) - known)
+        if unknown:
+            self.notify(
+                f"profile keymap: no key is named {', '.join(unknown)} (the help, ?, "
+                "lists the names)",
+                title="Keymap",
+                severity="warning",
+                timeout=20,
+                markup=False,
+            )
+        self.set_keymap({k: v for k, v in keymap.items() if k in known})
+
     def on_mount(self) -> None:
+        theme = self._remembered_theme()
+        if theme is not None:
+            self.theme = theme
+        self.theme_changed_signal.subscribe(self, lambda t: self._remember_theme(t.name))
+        self._apply_keymap()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGHUP):
             if signal.getsignal(signum) is not signal.SIG_IGN:  # nohup keeps SIGHUP ignored
@@ -476,11 +555,33 @@ class VectorctlApp(App[None]):
                 yield SystemCommand(title, help_text, partial(screen.run_action, action))
 
 
+def binding_ids() -> set[str]:
+    """Every binding id of the console (what a profile's [keymap] can name)."""
+    from tui.modals.confirm import ConfirmModal
+    from tui.widgets.directory_tree import DirectoryTree
+
+    classes: list[type[Any]] = [VectorctlApp, DirectoryTree, ConfirmModal]
+    classes += [screen for screen in VectorctlApp.MODES.values() if isinstance(screen, type)]
+    return {
+        binding.id
+        for cls in classes
+        for binding in getattr(cls, "BINDINGS", [])
+        if isinstance(binding, Binding) and binding.id
+    }
+
+
+def state_file() -> Path:
+    """Where the console remembers the operator's choices (the theme) between runs."""
+    import platformdirs
+
+    return Path(platformdirs.user_state_dir("vectorctl")) / "console.json"
+
+
 def run_app(settings: Settings) -> int:
     """Open the console on a deployment; the CLI calls this when no sub-command is given.
     Returns the exit status (128 + the signal's number when a signal stopped it)."""
     service = VectorService(settings)
-    app = VectorctlApp(service)
+    app = VectorctlApp(service, state_file=state_file())
     try:
         app.run()
         return app.return_code or 0

@@ -16,10 +16,12 @@ from core.store.base import Selector
 from core.targets import Target, TargetKind
 from tests.tui.conftest import screen_text, settle
 from tests.tui.library import DEEP_ROOT, deployment_settings, populate, populate_deep
+from tui import log_setup
 from tui.app import VectorctlApp
 from tui.modals.confirm_delete import ConfirmDeleteModal
 from tui.modals.delete_by_id import DeleteByIdModal
 from tui.modals.help import HelpModal
+from tui.modals.messages import MessagesModal
 from tui.modals.retrain import RetrainModal
 from tui.screens.directories import DirectoriesScreen
 from tui.widgets.directory_detail import DirectoryDetail
@@ -359,3 +361,82 @@ async def test_the_tree_sorts_by_each_figure_and_says_which(library: VectorServi
         assert orders["orphans"] == ["/archive", "/photos"]  # 3 orphans, none
         assert list(orders) == ["vectors", "assets", "missing", "orphans", "trained"]
         assert orders["trained"] == ["/archive", "/photos"]  # never trained first
+
+
+# -- logs, keys, theme -----------------------------------------------------------------
+
+
+async def test_an_error_stays_readable_in_the_messages_after_its_toast(
+    library: VectorService,
+) -> None:
+    log_setup.configure(library.settings.data_dir, to_stderr=False)  # as `vectorctl` does
+    app = VectorctlApp(library)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            app.notify_error("the store went away [mid-batch]")
+            app.clear_notifications()  # the toast is gone
+            await pilot.press("m")
+            assert isinstance(app.screen, MessagesModal)
+            assert "Error: the store went away [mid-batch]" in screen_text(pilot)
+    finally:
+        log_setup.reset()
+    log = (library.settings.data_dir / "logs" / "vectorctl.log").read_text()
+    assert "console: Error: the store went away [mid-batch]" in log
+
+
+async def test_keys_are_remapped_from_the_profiles_keymap(tmp_path: Path) -> None:
+    settings = deployment_settings(
+        tmp_path, keymap={"directories.delete": "k", "directories.nonsense": "z"}
+    )
+    service = VectorService(settings)
+    populate(service)
+    app = VectorctlApp(service)
+    try:
+        async with app.run_test(size=SIZE, notifications=True) as pilot:
+            await settle(pilot)
+            assert any("directories.nonsense" in n.message for n in app._notifications)
+            await pilot.press("down", "d")
+            await settle(pilot)
+            assert isinstance(app.screen, DirectoriesScreen)  # d no longer deletes
+            await pilot.press("k")
+            await settle(pilot)
+            assert isinstance(app.screen, ConfirmDeleteModal)
+            await pilot.press("escape")
+            assert "k Delete" in screen_text(pilot).splitlines()[-1]
+    finally:
+        service.close()
+
+
+async def test_the_chosen_theme_is_remembered(library: VectorService, tmp_path: Path) -> None:
+    state = tmp_path / "state" / "console.json"
+    app = VectorctlApp(library, state_file=state)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.theme = "nord"
+        await pilot.pause()
+    again = VectorctlApp(library, state_file=state)
+    async with again.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert again.theme == "nord"
+
+
+async def test_restore_in_the_console_says_what_happened_since_the_backup(
+    library: VectorService,
+) -> None:
+    from tests.builders import add_session
+    from tui.modals.confirm import ConfirmModal
+
+    add_session(library, "/photos/2024-old", [])  # the directory was embedded again since
+    app = VectorctlApp(library)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("3")
+        await settle(pilot)
+        await pilot.press("u")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmModal)
+        text = screen_text(pilot)
+        assert "Since then:" in text
+        assert "was embedded again since (session 3" in text
+        assert app.focused is not None and app.focused.id == "no"

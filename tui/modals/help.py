@@ -30,11 +30,12 @@ class HelpModal(ModalScreen[None]):
         table = Table(box=None, show_header=False, pad_edge=False)
         table.add_column(style="bold cyan", no_wrap=True)
         table.add_column()
+        table.add_column(style="dim", no_wrap=True)
         screen_keys, app_keys = _bindings(self.under)
         for title, keys in (("This screen", screen_keys), ("Everywhere", app_keys)):
-            table.add_row(title, "", style="bold")
-            for key, description in keys:
-                table.add_row(key, description)
+            table.add_row(title, "", "keymap name" if title == "This screen" else "", style="bold")
+            for key, description, name in keys:
+                table.add_row(key, description, name)
         with Vertical(id="dialog", classes="help"):
             yield Label("Help", id="dialog-title")
             yield Static(INTRO)
@@ -46,11 +47,14 @@ class HelpModal(ModalScreen[None]):
         self.query_one("#help-keys").focus()
 
 
-def _bindings(screen: Screen[Any]) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-    """(key, description) of the screen's bindings (its focused widget's too) and of the
-    app's, each action once with all its keys, in the order they are declared."""
+Row = tuple[str, str, str]  # keys, description, binding id (for a profile's [keymap])
+
+
+def _bindings(screen: Screen[Any]) -> tuple[list[Row], list[Row]]:
+    """The screen's bindings (its focused widget's too) and the app's, each action once
+    with all its keys, in the order they are declared."""
     app = screen.app
-    found: dict[tuple[bool, str], tuple[list[str], str]] = {}
+    found: dict[tuple[bool, str], tuple[list[str], str, str]] = {}
     for key, active in screen.active_bindings.items():
         binding = active.binding
         if not binding.description or binding.action not in _ours(active.node):
@@ -58,11 +62,15 @@ def _bindings(screen: Screen[Any]) -> tuple[list[tuple[str, str]], list[tuple[st
         what = binding.description
         if active.enabled is False and active.node is not app:
             what += " (refused in read-only mode)"
-        slot = found.setdefault((active.node is app, binding.action), ([], what))
+        slot = found.setdefault((active.node is app, binding.action), ([], what, binding.id or ""))
         slot[0].append(app.get_key_display(Binding(key, binding.action)))
-    screen_keys = [(", ".join(k), d) for (is_app, _), (k, d) in found.items() if not is_app]
-    app_keys = [(", ".join(k), d) for (is_app, _), (k, d) in found.items() if is_app]
-    return screen_keys, app_keys
+    rows = {
+        is_app: [
+            (", ".join(k), d, i) for (app_row, _), (k, d, i) in found.items() if app_row == is_app
+        ]
+        for is_app in (False, True)
+    }
+    return rows[False], rows[True]
 
 
 def _ours(node: Any) -> set[str]:

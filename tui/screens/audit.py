@@ -217,16 +217,21 @@ class AuditScreen(ConsoleScreen):
                     self._restored,
                 )
 
-        self.app.push_screen(
-            ConfirmModal(
-                f"Restore entry {entry.id}",
+        def ask(warnings: list[str]) -> None:
+            question = (
                 f"Put back the {entry.vector_count:,} points backed up by this "
-                f"{entry.deletion_type} of {entry.deletion_target}?\nBackup: {entry.backup}",
-                "Restore",
-                danger=False,
-            ),
-            answered,
-        )
+                f"{entry.deletion_type} of {entry.deletion_target}?\nBackup: {entry.backup}"
+            )
+            if warnings:
+                question += "\n\nSince then:\n" + "\n".join(f"• {w}" for w in warnings)
+            self.app.push_screen(
+                ConfirmModal(
+                    f"Restore entry {entry.id}", question, "Restore", danger=bool(warnings)
+                ),
+                answered,
+            )
+
+        self.console.load_for_action(self, "restore", lambda s: s.changes_since(entry.id), ask)
 
     def action_check_backup(self) -> None:
         entry = self._selected()

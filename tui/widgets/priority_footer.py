@@ -78,6 +78,7 @@ class PriorityFooter(Footer):
     def _items(self) -> list[_Item]:
         """One item per action (a binding's several keys show once), ranked."""
         seen: set[str] = set()
+        declared: list[str] = []  # actions of the focused widget, then of the screen
         screen_keys: list[tuple[Binding, bool, str]] = []
         app_keys: dict[str, tuple[Binding, bool, str]] = {}
         switch: list[Binding] = []
@@ -90,6 +91,13 @@ class PriorityFooter(Footer):
             if not binding.show:
                 continue
             seen.add(binding.action)
+            if node is not self.app and binding.action not in declared:
+                declared += [
+                    b.action
+                    for cls in type(node).__mro__
+                    for b in cls.__dict__.get("BINDINGS", [])
+                    if isinstance(b, Binding) and b.action not in declared
+                ]
             if node is self.app:
                 app_keys[binding.action] = (binding, enabled, tooltip)
             else:
@@ -113,6 +121,8 @@ class PriorityFooter(Footer):
             )
             order += 1
 
+        # In the order declared (a keymap re-inserts a remapped key at the end of its map).
+        screen_keys.sort(key=lambda item: _declared(item[0].action, declared))
         for index, (binding, enabled, tooltip) in enumerate(screen_keys):
             rank = 10 + index if index < SCREEN_KEYS_FIRST else 30 + index
             add(rank, binding, enabled, tooltip)
@@ -141,3 +151,7 @@ class PriorityFooter(Footer):
 
     def on_resize(self) -> None:
         self.call_after_refresh(self.recompose)
+
+
+def _declared(action: str, declared: list[str]) -> int:
+    return declared.index(action) if action in declared else len(declared)
