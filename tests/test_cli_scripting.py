@@ -38,6 +38,17 @@ def test_help_shows_examples_and_how_to_complete() -> None:
     assert "_VECTORCTL_COMPLETE=bash_source" in proc.stdout
 
 
+def test_the_commands_an_operator_types_most_show_examples_in_their_help() -> None:
+    from tui.cli import cli
+
+    for command in ("stats", "preview", "delete", "audit", "restore", "worker", "retrain"):
+        result = CliRunner().invoke(cli, [command, "--help"])
+        assert result.exit_code == 0, command
+        examples = result.stdout.split("Examples:", 1)[1].splitlines()
+        # Each example is a line of its own, as typed (click leaves them unwrapped).
+        assert examples[1].strip().startswith(f"vectorctl {command} "), command
+
+
 def test_completion_offers_directories_and_ids_from_the_database(
     settings: Settings, populated: dict[str, int]
 ) -> None:

@@ -114,6 +114,13 @@ def command(fn: F) -> F:
 
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+
+
+def examples(*lines: str) -> str:
+    """A command's help epilog: example lines, kept as they are (click rewraps text)."""
+    return "\b\nExamples:\n" + "\n".join(f"  {line}" for line in lines)
+
+
 pass_state = click.make_pass_decorator(State)
 
 
@@ -227,7 +234,12 @@ def info(state: State, as_json: bool) -> None:
         sys.exit(1)
 
 
-@cli.command()
+@cli.command(
+    epilog=examples(
+        "vectorctl stats --under /photos --depth 1",
+        "vectorctl stats --json | jq '.[] | select(.missing_count > 0)'",
+    )
+)
 @click.option(
     "--under", help="Only this directory and below.", shell_complete=completion.directories
 )
@@ -331,7 +343,9 @@ def _print_preview(state: State, target: Target, as_json: bool) -> Any:
     return preview
 
 
-@cli.command()
+@cli.command(
+    epilog=examples("vectorctl preview dir /photos/2024", "vectorctl preview session 12 --json")
+)
 @click.argument("kind", type=TARGET_KINDS)
 @click.argument("value", shell_complete=completion.target_values)
 @json_option
@@ -400,7 +414,13 @@ def _confirm(
         sys.exit(1)
 
 
-@cli.command()
+@cli.command(
+    epilog=examples(
+        'vectorctl delete dir /photos/2024 --reason "bad import"',
+        "vectorctl delete asset 4711 --yes --json",
+        "vectorctl delete dir /photos/2024 --expect 1200 --yes   (only if still 1200)",
+    )
+)
 @click.argument("kind", type=TARGET_KINDS)
 @click.argument("value", shell_complete=completion.target_values)
 @click.option("--reason", help="Why, for the audit log.")
@@ -569,7 +589,12 @@ def _iso(value: str | None) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-@cli.command()
+@cli.command(
+    epilog=examples(
+        "vectorctl audit --type RETRAIN --since 2024-06-01",
+        "vectorctl audit --status failed --json",
+    )
+)
 @click.option("--type", "deletion_type", type=click.Choice(AUDIT_TYPES, case_sensitive=False))
 @click.option("--status", type=click.Choice(AUDIT_STATUSES, case_sensitive=False))
 @click.option("--since", help="ISO date/time (UTC unless given).")
@@ -621,7 +646,12 @@ def audit(
     stdout.print(table)
 
 
-@cli.command()
+@cli.command(
+    epilog=examples(
+        "vectorctl restore 42            (shows what it puts back, then asks)",
+        "vectorctl restore 42 --yes --json",
+    )
+)
 @click.argument("log_id", type=PlainId("audit entry"), shell_complete=completion.audit_entries)
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @json_option
@@ -925,7 +955,12 @@ def scan(state: State, root: str, category_id: int | None, as_json: bool) -> Non
     )
 
 
-@cli.command()
+@cli.command(
+    epilog=examples(
+        "vectorctl worker                          drain the queue once",
+        "vectorctl worker --follow --json          as a service: NDJSON lines",
+    )
+)
 @click.option(
     "--follow", is_flag=True, help="Keep waiting for new jobs until stopped (Ctrl-C, SIGTERM)."
 )
@@ -1022,7 +1057,12 @@ def worker(state: State, follow: bool, batch_size: int, as_json: bool) -> None:
         sys.exit(3)
 
 
-@cli.command()
+@cli.command(
+    epilog=examples(
+        "vectorctl retrain /photos/2024 --wait",
+        'vectorctl retrain /photos/2023 /photos/2024 --reason "new model" --yes',
+    )
+)
 @click.argument("prefixes", nargs=-1, required=True, shell_complete=completion.directories)
 @click.option("--category", "category_id", type=int, help="Category of the new sessions.")
 @click.option("--reason", help="Why, for the audit log and the reset sessions.")

@@ -440,3 +440,18 @@ async def test_restore_in_the_console_says_what_happened_since_the_backup(
         assert "Since then:" in text
         assert "was embedded again since (session 3" in text
         assert app.focused is not None and app.focused.id == "no"
+
+
+async def test_the_help_names_every_key_for_the_keymap(library: VectorService) -> None:
+    from tui.app import binding_ids
+
+    app = VectorctlApp(library)
+    async with app.run_test(size=(120, 60)) as pilot:
+        await settle(pilot)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpModal)
+        text = screen_text(pilot)
+        # Quit's own binding has the id, Textual's ctrl+q none: the row still names it.
+        assert any("Quit" in line and "app.quit" in line for line in text.splitlines())
+        for name in ("tree.open", "tree.close", "directories.clear_filter"):
+            assert name in text and name in binding_ids()

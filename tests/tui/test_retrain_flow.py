@@ -115,3 +115,55 @@ async def test_the_queued_jobs_of_a_stopped_retrain_run_from_the_sessions_screen
         assert service.store.count() == 5
     finally:
         service.close()
+
+
+async def test_marked_directories_are_retrained_as_one_audited_job(tmp_path: Path) -> None:
+    """Space marks 2023 and 2024; t retrains both as one confirmed operation: one job (one
+    progress bar), one RETRAIN audit entry naming both, both embedded again."""
+    (tmp_path / "clip").mkdir()
+    register_tiny_model(tmp_path / "clip")
+    settings = tiny_settings(deployment_settings(tmp_path))
+    upgraded(settings.database_url)
+    service = VectorService(settings)
+    root = (tmp_path / "photos").resolve()
+    make_images(root / "2022", [f"k{i}.jpg" for i in range(6)])
+    make_images(root / "2023", ["a.jpg", "b.jpg"])
+    make_images(root / "2024", [f"trip/t{i}.jpg" for i in range(3)])
+    for year in ("2022", "2023", "2024"):
+        scan(service.db, root / year)
+    embedder = load_embedder(EmbedderConfig.from_settings(settings))
+    run_worker(settings, db=service.db, store=service.store, embedder=embedder)
+    messages: list[Message] = []
+    app = VectorctlApp(service)
+    try:
+        async with app.run_test(size=(80, 24), message_hook=messages.append) as pilot:
+            await settle(pilot)
+            await pilot.press("down", "down", "space", "space")  # 2023, then 2024
+            tree = app.screen.query_one(DirectoryTree)
+            assert set(tree.marked) == {f"{root}/2023", f"{root}/2024"}
+            await pilot.press("t")
+            await settle(pilot)
+            assert isinstance(app.screen, RetrainModal)
+            assert app.screen.preview.count == 5  # what the two hold, counted once
+            await pilot.press("tab", "enter")
+            await settle(pilot)
+            assert app.job is None
+            assert isinstance(app.screen, DirectoriesScreen)
+            assert not tree.marked
+    finally:
+        service.close()
+
+    jobs = {id(m.job) for m in messages if isinstance(m, JobProgress)}
+    assert len(jobs) == 1  # one job: one progress bar from delete to the last embedding
+    reopened = VectorService(settings)
+    try:
+        assert reopened.store.count() == 11
+        entries = reopened.audit_log()
+        assert [e.deletion_type for e in entries] == ["RETRAIN"]
+        assert entries[0].vector_count == 5
+        assert f"{root}/2023" in entries[0].deletion_target
+        assert f"{root}/2024" in entries[0].deletion_target
+        assert entries[0].metadata is not None
+        assert entries[0].metadata["embedding"]["embedded"] == 5
+    finally:
+        reopened.close()

@@ -62,8 +62,10 @@ def _bindings(screen: Screen[Any]) -> tuple[list[Row], list[Row]]:
         what = binding.description
         if active.enabled is False and active.node is not app:
             what += " (refused in read-only mode)"
-        slot = found.setdefault((active.node is app, binding.action), ([], what, binding.id or ""))
-        slot[0].append(app.get_key_display(Binding(key, binding.action)))
+        keys, what, name = found.get((active.node is app, binding.action), ([], what, ""))
+        keys.append(app.get_key_display(Binding(key, binding.action)))
+        # Any of the action's bindings may carry the id (Textual's own ctrl+q has none).
+        found[(active.node is app, binding.action)] = (keys, what, name or binding.id or "")
     rows = {
         is_app: [
             (", ".join(k), d, i) for (app_row, _), (k, d, i) in found.items() if app_row == is_app

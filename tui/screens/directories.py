@@ -34,7 +34,13 @@ class DirectoriesScreen(ConsoleScreen):
         Binding("s", "sort", "Sort", id="directories.sort"),
         Binding("D", "delete_by_id", "Delete asset/category", id="directories.delete_by_id"),
         Binding("r", "refresh", "Refresh", id="directories.refresh"),
-        Binding("escape", "clear_filter", "Clear filter and marks", show=False),
+        Binding(
+            "escape",
+            "clear_filter",
+            "Clear filter and marks",
+            show=False,
+            id="directories.clear_filter",
+        ),
     ]
     AUTO_FOCUS = "#dir-tree"
     MUTATIONS = frozenset({"delete", "retrain", "delete_by_id"})

@@ -54,8 +54,8 @@ class DirectoryTree(Tree[DirectoryStats]):
     """Node data is the directory's `DirectoryStats`."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("right", "expand", "Open", show=False),
-        Binding("left", "collapse", "Close", show=False),
+        Binding("right", "expand", "Open", show=False, id="tree.open"),
+        Binding("left", "collapse", "Close", show=False, id="tree.close"),
         # Space marks, as in gdu; Enter opens and closes.
         Binding("space", "mark", "Mark", key_display="space", id="directories.mark"),
     ]
