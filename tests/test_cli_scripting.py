@@ -30,6 +30,9 @@ def test_global_options_are_taken_after_the_command_too(
     result = CliRunner().invoke(cli, ["stats", "--json", *global_options(settings)])
     assert result.exit_code == 0, result.output
     assert {r["path"] for r in json.loads(result.stdout)} >= {"/photos/2024"}
+    # Short flags written together (-vv) move with the rest.
+    result = CliRunner().invoke(cli, ["stats", "--json", "-vv", *global_options(settings)])
+    assert result.exit_code == 0, result.output
 
 
 def test_help_shows_examples_and_how_to_complete() -> None:

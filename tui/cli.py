@@ -88,6 +88,9 @@ class State:
     def close(self) -> None:
         if self._service is not None:
             self._service.close()
+        # The log's handlers go with the command (in a test's process, or any caller that
+        # runs several commands, stderr is not the same stream next time).
+        log_setup.reset()
 
 
 def command(fn: F) -> F:

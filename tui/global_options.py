@@ -76,7 +76,18 @@ def hoist(group: click.Group, args: list[str]) -> list[str]:
             take = 2 if _takes_value(globals_[name], token) else 1
             head += rest[position : position + take]
             position += take
+        elif _flag_cluster(token, globals_):
+            head.append(token)
+            position += 1
         else:
             tail.append(token)
             position += 1
     return head + tail
+
+
+def _flag_cluster(token: str, options: dict[str, click.Option]) -> bool:
+    """`-vv`, `-qv`: short flags of the group written together."""
+    if token.startswith("--") or not token.startswith("-") or len(token) < 3:
+        return False
+    flags = [options.get(f"-{char}") for char in token[1:]]
+    return all(f is not None and (f.is_flag or f.count) for f in flags)
