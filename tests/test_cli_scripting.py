@@ -81,6 +81,9 @@ def test_unknown_choices_and_limits_are_refused(run: Run, populated: dict[str, i
         result = run(*args)
         assert result.exit_code == 2, args
     assert run("audit", "--type", "directory", "--json").exit_code == 0  # any case
+    # Said as the tables spell them, not folded to lower case.
+    assert "is not one of DIRECTORY, ASSET," in run("audit", "--type", "BOGUS").output
+    assert "[PENDING|RUNNING|COMPLETED|FAILED|CANCELLED]" in run("jobs", "--help").output
 
 
 def test_a_directory_matching_nothing_is_said_like_an_unknown_asset(

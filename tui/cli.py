@@ -12,7 +12,7 @@ import functools
 import os
 import shlex
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -45,6 +45,20 @@ F = TypeVar("F", bound=Callable[..., Any])
 TARGET_KINDS = click.Choice(["dir", "asset", "session", "category"])
 JOB_STATUSES = ["PENDING", "RUNNING", "COMPLETED", "FAILED", "CANCELLED"]
 AUDIT_STATUSES = ["completed", "started", "interrupted", "failed", "partial", "cancelled"]
+
+
+class AnyCase(click.Choice[str]):
+    """Choices taken in any case but shown as the tables spell them (DIRECTORY, PENDING,
+    completed): click would show them folded to lower case in the help and the error."""
+
+    def __init__(self, choices: Sequence[str]) -> None:
+        super().__init__(choices, case_sensitive=False)
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context) -> str:
+        return "[" + "|".join(self.choices) + "]"
+
+    def get_invalid_choice_message(self, value: Any, ctx: click.Context | None) -> str:
+        return f"{value!r} is not one of {', '.join(self.choices)} (any case)."
 
 
 class PlainId(click.ParamType):
@@ -311,7 +325,7 @@ def sessions(state: State, under: str | None, as_json: bool) -> None:
 
 @cli.command()
 @click.argument("session_id", type=PlainId("session"), shell_complete=completion.sessions)
-@click.option("--status", type=click.Choice(JOB_STATUSES, case_sensitive=False))
+@click.option("--status", type=AnyCase(JOB_STATUSES))
 @json_option
 @pass_state
 @command
@@ -598,8 +612,8 @@ def _iso(value: str | None) -> datetime | None:
         "vectorctl audit --status failed --json",
     )
 )
-@click.option("--type", "deletion_type", type=click.Choice(AUDIT_TYPES, case_sensitive=False))
-@click.option("--status", type=click.Choice(AUDIT_STATUSES, case_sensitive=False))
+@click.option("--type", "deletion_type", type=AnyCase(AUDIT_TYPES))
+@click.option("--status", type=AnyCase(AUDIT_STATUSES))
 @click.option("--since", help="ISO date/time (UTC unless given).")
 @click.option("--until", help="ISO date/time (UTC unless given).")
 @click.option("--text", help="Text in the target or the reason.")
