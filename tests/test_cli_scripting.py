@@ -118,6 +118,17 @@ def test_restore_warns_when_the_directory_was_embedded_again_or_restored_since(
     assert f"it was restored already, by audit entry {doc(first)['log_id']}" in again.stderr
 
 
+def test_restore_on_a_script_without_yes_refuses_like_delete(
+    run: Run, settings: Settings, populated: dict[str, int]
+) -> None:
+    deleted = doc(run("delete", "dir", "/photos/2024", "--yes", "--json"))
+    refused = run("restore", str(deleted["log_id"]), "--json")
+    assert refused.exit_code == 1
+    assert doc(refused)["restored_count"] == 0 and doc(refused)["refused"] == "not confirmed"
+    assert [e["deletion_type"] for e in doc(run("audit", "--json"))] == ["DIRECTORY"]
+    assert doc(run("preview", "dir", "/photos/2024", "--json"))["count"] == 0
+
+
 def test_piped_output_is_not_cut_at_80_columns(tmp_path: Path) -> None:
     deep = "/srv/" + "/".join(f"level-{i:02d}-with-a-long-name" for i in range(6))
     settings = make_settings(upgraded(f"sqlite:///{tmp_path / 'db.sqlite3'}"), "edge", tmp_path)
