@@ -8,6 +8,7 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from core.service import VectorService
@@ -191,3 +192,21 @@ def test_the_clip_extra_missing_says_how_to_install_it_and_builds_no_demo(
     assert "pip install 'vectorctl[clip]'" in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "d" / "demo-photos").exists()
     assert not (tmp_path / "d" / "vectorctl.sqlite3").exists()
+
+
+def test_progress_lines_are_few_but_say_each_phase_and_its_end(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from core.progress import ProgressEvent
+    from tui.output import ProgressLines
+
+    lines = ProgressLines(json=False, every=3600)
+    for done in range(0, 101):
+        lines(ProgressEvent("embedding", done, 100))
+    lines(ProgressEvent("deleting", 0, 5))
+    printed = capsys.readouterr().out.splitlines()
+    assert [line.split(" ", 1)[1] for line in printed] == [
+        "embedding: 0/100",  # the first of a phase
+        "embedding: 100/100",  # and its end, however soon
+        "deleting: 0/5",
+    ]

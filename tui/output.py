@@ -169,7 +169,8 @@ class ProgressLines:
 
     def __call__(self, event: ProgressEvent) -> None:
         now = time.monotonic()
-        if now - self._last < self.every and event.phase == self._phase:
+        finished = event.total is not None and event.done >= event.total
+        if now - self._last < self.every and event.phase == self._phase and not finished:
             return
         self._last, self._phase = now, event.phase
         total = "?" if event.total is None else f"{event.total}"
