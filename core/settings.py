@@ -250,6 +250,10 @@ def _read_profile(path: Path | None, env: Mapping[str, str]) -> tuple[dict[str, 
                 f"profile file {candidate}: {key} must be {_toml_type(expected)}, "
                 f"not {_toml_type(type(value))}"
             )
+    if "keymap" in data:
+        # `directories.delete = "k"` is a table in TOML, `"directories.delete" = "k"` a key:
+        # both name the binding directories.delete.
+        data["keymap"] = _flatten(data["keymap"])
     for binding, keys in data.get("keymap", {}).items():
         if not isinstance(keys, str) or not keys.strip():
             raise ValidationError(
@@ -257,6 +261,16 @@ def _read_profile(path: Path | None, env: Mapping[str, str]) -> tuple[dict[str, 
                 f'such as "ctrl+d" or "d,delete", not {_toml_type(type(keys))}'
             )
     return data, candidate
+
+
+def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in table.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[prefix + key] = value
+    return flat
 
 
 def _toml_type(kind: type) -> str:
