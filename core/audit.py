@@ -64,6 +64,10 @@ class AuditLog:
         self.deployment = deployment
 
     @property
+    def operator(self) -> str:
+        return self._operator
+
+    @property
     def journal(self) -> Path:
         """This database's journal: entries of other databases live in files of their own."""
         return self._journal_dir / f"{self.deployment.database_id}.jsonl"

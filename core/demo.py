@@ -18,14 +18,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 
 from core.db.engine import transaction
 from core.db.models import Category, ImageAsset, TrainingEvidence, TrainingJob
 from core.db.paths import inside
-from core.embedding import RANDOM, RANDOM_LABEL, Embedder, EmbedderConfig, load_embedder
+from core.embedding import (
+    RANDOM,
+    RANDOM_LABEL,
+    Embedder,
+    EmbedderConfig,
+    load_embedder,
+    require_clip,
+)
 from core.ingest import scan
-from core.jobs import run_worker
+from core.jobs import FAILED, run_worker
 from core.orphans import asset_id_of
 from core.progress import CancelToken, ProgressCallback, ProgressEvent, report
 from core.results import JsonResult
@@ -50,9 +57,10 @@ class DemoResult(JsonResult):
     root: str
     created: bool  # False: an earlier run built it, nothing was changed
     images: int
-    embedded: int
-    failed: int
-    deletions: int  # audited deletions written
+    embedded: int  # embedded by this run (0 when it was built before)
+    failed: int  # jobs that failed (the damaged image)
+    deletions: int  # audited deletions in the demo's history
+    vectors: int  # points under the demo root now
     orphan_vectors: int
     missing_vectors: int  # assets without a vector
     weights: str
@@ -72,7 +80,9 @@ def build_demo(
     started = time.monotonic()
     root = (service.settings.data_dir / DEMO_DIR).resolve()
     if (root / MARKER).exists():
-        return _summary(service, root, False, 0, 0, 0, RANDOM_LABEL, started)
+        return _summary(service, root, False, 0, RANDOM_LABEL, started)
+    if embedder is None:
+        require_clip()  # before the first file: no half-built demo without the clip extra
 
     report(progress, ProgressEvent("generating", 0, None, "drawing demo images"))
     _draw_library(root, per_event)
@@ -104,8 +114,7 @@ def build_demo(
         progress=progress,
         cancel=cancel,
     )
-    deletions = len(redone.log_ids)
-    deletions += _delete(service, Target(TargetKind.DIRECTORY, str(root / "2023" / "snow")))
+    _delete(service, Target(TargetKind.DIRECTORY, str(root / "2023" / "snow")))
     with service.db() as db:
         one = db.scalars(
             select(ImageAsset.id)
@@ -113,7 +122,7 @@ def build_demo(
             .order_by(ImageAsset.path.desc())
             .limit(1)
         ).one()
-    deletions += _delete(service, Target(TargetKind.ASSET, str(one)))
+    _delete(service, Target(TargetKind.ASSET, str(one)))
     _forget_assets(service, root / "2024" / "concert", count=5)
 
     _draw(root / "inbox", [f"new{i:02}.jpg" for i in range(max(3, per_event // 2))], seed=99)
@@ -124,8 +133,6 @@ def build_demo(
         root,
         True,
         worked.embedded + (redone.embedded or 0),
-        worked.failed,
-        deletions,
         embedder.weights_label,
         started,
     )
@@ -174,9 +181,8 @@ def _categories(service: VectorService) -> dict[str, int]:
         return ids
 
 
-def _delete(service: VectorService, target: Target) -> int:
-    result = service.delete(target, reason=REASON)
-    return 1 if result.log_id is not None else 0
+def _delete(service: VectorService, target: Target) -> None:
+    service.delete(target, reason=REASON)
 
 
 def _forget_assets(service: VectorService, directory: Path, count: int) -> None:
@@ -201,14 +207,19 @@ def _summary(
     root: Path,
     created: bool,
     embedded: int,
-    failed: int,
-    deletions: int,
     weights: str,
     started: float,
 ) -> DemoResult:
+    """The demo's figures as they are now, read from the deployment: the same whether it
+    was built by this run or an earlier one."""
     under = inside(ImageAsset.path, str(root))
     with service.db() as db:
         assets = set(db.scalars(select(ImageAsset.id).where(under)))
+        failed = db.scalar(
+            select(func.count(TrainingJob.id))
+            .join(ImageAsset, ImageAsset.id == TrainingJob.asset_id)
+            .where(under, TrainingJob.status == FAILED)
+        )
     with_vectors = {
         asset_id_of(record)
         for page in service.store.scroll(Selector(directory=str(root)), fields=[F_ASSET_ID])
@@ -219,8 +230,9 @@ def _summary(
         created=created,
         images=len(assets),
         embedded=embedded,
-        failed=failed,
-        deletions=deletions,
+        failed=int(failed or 0),
+        deletions=len(service.audit_log(limit=None)),
+        vectors=service.store.count(Selector(directory=str(root))),
         orphan_vectors=service.find_orphans().count,
         missing_vectors=len(assets - with_vectors),
         weights=weights,

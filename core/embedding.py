@@ -170,8 +170,22 @@ class Embedder:
             )
 
 
+def require_clip() -> None:
+    """Raise ModelUnavailable, saying how to install it, when the `clip` extra (torch and
+    OpenCLIP) is missing: browsing and deleting never need it, embedding always does."""
+    try:
+        import open_clip  # noqa: F401
+        import torch  # noqa: F401
+    except ImportError as exc:
+        raise ModelUnavailable(
+            f"embedding images needs torch and OpenCLIP, which are not installed ({exc}): "
+            "install them with pip install 'vectorctl[clip]'"
+        ) from None
+
+
 def load_embedder(config: EmbedderConfig) -> Embedder:
     """Load the model and weights once; raise ModelUnavailable naming what was tried."""
+    require_clip()
     device = resolve_device(config.device)
     weights_path = _weights_path(config)
     with _load_lock:

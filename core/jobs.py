@@ -26,6 +26,7 @@ torch is loaded (through `core.embedding`) only once there is a job to run.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import threading
@@ -59,6 +60,8 @@ from core.store.base import (
     Record,
     VectorStore,
 )
+
+log = logging.getLogger("vectorctl.worker")
 
 # Job and session statuses, as the image-search service spells them.
 PENDING = "PENDING"
@@ -521,7 +524,24 @@ def run_worker(
             cancel=cancel,
         )
         threads = decode_threads or default_decode_threads()
-        return worker.run(follow=follow, decode_threads=threads, poll_seconds=poll_seconds)
+        log.info(
+            "worker %s started%s%s, batches of %d",
+            worker.worker_id,
+            " (following the queue)" if follow else "",
+            f" for sessions {list(session_ids)}" if session_ids else "",
+            batch_size,
+        )
+        result = worker.run(follow=follow, decode_threads=threads, poll_seconds=poll_seconds)
+        log.info(
+            "worker %s stopped: %d embedded, %d failed, %d handed back%s%s",
+            worker.worker_id,
+            result.embedded,
+            result.failed,
+            result.released,
+            ", cancelled" if result.cancelled else "",
+            ", lease lost" if result.lease_lost else "",
+        )
+        return result
     finally:
         if own_store and store is not None:
             store.close()

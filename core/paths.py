@@ -57,3 +57,14 @@ def is_under(path: str, directory: str) -> bool:
 def depth(directory: str) -> int:
     """Number of segments: `/photos` is 1, `/photos/2024` is 2."""
     return len([p for p in directory.split("/") if p])
+
+
+def directory_set(prefixes: list[str] | tuple[str, ...]) -> list[str]:
+    """Operator-typed directories, validated, each once, in the order given; one inside
+    another is refused (acting on the outer one already covers it)."""
+    result = list(dict.fromkeys(normalize_prefix(p) for p in prefixes))
+    for outer in result:
+        for inner in result:
+            if inner != outer and is_under(inner, outer):
+                raise ValidationError(f"{inner} lies inside {outer}: name {outer} once")
+    return result

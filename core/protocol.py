@@ -19,6 +19,7 @@ and `change_payloads` (a drift repair) are the ways of changing the store that u
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -46,6 +47,8 @@ from core.progress import CancelToken, ProgressCallback, ProgressEvent, check_ca
 from core.results import AuditEntry
 from core.store.base import PointId, Selector, VectorStore
 from core.store.common import normalize_id
+
+log = logging.getLogger("vectorctl.audit")
 
 # Points per deletion batch: cancel, progress and the durable count act between batches.
 DELETE_BATCH = 10_000
@@ -147,6 +150,15 @@ class AuditedRun:
         )
         self._heartbeat = self.env.audit.heartbeat(self.log_id)
         self._heartbeat.__enter__()
+        log.info(
+            "audit %d: %s started by %s: %d expected, backup %s%s",
+            self.log_id,
+            self.what(),
+            self.env.audit.operator,
+            self.plan.expected,
+            "requested" if self.backup_requested else "skipped",
+            f", reason {self.reason!r}" if self.reason else "",
+        )
         return self
 
     def __exit__(
@@ -251,7 +263,20 @@ class AuditedRun:
         try:
             self.env.audit.finish(self.log_id, "completed", self.done, metadata=metadata, also=also)
         except AuditPending as pending:
+            log.error(
+                "audit %d: %s completed but not recorded: %s",
+                self.log_id,
+                self.what(),
+                pending.cause,
+            )
             raise self._deferred(pending, "completed") from pending
+        log.info(
+            "audit %d: %s completed: %d done, backup %s",
+            self.log_id,
+            self.what(),
+            self.done,
+            self.location or "none",
+        )
         return Outcome(self.log_id, self.done, self.location, dict(metadata or {}))
 
     # -- failures -------------------------------------------------------------------------
@@ -265,6 +290,15 @@ class AuditedRun:
         else:
             status = "partial" if self.done else "failed"
             message = _one_line(exc)
+        log.warning(
+            "audit %d: %s %s after %d of %d: %s",
+            self.log_id,
+            self.what(),
+            status,
+            self.done,
+            self.plan.expected,
+            message,
+        )
         try:
             self.env.audit.finish(self.log_id, status, self.done, error=message)
         except AuditPending as pending:

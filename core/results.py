@@ -35,7 +35,12 @@ class DirectoryStats(JsonResult):
     direct_vector_count: int = 0  # points whose file sits directly in this directory
     asset_count: int = 0  # database assets at any depth below
     session_count: int = 0  # training sessions for this directory or one below it
-    last_trained_at: datetime | None = None
+    last_trained_at: datetime | None = None  # latest session that embedded any of its vectors
+    direct_asset_count: int = 0  # database assets whose file sits directly in this directory
+    # Assets without a vector and vectors without an asset, counted per directory's own
+    # files and each summed upward on its own (never one netted against the other).
+    missing_count: int = 0
+    orphan_count: int = 0
 
 
 @dataclass
@@ -52,6 +57,10 @@ class Preview(JsonResult):
     count: int
     sample: list[PointSample] = field(default_factory=list)
     note: str = ""  # e.g. "session 4 has no jobs; matched by payload only"
+    total: int | None = None  # every vector of the collection, for the share this takes
+    # The count is (nearly) the whole collection: a delete must be confirmed by typing the
+    # reset phrase, as a reset is.
+    needs_phrase: bool = False
 
 
 @dataclass

@@ -1,46 +1,49 @@
 """Retrain directories: delete their vectors, reset their sessions, queue and run new jobs.
 
-The delete goes through the service's destructive-operation protocol (audited, backed up),
-so a retrain is undoable like any delete. Order per directory: delete the vectors, then in
-one database transaction mark the old sessions RESET (their unstarted jobs CANCELLED),
-clear `indexed_at`, create the new session and queue a job per asset. Jobs are queued only
-after the delete so no worker can embed an image whose vector the delete then removes. A
-crash between the two steps leaves assets marked indexed without vectors — visible as
-missing vectors — and running the same retrain again completes it.
-
-With several directories, each is deleted and requeued in turn and gets its own session (a
-session has one directory); then one worker run embeds every new session.
+The delete goes through the service's destructive-operation protocol (audited as `RETRAIN`,
+backed up), so a retrain is undoable like any delete; its audit row also records how the
+embedding ended (or that the jobs were only queued). Order: delete the vectors of every
+directory in one audited run, then in one database transaction mark the old sessions RESET
+(their unstarted jobs CANCELLED), clear `indexed_at`, create a new session per directory (a
+session has one directory) and queue a job per asset. Jobs are queued only after the delete
+so no worker can embed an image whose vector the delete then removes. A crash between the
+two steps leaves assets marked indexed without vectors — visible as missing vectors — and
+running the same retrain again completes it. Then, with `wait`, one worker run embeds every
+new session.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from functools import partial
 
 from sqlalchemy import ColumnElement, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from core.db.engine import transaction
 from core.db.models import Category, ImageAsset, TrainingJob, TrainingSession, utcnow
 from core.db.paths import inside
 from core.embedding import Embedder, EmbedderConfig, load_embedder
-from core.errors import NotFoundError, ValidationError
+from core.errors import NotFoundError, ValidationError, VectorctlError
 from core.jobs import (
     CANCELLED,
     INTO_SESSION_PREFIX,
     PENDING,
     RESET,
+    open_job_count,
     queue_session,
     run_worker,
 )
-from core.paths import normalize_prefix
+from core.paths import directory_set
 from core.progress import CancelToken, ProgressCallback
 from core.protocol import AuditedRun, Plan
 from core.results import JsonResult
 from core.service import VectorService
 from core.settings import with_overrides
-from core.targets import Target, TargetKind
+from core.targets import RETRAIN, Target
 from core.validation import check_reason
 
 
@@ -56,6 +59,7 @@ class RetrainResult(JsonResult):
     embedded: int | None = None  # with wait only
     failed: int | None = None
     cancelled: bool = False
+    remaining: int | None = None  # with wait: jobs of the new sessions still queued
 
 
 def retrain(
@@ -66,6 +70,8 @@ def retrain(
     reason: str | None = None,
     backup: bool = True,
     wait: bool = False,
+    expect: int | None = None,
+    confirm: str | None = None,
     embedder: Embedder | None = None,
     batch_size: int = 32,
     progress: ProgressCallback | None = None,
@@ -76,7 +82,9 @@ def retrain(
     Without `category_id` each new session keeps the category of the directory's latest
     session, so the points keep their `category_id`. With `wait` the model is loaded and
     checked against the collection before anything is deleted: a missing weights file must
-    not leave a directory without vectors.
+    not leave a directory without vectors. `expect` is the number of vectors the operator
+    confirmed (all directories together) and `confirm` the reset phrase a retrain of
+    (nearly) the whole collection needs, as for `VectorService.delete`.
     """
     reason = check_reason(reason)
     prefixes = _validate(service, directories, category_id)
@@ -86,11 +94,12 @@ def retrain(
         _check_collection(service, embedder)
 
     result = RetrainResult(list(prefixes), 0, 0, None, 0)
-    for prefix in prefixes:
-        _delete_vectors(service, prefix, reason, backup, progress, cancel, result)
-        with transaction(service.db) as db:
+    _delete_vectors(service, prefixes, reason, backup, expect, confirm, progress, cancel, result)
+    with transaction(service.db) as db:
+        for prefix in prefixes:
             _requeue(db, prefix, category_id, reason, result)
     result.session_id = result.session_ids[0] if result.session_ids else None
+    _record(service, result, "queued")
 
     if wait and result.queued:
         worked = run_worker(
@@ -108,9 +117,31 @@ def retrain(
             worked.failed,
             worked.cancelled,
         )
+        with service.db() as db:
+            result.remaining = open_job_count(db, result.session_ids)
+        _record(service, result, "cancelled" if worked.cancelled else "embedded")
     elif wait:
-        result.embedded = result.failed = 0
+        result.embedded = result.failed = result.remaining = 0
     return result
+
+
+def _record(service: VectorService, result: RetrainResult, state: str) -> None:
+    """The embedding phase's outcome, in the audit row of the retrain's delete. Best effort:
+    the jobs and sessions hold the same facts, and a retrain must not fail over its note."""
+    if not result.log_ids:
+        return
+    embedding = {
+        "state": state,  # queued (no worker run yet), embedded, or cancelled
+        "session_ids": result.session_ids,
+        "queued": result.queued,
+        "sessions_reset": result.sessions_reset,
+        "embedded": result.embedded,
+        "failed": result.failed,
+        "remaining": result.remaining,
+    }
+    with suppress(VectorctlError, SQLAlchemyError):
+        for log_id in result.log_ids:
+            service.audit.note(log_id, embedding=embedding)
 
 
 def _validate(
@@ -120,11 +151,7 @@ def _validate(
     raw = [directories] if isinstance(directories, str) else list(directories)
     if not raw:
         raise ValidationError("name at least one directory to retrain")
-    prefixes = list(dict.fromkeys(normalize_prefix(d) for d in raw))
-    for outer in prefixes:
-        for inner in prefixes:
-            if inner != outer and inner.startswith(outer + "/"):
-                raise ValidationError(f"{inner} lies inside {outer}: retrain {outer} once")
+    prefixes = directory_set(raw)
     with service.db() as db:
         if category_id is not None and db.get(Category, category_id) is None:
             raise NotFoundError(f"category {category_id} does not exist")
@@ -136,6 +163,14 @@ def _validate(
     return prefixes
 
 
+def check_directories(
+    service: VectorService, directories: Sequence[str], category_id: int | None = None
+) -> list[str]:
+    """What `retrain` refuses, checked before anything is shown or asked: the directories
+    (each once, none inside another, each with assets) and the category."""
+    return _validate(service, directories, category_id)
+
+
 def _check_collection(service: VectorService, embedder: Embedder) -> None:
     info = service.store.collection_info()
     size = info.vector_size if info.exists else service.settings.vector_size
@@ -144,20 +179,26 @@ def _check_collection(service: VectorService, embedder: Embedder) -> None:
 
 def _delete_vectors(
     service: VectorService,
-    prefix: str,
+    prefixes: list[str],
     reason: str | None,
     backup: bool,
+    expect: int | None,
+    confirm: str | None,
     progress: ProgressCallback | None,
     cancel: CancelToken | None,
     result: RetrainResult,
 ) -> None:
-    """Through the protocol; a collection that does not exist yet has nothing to delete."""
+    """Through the protocol, every directory in one audited run; a collection that does not
+    exist yet has nothing to delete."""
     if not service.store.collection_info().exists:
         return
     deleted = service.delete(
-        Target(TargetKind.DIRECTORY, prefix),
-        reason=reason or f"retrain {prefix}",
+        Target.of_directories(prefixes),
+        reason=reason or f"retrain {'; '.join(prefixes)}",
         backup=backup,
+        expect=expect,
+        confirm=confirm,
+        audit_type=RETRAIN,
         progress=progress,
         cancel=cancel,
     )

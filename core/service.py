@@ -6,12 +6,14 @@ Opening is lazy: the TUI can start and show which side is unreachable instead of
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
@@ -56,7 +58,7 @@ from core.errors import (
     ValidationError,
     VectorctlError,
 )
-from core.paths import normalize_prefix
+from core.paths import directory_set, is_under, normalize_prefix
 from core.progress import CancelToken, ProgressCallback, ProgressEvent, report
 from core.results import (
     AuditEntry,
@@ -78,8 +80,9 @@ from core.stats_cache import StatsCache, fingerprint
 from core.store.base import F_ASSET_ID, F_CATEGORY_ID, F_PATH, Selector, Upkeep, VectorStore
 from core.store_maintenance import BackfillResult, CopyResult, backfill_ancestors, copy_collection
 from core.targets import DELETION_TYPES, Target, TargetKind, parse_id
-from core.validation import check_reason
+from core.validation import check_reason, takes_nearly_all
 
+log = logging.getLogger("vectorctl")
 SAMPLE_SIZE = 10
 # Database rows the health check compares with their points: about 0.1 s, and enough to see a
 # drift of 1% (the degraded threshold) with a 95% interval of about +-0.6%.
@@ -118,6 +121,7 @@ class VectorService:
         self._faces: VectorStore | None = None  # the faces collection, opened for drift
 
     def notify(self, message: str) -> None:
+        log.warning("%s", message)
         self.notices.append(message)
         if self.on_notice is not None:
             self.on_notice(message)
@@ -262,15 +266,12 @@ class VectorService:
         store = self.store
         info = store.collection_info()
         if not info.exists:
-            if (
-                self.settings.sources.get("qdrant_edge") == "default"
-                and not self.settings.read_only
-            ):
-                store.ensure_collection(self.settings.vector_size, self.settings.distance)
-                return store
+            # Only writing embeddings creates a collection: a read or a delete on a mistyped
+            # name must not leave an empty collection behind and report zeros from it.
             raise StoreMismatch(
                 f"collection {self.settings.collection!r} does not exist in "
-                f"{store.kind} store {store.location}"
+                f"{store.kind} store {store.location}: check --collection; embedding images "
+                "(`vectorctl scan` then `vectorctl worker`) creates it"
             )
         if (
             "vector_size" in self.settings.sources
@@ -374,10 +375,16 @@ class VectorService:
                     fp = fingerprint(store, db)
                 recursive, direct = self._vector_counts(store, progress, cancel)
                 rows = stats.merge(
-                    recursive, direct, stats.asset_counts(db), *stats.session_summary(db)
+                    recursive, direct, stats.direct_asset_counts(db), *stats.session_summary(db)
                 )
                 self._stats_cache.put(fp, rows)
-        return stats.select_rows(rows, under=prefix, max_depth=max_depth)
+        selected = stats.select_rows(rows, under=prefix, max_depth=max_depth)
+        if prefix is not None and not selected:
+            raise NotFoundError(
+                f"directory {prefix} holds no vectors and no assets: check the path "
+                "(directories are compared exactly, case included)"
+            )
+        return selected
 
     def _vector_counts(
         self, store: VectorStore, progress: ProgressCallback | None, cancel: CancelToken | None
@@ -480,6 +487,10 @@ class VectorService:
         selector, metadata, label = self._resolve(target)
         store = self._collection()
         count = store.count(selector) if not selector.is_empty() else 0
+        if target.kind is TargetKind.DIRECTORY:
+            self._check_directories_exist(
+                store, (selector.directory or "", *selector.directories), count
+            )
         return protocol.Plan(
             deletion_type=DELETION_TYPES[target.kind],
             target=label,
@@ -497,18 +508,116 @@ class VectorService:
             ):
                 sample = [_sample(r) for r in page[:sample_size]]
                 break
+        total = self._collection().count() if plan.expected else None
         return Preview(
             target=target,
             count=plan.expected,
             sample=sample,
             note=str(plan.metadata.get("note", "")),
+            total=total,
+            needs_phrase=target.kind is not TargetKind.ASSET
+            and takes_nearly_all(plan.expected, total),
         )
+
+    def _check_phrase(self, what: str, count: int, phrase: str | None) -> None:
+        """A delete of (nearly) every vector is confirmed like a reset, whatever its target:
+        a directory at the library's root takes the whole collection too."""
+        if phrase == RESET_PHRASE:
+            return
+        total = self._collection().count()
+        if takes_nearly_all(count, total):
+            raise ValidationError(
+                f"{what} would delete {count:,} of the collection's {total:,} vectors: confirm "
+                f"it with the phrase {RESET_PHRASE!r} (--confirm on the command line), as a "
+                "reset; nothing was deleted",
+                count=count,
+                total=total,
+            )
+
+    def _check_directories_exist(
+        self, store: VectorStore, prefixes: tuple[str, ...], count: int
+    ) -> None:
+        """A directory known to neither side is a typing mistake (a wrong case, a missing
+        segment), said as for an unknown asset, session or category; one that has assets
+        but no vectors is a real directory that selects nothing."""
+        for prefix in prefixes:
+            if count and len(prefixes) == 1:
+                return
+            if len(prefixes) > 1 and store.count(Selector(directory=prefix)):
+                continue
+            with self.db() as db:
+                known = (
+                    db.execute(
+                        select(ImageAsset.id).where(inside(ImageAsset.path, prefix)).limit(1)
+                    ).first()
+                    or db.execute(
+                        select(TrainingSession.id)
+                        .where(
+                            (TrainingSession.directory_path == prefix)
+                            | inside(TrainingSession.directory_path, prefix)
+                        )
+                        .limit(1)
+                    ).first()
+                )
+            if not known:
+                raise NotFoundError(
+                    f"directory {prefix} holds no vectors and no assets: check the path "
+                    "(directories are compared exactly, case included)"
+                )
+
+    def changes_since(self, log_id: int) -> list[str]:
+        """What happened since audit entry `log_id` that a restore of it would undo or
+        repeat: a retrain of its directories, a restore of it or over the same directories.
+        Nothing is refused for it; the interfaces say it before asking."""
+        entry = self.audit_entry(log_id)
+        directories = _entry_directories(entry)
+        later = [e for e in self.audit.query(limit=None) if e.id > entry.id]
+        notes: list[str] = []
+        own_sessions = set((entry.metadata or {}).get("embedding", {}).get("session_ids", []))
+        for e in sorted(later, key=lambda e: e.id):
+            when = e.created_at.strftime("%Y-%m-%d %H:%M") if e.created_at else "?"
+            source = (e.metadata or {}).get("source_log_id")
+            if e.deletion_type == "RESTORE" and source == log_id:
+                notes.append(f"it was restored already, by audit entry {e.id} ({when})")
+            elif e.deletion_type == "RESTORE" and source is not None:
+                try:
+                    restored = _entry_directories(self.audit.get(int(source)))
+                except VectorctlError:
+                    continue
+                if _overlap(restored, directories):
+                    notes.append(
+                        f"audit entry {e.id} ({when}) restored entry {source} over the same "
+                        "directories since"
+                    )
+            elif e.deletion_type == "RETRAIN" and _overlap(_entry_directories(e), directories):
+                notes.append(
+                    f"{e.deletion_target} was retrained since (audit entry {e.id}, {when})"
+                )
+        if directories and entry.created_at is not None:
+            created = entry.created_at
+            for session in self.sessions():
+                started = session.created_at
+                if (
+                    session.id not in own_sessions
+                    and started is not None
+                    and _aware(started) > _aware(created)
+                    and _overlap([session.directory_path], directories)
+                    and not any(f"{session.directory_path} was retrained" in n for n in notes)
+                ):
+                    notes.append(
+                        f"{session.directory_path} was embedded again since (session "
+                        f"{session.id}, {session.status.lower()})"
+                    )
+        return notes
 
     def _resolve(self, target: Target) -> tuple[Selector, dict[str, Any], str]:
         kind, value = target.kind, target.value
         if kind is TargetKind.DIRECTORY:
-            prefix = normalize_prefix(target.value)
-            return Selector(directory=prefix), {}, prefix
+            prefixes = directory_set(target.directories)
+            if len(prefixes) == 1:
+                return Selector(directory=prefixes[0]), {}, prefixes[0]
+            selector = Selector(directory=prefixes[0], directories=tuple(prefixes[1:]))
+            return selector, {"directories": prefixes}, "; ".join(prefixes)
         if kind is TargetKind.ASSET:
             asset_id = _parse_id("asset", value, self._max_id(ImageAsset))
             with self.db() as db:
@@ -553,13 +662,17 @@ class VectorService:
         reason: str | None = None,
         backup: bool = True,
         expect: int | None = None,
+        confirm: str | None = None,
+        audit_type: str | None = None,
         progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
     ) -> DeleteResult:
         """Delete the target's vectors through the protocol. Zero matches: nothing is written.
 
         `expect` is the count the operator confirmed: when the target selects another number
-        now, nothing is deleted (SelectionChanged)."""
+        now, nothing is deleted (SelectionChanged). A delete of (nearly) the whole collection
+        also needs `confirm`, the reset phrase. `audit_type` names the operation in the audit
+        log when it is more than a delete (a retrain)."""
         reason = check_reason(reason)
         self.require_writable(f"delete {target}")
         plan = self.plan(target)
@@ -571,6 +684,10 @@ class VectorService:
             )
         if plan.expected == 0:
             return DeleteResult(target=target, deleted_count=0, log_id=None, backup=None)
+        if target.kind is not TargetKind.ASSET:  # one vector: never a broad selection
+            self._check_phrase(str(target), plan.expected, confirm)
+        if audit_type is not None:
+            plan = dataclasses.replace(plan, deletion_type=audit_type)
         return self._delete(
             target, plan, reason=reason, backup=backup, progress=progress, cancel=cancel
         )
@@ -582,15 +699,24 @@ class VectorService:
         with_vectors: bool,
         reason: str | None = None,
         backup: bool = True,
+        expect: int | None = None,
+        confirm: str | None = None,
         progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
     ) -> DeleteResult:
         """Delete a training session row (its jobs and evidence cascade), audited, optionally
-        with its vectors first."""
+        with its vectors first (`expect` and `confirm` as for `delete`)."""
         reason = check_reason(reason)
         target = Target(TargetKind.SESSION, str(session_id))
         self.require_writable(f"delete session {session_id}")
         plan = self.plan(target)
+        if with_vectors and expect is not None and expect != plan.expected:
+            raise SelectionChanged(
+                f"{target}: {expect} vectors were confirmed but {plan.expected} are selected "
+                "now; nothing was deleted: preview again"
+            )
+        if with_vectors:
+            self._check_phrase(str(target), plan.expected, confirm)
         plan = protocol.Plan(
             deletion_type="SESSION_RECORD",
             target=plan.target,
@@ -630,6 +756,7 @@ class VectorService:
         confirmed: OrphanReport | None = None,
         reason: str | None = None,
         backup: bool = True,
+        confirm: str | None = None,
         progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
     ) -> DeleteResult:
@@ -653,6 +780,7 @@ class VectorService:
             expected=self._collection().count(selector),
             metadata={"orphan_ids": [o.id for o in found.orphans[:1000]], "scanned": found.scanned},
         )
+        self._check_phrase("the orphan clean", plan.expected, confirm)
         return self._delete(
             target, plan, reason=reason, backup=backup, progress=progress, cancel=cancel
         )
@@ -1329,6 +1457,21 @@ def _sample(record: Any) -> PointSample:
         asset_id=None if asset is None else str(asset),
         category_id=category if isinstance(category, int) else None,
     )
+
+
+def _entry_directories(entry: AuditEntry) -> list[str]:
+    """The directories an audit entry acted on (none for an asset, session or category)."""
+    if entry.deletion_type not in ("DIRECTORY", "RETRAIN"):
+        return []
+    return [part for part in entry.deletion_target.split("; ") if part.startswith("/")]
+
+
+def _overlap(these: list[str], those: list[str]) -> bool:
+    return any(a == b or is_under(a, b) or is_under(b, a) for a in these for b in those)
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _session_row(s: TrainingSession, category_name: str | None, jobs: int) -> SessionRow:

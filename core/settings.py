@@ -48,7 +48,7 @@ ENV_VARS = {
 }
 PROFILE_ENV = "VECTORCTL_PROFILE"
 # The TOML type of each profile key that is not a string (every other key is one).
-_PROFILE_TYPES: dict[str, type] = {"vector_size": int, "read_only": bool}
+_PROFILE_TYPES: dict[str, type] = {"vector_size": int, "read_only": bool, "keymap": dict}
 _TOML_TYPES: tuple[tuple[type, str], ...] = (
     (bool, "true or false"),  # before int: bool is an int subclass
     (int, "a whole number"),
@@ -84,6 +84,9 @@ class Settings:
     device: str = "auto"
     # Where each setting came from ("flag", "env", "profile", "default"), for `info`.
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
+    # The console's keys, remapped: binding id -> keys (`directories.delete = "ctrl+d"`),
+    # from the profile's [keymap] table; `vectorctl` prints the ids in its help (?).
+    keymap: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @property
     def store_kind(self) -> str:
@@ -112,8 +115,9 @@ class Settings:
         return mask_url(self.database_url)
 
     def describe(self) -> dict[str, Any]:
-        """The resolved configuration with every secret masked, for `info` and the header."""
-        return {
+        """The resolved configuration with every secret masked, for `info` and the header,
+        and where each value came from (flag, env, profile, default, or unset)."""
+        values = {
             "database_url": self.masked_database_url(),
             "store": self.store_kind,
             "qdrant": mask_url(self.store_location) if self.qdrant_url else self.store_location,
@@ -125,8 +129,18 @@ class Settings:
             "data_dir": str(self.data_dir),
             "read_only": self.read_only,
             "operator": self.operator,
-            "sources": dict(self.sources),
+            "clip_model": self.clip_model,
+            "clip_pretrained": self.clip_pretrained,
+            "device": self.device,
         }
+        store_key = {"server": "qdrant_url", "local": "qdrant_path", "edge": "qdrant_edge"}
+        derived = {"store": store_key[self.store_kind], "qdrant": store_key[self.store_kind]}
+        sources = {
+            key: self.sources.get(derived.get(key, key))
+            or ("unset" if value is None else "default")
+            for key, value in values.items()
+        }
+        return {**values, "sources": sources}
 
 
 # Query parameters whose value is a credential: anything naming a password, secret, token
@@ -242,7 +256,27 @@ def _read_profile(path: Path | None, env: Mapping[str, str]) -> tuple[dict[str, 
                 f"profile file {candidate}: {key} must be {_toml_type(expected)}, "
                 f"not {_toml_type(type(value))}"
             )
+    if "keymap" in data:
+        # `directories.delete = "k"` is a table in TOML, `"directories.delete" = "k"` a key:
+        # both name the binding directories.delete.
+        data["keymap"] = _flatten(data["keymap"])
+    for binding, keys in data.get("keymap", {}).items():
+        if not isinstance(keys, str) or not keys.strip():
+            raise ValidationError(
+                f"profile file {candidate}: keymap.{binding} must be keys in a quoted string "
+                f'such as "ctrl+d" or "d,delete", not {_toml_type(type(keys))}'
+            )
     return data, candidate
+
+
+def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in table.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[prefix + key] = value
+    return flat
 
 
 def _toml_type(kind: type) -> str:

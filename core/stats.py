@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, distinct, func, insert, select
+from sqlalchemy import case, delete, distinct, func, insert, select
 from sqlalchemy.orm import Session
 
 from core.db.models import DirectoryAssets, TrainingSession
@@ -22,6 +22,8 @@ from core.results import DirectoryStats
 from core.store.base import F_DIR, F_PATH, Selector, VectorStore
 
 SCAN_PAGE = 10_000
+RESET = "RESET"  # a session whose vectors a retrain deleted (core.jobs.RESET)
+NEVER = datetime.min.replace(tzinfo=UTC)
 
 
 def vector_counts(store: VectorStore) -> tuple[Counter[str], Counter[str]]:
@@ -72,19 +74,15 @@ def vector_counts_by_scan(
 def _rolled_up(direct: Counter[str]) -> tuple[Counter[str], Counter[str]]:
     """(recursive, direct): each directory's count added to every ancestor's."""
     direct.pop("/", None)
-    recursive: Counter[str] = Counter()
-    for directory, n in direct.items():
-        for ancestor in ancestor_dirs(directory + "/x"):
-            recursive[ancestor] += n
-    return recursive, direct
+    return roll_up(direct), direct
 
 
-def asset_counts(db: Session) -> Counter[str]:
-    """Database assets per directory, at any depth.
+def direct_asset_counts(db: Session) -> Counter[str]:
+    """Database assets per directory their files sit in directly.
 
-    The triggers of revision 0002 keep signed per-directory changes, so the database sums one
-    group per directory instead of reading every asset; Python rolls each up into its
-    ancestors.
+    The triggers of revision 0002 keep signed per-directory changes (the directory with its
+    trailing slash), so the database sums one group per directory instead of reading every
+    asset.
     """
     counts: Counter[str] = Counter()
     rows = db.execute(
@@ -94,9 +92,23 @@ def asset_counts(db: Session) -> Counter[str]:
     )
     for directory, n in rows:
         if n:
-            for d in ancestor_dirs(str(directory) + "x"):
-                counts[d] += n
+            counts[parent_dir(str(directory) + "x")] += n
+    counts.pop("/", None)
     return counts
+
+
+def roll_up(direct: Counter[str]) -> Counter[str]:
+    """Each directory's figure added into it and every ancestor (the root excluded)."""
+    recursive: Counter[str] = Counter()
+    for directory, n in direct.items():
+        for ancestor in ancestor_dirs(directory + "/x"):
+            recursive[ancestor] += n
+    return recursive
+
+
+def asset_counts(db: Session) -> Counter[str]:
+    """Database assets per directory, at any depth."""
+    return roll_up(direct_asset_counts(db))
 
 
 def fold_asset_counts(db: Session, *, slack: int = 1000) -> bool:
@@ -123,23 +135,46 @@ def fold_asset_counts(db: Session, *, slack: int = 1000) -> bool:
 
 
 def session_summary(db: Session) -> tuple[Counter[str], dict[str, datetime]]:
-    """Sessions per directory (counted in every ancestor too) and the latest completion."""
+    """Sessions per directory (counted in every ancestor too), and the latest completion of
+    a session for each session directory itself. Reset sessions are not a completion: a
+    retrain deleted the vectors they embedded."""
     counts: Counter[str] = Counter()
     latest: dict[str, datetime] = {}
+    completed = case((TrainingSession.status == RESET, None), else_=TrainingSession.completed_at)
     rows = db.execute(
         select(
             TrainingSession.directory_path,
             func.count(TrainingSession.id),
-            func.max(TrainingSession.completed_at),
+            func.max(completed),
         ).group_by(TrainingSession.directory_path)
     )
     for directory, n, last in rows:
         cleaned = "/" + "/".join(p for p in str(directory).split("/") if p)
         for d in ancestor_dirs(cleaned.rstrip("/") + "/x"):  # the directory and its ancestors
             counts[d] += n
-            if last is not None and (d not in latest or _aware(last) > latest[d]):
-                latest[d] = _aware(last)
+        if last is not None and cleaned != "/" and _aware(last) > latest.get(cleaned, NEVER):
+            latest[cleaned] = _aware(last)
     return counts, latest
+
+
+def last_trained(names: set[str], sessions_at: dict[str, datetime]) -> dict[str, datetime]:
+    """When each directory was last trained: the latest session that embedded any of its
+    vectors. A session of a directory embeds every file below it (so the time reaches down
+    to every subdirectory) and some of each ancestor's (so it reaches up as well)."""
+    latest: dict[str, datetime] = {}
+
+    def offer(directory: str, when: datetime) -> None:
+        if directory not in latest or when > latest[directory]:
+            latest[directory] = when
+
+    for directory, when in sessions_at.items():
+        for ancestor in ancestor_dirs(directory + "/x"):
+            offer(ancestor, when)
+    for name in names:
+        for ancestor in ancestor_dirs(name + "/x"):
+            if ancestor in sessions_at:
+                offer(name, sessions_at[ancestor])
+    return latest
 
 
 def _aware(value: datetime) -> datetime:
@@ -149,11 +184,22 @@ def _aware(value: datetime) -> datetime:
 def merge(
     recursive: Counter[str],
     direct: Counter[str],
-    assets: Counter[str],
+    direct_assets: Counter[str],
     sessions: Counter[str],
-    latest: dict[str, datetime],
+    sessions_at: dict[str, datetime],
 ) -> list[DirectoryStats]:
-    """One row per directory known to either side, sorted by path."""
+    """One row per directory known to either side, sorted by path.
+
+    Missing vectors and orphan vectors are counted apart: each directory's own files give
+    one or the other (its assets minus its vectors), and each kind is summed into every
+    ancestor on its own, so a parent never shows the difference of its children's gaps.
+    """
+    assets = roll_up(direct_assets)
+    gaps = {d: direct_assets.get(d, 0) - direct.get(d, 0) for d in direct_assets.keys() | direct}
+    missing = roll_up(Counter({d: g for d, g in gaps.items() if g > 0}))
+    orphans = roll_up(Counter({d: -g for d, g in gaps.items() if g < 0}))
+    names = set(recursive) | set(assets) | set(sessions)
+    latest = last_trained(names, sessions_at)
     return [
         DirectoryStats(
             path=name,
@@ -162,8 +208,11 @@ def merge(
             asset_count=assets.get(name, 0),
             session_count=sessions.get(name, 0),
             last_trained_at=latest.get(name),
+            direct_asset_count=direct_assets.get(name, 0),
+            missing_count=missing.get(name, 0),
+            orphan_count=orphans.get(name, 0),
         )
-        for name in sorted(set(recursive) | set(assets) | set(sessions))
+        for name in sorted(names)
     ]
 
 

@@ -25,7 +25,7 @@ from core.db.models import DirectoryAssets, TrainingSession
 from core.results import DirectoryStats
 from core.store.base import VectorStore
 
-FORMAT = 4
+FORMAT = 5
 
 
 def fingerprint(store: VectorStore, db: Session) -> dict[str, Any]:
@@ -71,8 +71,10 @@ class StatsCache:
         if data.get("fingerprint") != fp:
             return None
         return [
-            DirectoryStats(path, vectors, direct, assets, sessions, _time(last))
-            for path, vectors, direct, assets, sessions, last in data["rows"]
+            DirectoryStats(
+                path, vectors, direct, assets, sessions, _time(last), own, missing, orphans
+            )
+            for path, vectors, direct, assets, sessions, last, own, missing, orphans in data["rows"]
         ]
 
     def put(self, fp: dict[str, Any], rows: list[DirectoryStats]) -> None:
@@ -86,6 +88,9 @@ class StatsCache:
                 r.asset_count,
                 r.session_count,
                 r.last_trained_at.isoformat() if r.last_trained_at else None,
+                r.direct_asset_count,
+                r.missing_count,
+                r.orphan_count,
             ]
             for r in rows
         ]

@@ -24,6 +24,16 @@ DELETION_TYPES = {
     TargetKind.ORPHANS: "ORPHAN",
     TargetKind.ALL: "FULL_RESET",
 }
+# A retrain's delete of its directories' vectors; its row also records the embedding's end.
+RETRAIN = "RETRAIN"
+# Every deletion_type the audit log holds, for filters and their validation.
+AUDIT_TYPES = (
+    *DELETION_TYPES.values(),
+    RETRAIN,
+    "SESSION_RECORD",
+    "RESTORE",
+    "BACKUP_PRUNE",
+)
 
 
 @dataclass(frozen=True)
@@ -32,9 +42,21 @@ class Target:
 
     kind: TargetKind
     value: str = ""
+    more: tuple[str, ...] = ()  # further directories of one directory delete
 
     def __str__(self) -> str:
+        if self.more:
+            return f"directories {'; '.join(self.directories)}"
         return f"{self.kind.value} {self.value}".strip()
+
+    @property
+    def directories(self) -> tuple[str, ...]:
+        return (self.value, *self.more)
+
+    @classmethod
+    def of_directories(cls, paths: list[str] | tuple[str, ...]) -> Target:
+        """One delete of several directories (at least one)."""
+        return cls(TargetKind.DIRECTORY, paths[0], tuple(paths[1:]))
 
     @classmethod
     def parse(cls, kind: str, value: str = "") -> Target:

@@ -12,6 +12,8 @@ import re
 from core.errors import ValidationError
 
 MAX_REASON = 2000  # characters; a paragraph, not a file
+# A delete that takes this share of the collection (or more) is confirmed like a reset.
+NEARLY_ALL = 0.9
 # Control characters except tab and newline: C0, DEL and C1.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
@@ -31,3 +33,9 @@ def check_reason(reason: str | None) -> str | None:
             "use plain text (tabs and new lines are fine)"
         )
     return reason
+
+
+def takes_nearly_all(count: int, total: int | None) -> bool:
+    """Whether deleting `count` of the collection's `total` vectors empties it, or nearly:
+    such a delete needs the typed confirmation of a reset, whatever its target."""
+    return bool(total) and count > 0 and count >= NEARLY_ALL * (total or 0)

@@ -13,7 +13,7 @@ from click.testing import Result
 
 from core.db.models import VectorDeletionLog
 from core.service import VectorService
-from core.settings import Settings
+from core.settings import RESET_PHRASE, Settings
 from core.targets import Target, TargetKind
 from tests.builders import index_assets
 from tests.commands import Run, audit_entry, doc, paused_at
@@ -28,7 +28,11 @@ LIBRARY = [f"/lib/{d}/{i}.jpg" for d in ("a", "b", "c") for i in range(3)]
 def three_deletes(service: VectorService) -> list[int]:
     """Three directory deletes, each with its archive; the CLI then opens the deployment."""
     index_assets(service, LIBRARY)
-    ids = [service.delete(Target(DIR, f"/lib/{d}"), reason=d).log_id or 0 for d in ("a", "b", "c")]
+    # The last takes what is left of the collection: confirmed with the reset phrase.
+    ids = [
+        service.delete(Target(DIR, f"/lib/{d}"), reason=d, confirm=RESET_PHRASE).log_id or 0
+        for d in ("a", "b", "c")
+    ]
     service.close()
     return ids
 
@@ -127,7 +131,7 @@ def test_kill_9_during_a_prune_is_settled_to_the_archives_really_removed(
 ) -> None:
     service = VectorService(deployment)
     for d in ("keep", "go/a", "go/b"):
-        service.delete(Target(DIR, f"/lib/{d}"), reason="t")
+        service.delete(Target(DIR, f"/lib/{d}"), reason="t", confirm=RESET_PHRASE)
     service.close()
     paused = paused_at(
         deployment,

@@ -24,6 +24,9 @@ def test_stats_json_lists_directories(run: Run, populated: dict[str, int]) -> No
         "asset_count": 2,
         "session_count": 1,
         "last_trained_at": "2024-06-01T00:00:00+00:00",
+        "direct_asset_count": 2,
+        "missing_count": 0,
+        "orphan_count": 0,
     }
     assert rows["/photos"]["vector_count"] == 3
 
@@ -85,11 +88,27 @@ def test_bad_input_exits_2_and_changes_nothing(run: Run, populated: dict[str, in
     assert doc(run("audit", "--json")) == []
 
 
-def test_delete_nothing_matching_exits_0_without_audit(run: Run, populated: dict[str, int]) -> None:
+def test_delete_of_a_directory_that_does_not_exist_exits_2_without_audit(
+    run: Run, populated: dict[str, int]
+) -> None:
     result = run("delete", "dir", "/nowhere", "--json")
+    assert result.exit_code == 2
+    assert "directory /nowhere holds no vectors and no assets" in doc(result)["error"]
+    assert doc(run("audit", "--json")) == []
+
+
+def test_delete_of_a_directory_without_vectors_exits_0_without_audit(
+    run: Run, settings: Settings, populated: dict[str, int]
+) -> None:
+    from tests.builders import add_assets
+
+    service = VectorService(settings)
+    add_assets(service, ["/inbox/new.jpg"])  # scanned, never embedded
+    service.close()
+    result = run("delete", "dir", "/inbox", "--json")
     assert result.exit_code == 0
     assert doc(result) == {
-        "target": "directory /nowhere",
+        "target": "directory /inbox",
         "deleted_count": 0,
         "log_id": None,
         "backup": None,

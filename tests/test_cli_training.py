@@ -98,3 +98,67 @@ def test_demo_builds_its_own_embedded_deployment(tmp_path: Path, monkeypatch) ->
     again = body(CliRunner().invoke(cli, args))
     assert again["created"] is False
     assert (tmp_path / "d" / "vectorctl.sqlite3").exists()
+
+
+def _stop_after_the_first_batch(monkeypatch: pytest.MonkeyPatch) -> None:
+    """SIGTERM to this process once the first batch is recorded, as a service manager
+    sends it: the command's handler asks the worker to stop after its batch."""
+    import os
+    import signal
+
+    from core import jobs
+
+    report = jobs._Worker._report
+    sent: list[bool] = []
+
+    def then_stop(self: jobs._Worker) -> None:
+        report(self)
+        if not sent:
+            sent.append(True)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(jobs._Worker, "_report", then_stop)
+
+
+def test_a_stopped_retrain_wait_exits_1_and_says_what_is_left(
+    run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "lib"
+    make_images(root, [f"2024/{i:02d}.jpg" for i in range(40)])
+    body(run("scan", str(root / "2024"), "--json"))
+    body(run("worker", "--json"))
+    _stop_after_the_first_batch(monkeypatch)
+
+    result = run(
+        "retrain", str(root / "2024"), "--yes", "--confirm", "DELETE ALL VECTORS", "--wait"
+    )
+
+    assert result.exit_code == 1
+    assert "stopped before the end: 8 jobs of session 2 are still queued" in result.stderr
+    assert "vectorctl worker" in result.stderr
+
+
+def test_a_worker_without_a_terminal_prints_progress_lines(run, tmp_path: Path) -> None:
+    make_images(tmp_path / "lib", ["a.jpg", "b.jpg"])
+    body(run("scan", str(tmp_path / "lib"), "--json"))
+    result = run("worker")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert "worker started" in lines[0]
+    assert any(" embedding: 2/2" in line for line in lines)
+    assert lines[-1].startswith("embedded 2, failed 0")
+
+
+def test_a_following_worker_with_json_prints_ndjson_until_stopped(
+    run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_images(tmp_path / "lib", ["a.jpg", "b.jpg"])
+    body(run("scan", str(tmp_path / "lib"), "--json"))
+    _stop_after_the_first_batch(monkeypatch)
+    result = run("worker", "--follow", "--json")
+    assert result.exit_code == 0, result.output
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    assert events[0]["event"] == "started"
+    assert any(e["event"] == "progress" and e["phase"] == "embedding" for e in events)
+    assert events[-1]["event"] == "result" and events[-1]["embedded"] == 2
+    assert all("time" in e for e in events)

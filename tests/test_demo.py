@@ -55,9 +55,21 @@ def test_demo_builds_a_library_with_a_history_and_is_safe_to_rerun(
 
     again = build_demo(service, per_event=6, embedder=embedder)
 
-    assert not again.created and again.deletions == 0 and again.embedded == 0
-    assert (again.images, again.orphan_vectors, again.missing_vectors) == (
+    # A second run changes nothing and reports the library as it is, not zeros.
+    assert not again.created and again.embedded == 0
+    assert (
+        again.images,
+        again.vectors,
+        again.failed,
+        again.deletions,
+        again.orphan_vectors,
+        again.missing_vectors,
+    ) == (
         built.images,
+        built.vectors,
+        built.failed,
+        built.deletions,
         built.orphan_vectors,
         built.missing_vectors,
     )
+    assert again.vectors == 9 * 6 - 6 - 1  # every image but snow and one asset (orphans too)

@@ -49,3 +49,23 @@ def test_cli_exits_2_on_a_bad_profile(tmp_path: Path, content: bytes) -> None:
     assert result.exit_code == 2, result.output
     assert str(profile) in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_a_profiles_keymap_names_bindings_with_or_without_quotes(tmp_path: Path) -> None:
+    profile = tmp_path / "profile.toml"
+    profile.write_text(
+        '[keymap]\n"directories.delete" = "ctrl+d"\napp.quit = "ctrl+q"\n', encoding="utf-8"
+    )
+    settings = load_settings({}, env={}, profile=profile)
+    assert dict(settings.keymap) == {"directories.delete": "ctrl+d", "app.quit": "ctrl+q"}
+
+
+def test_a_keymap_entry_that_is_not_keys_is_refused(tmp_path: Path) -> None:
+    profile = tmp_path / "profile.toml"
+    profile.write_text("[keymap]\napp.quit = 5\n", encoding="utf-8")
+    with pytest.raises(ValidationError) as caught:
+        load_settings({}, env={}, profile=profile)
+    assert str(caught.value) == (
+        f"profile file {profile}: keymap.app.quit must be keys in a quoted string such as "
+        '"ctrl+d" or "d,delete", not a whole number'
+    )

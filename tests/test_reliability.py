@@ -30,7 +30,7 @@ from core.db.models import VectorDeletionLog
 from core.errors import AuditDeferred, OperationFailed, SelectionChanged, ValidationError
 from core.liveness import ProcessIdentity
 from core.service import VectorService
-from core.settings import Settings, with_overrides
+from core.settings import RESET_PHRASE, Settings, with_overrides
 from core.store.base import Record
 from core.targets import Target, TargetKind
 from tests.builders import index_assets, tool_payload, vector_for
@@ -82,7 +82,7 @@ def test_restore_refuses_archive_of_another_collection(
     other.store.upsert(
         [Record(i, tool_payload(i, f"/lib/go/{i}.jpg"), vector_for(f"o{i}")) for i in (4, 5)]
     )
-    deleted = other.delete(Target(DIR, "/lib/go"), reason="t")
+    deleted = other.delete(Target(DIR, "/lib/go"), reason="t", confirm=RESET_PHRASE)
     other.close()
 
     with pytest.raises(ValidationError, match=r"collection 'other'.*--collection other"):
@@ -97,7 +97,7 @@ def test_restore_refuses_archive_of_another_collection(
 def test_restore_refuses_an_archive_written_for_another_entry(service: VectorService) -> None:
     index_assets(service, LIBRARY)
     first = service.delete(Target(DIR, "/lib/go"), reason="t")
-    second = service.delete(Target(DIR, "/lib/keep"), reason="t")
+    second = service.delete(Target(DIR, "/lib/keep"), reason="t", confirm=RESET_PHRASE)
     with service.db.begin() as db:
         db.get_one(VectorDeletionLog, second.log_id).backup_location = first.backup
 
@@ -442,7 +442,7 @@ def test_a_full_disk_refuses_the_delete_and_leaves_no_partial_archive(
     filler = _fill(small_disk, leave=4096)
 
     with pytest.raises(OperationFailed, match="No space left on device"):
-        service.delete(Target(DIR, "/lib/go"), reason="t")
+        service.delete(Target(DIR, "/lib/go"), reason="t", confirm=RESET_PHRASE)
 
     assert points(service) == before
     assert not list(service.backup_dir.glob("*.partial"))
@@ -450,7 +450,8 @@ def test_a_full_disk_refuses_the_delete_and_leaves_no_partial_archive(
     assert (entry.status, entry.vector_count, entry.backup) == ("failed", 0, None)
 
     filler.unlink()
-    assert service.delete(Target(DIR, "/lib/go"), reason="t").deleted_count == 150
+    deleted = service.delete(Target(DIR, "/lib/go"), reason="t", confirm=RESET_PHRASE)
+    assert deleted.deleted_count == 150
     service.close()
 
 

@@ -24,7 +24,7 @@ from core.jobs import CANCELLED, COMPLETED, PENDING, RESET, run_worker
 from core.progress import ProgressEvent
 from core.retrain import retrain
 from core.service import VectorService
-from core.settings import Settings, with_overrides
+from core.settings import RESET_PHRASE, Settings, with_overrides
 from core.store.base import Selector
 from tests.tiny_clip import TINY_MODEL, make_images, register_tiny_model, tiny_settings
 
@@ -102,8 +102,18 @@ def test_retrain_replaces_vectors_resets_sessions_and_writes_evidence(
         ).all()
         [log] = db.scalars(select(VectorDeletionLog)).all()
     assert dict(evidence) == {old.id: 7, untouched.id: 2, new.id: 7}
-    assert result.log_ids == [log.id] and log.deletion_type == "DIRECTORY"
+    assert result.log_ids == [log.id] and log.deletion_type == "RETRAIN"
     assert log.vector_count == 7 and log.status == "completed" and log.backup_location
+    # The row records the embedding phase too, not only the delete.
+    assert log.metadata_["embedding"] == {
+        "state": "embedded",
+        "session_ids": [new.id],
+        "queued": 7,
+        "sessions_reset": 1,
+        "embedded": 7,
+        "failed": 0,
+        "remaining": 0,
+    }
 
 
 def test_retrain_without_wait_queues_jobs_that_a_worker_runs(
@@ -121,10 +131,20 @@ def test_retrain_without_wait_queues_jobs_that_a_worker_runs(
 def test_retrain_several_directories_in_one_go(
     service: VectorService, embedder: Embedder, library: dict[str, str]
 ) -> None:
-    result = retrain(service, [library["2024"], library["old"]], wait=True, embedder=embedder)
+    result = retrain(
+        service,
+        [library["2024"], library["old"]],
+        wait=True,
+        embedder=embedder,
+        confirm=RESET_PHRASE,  # the two hold every vector of the collection
+    )
 
     assert (result.deleted_count, result.sessions_reset, result.queued) == (9, 2, 9)
-    assert result.embedded == 9 and len(result.session_ids) == 2 and len(result.log_ids) == 2
+    # One audited operation for both directories, one session each.
+    assert result.embedded == 9 and len(result.session_ids) == 2 and len(result.log_ids) == 1
+    [entry] = service.audit_log()
+    assert (entry.deletion_type, entry.vector_count) == ("RETRAIN", 9)
+    assert entry.deletion_target == f"{library['2024']}; {library['old']}"
     assert result.session_id == result.session_ids[0]
     assert service.store.count() == 9
 
@@ -148,7 +168,7 @@ def test_cancel_during_embedding_leaves_jobs_queued(
         cancel=stop,
     )
 
-    assert result.cancelled and result.embedded == 2
+    assert result.cancelled and result.embedded == 2 and result.remaining == 5
     with service.db() as db:
         statuses = db.scalars(
             select(TrainingJob.status).where(TrainingJob.session_id == result.session_id)

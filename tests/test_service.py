@@ -23,7 +23,7 @@ from core.errors import (
 )
 from core.progress import ProgressEvent
 from core.service import VectorService
-from core.settings import Settings, with_overrides
+from core.settings import RESET_PHRASE, Settings, with_overrides
 from core.store.base import Record
 from core.targets import Target, TargetKind
 from tests.builders import (
@@ -149,7 +149,8 @@ def test_delete_dir_keeps_sibling_with_same_prefix(service: VectorService) -> No
 def test_delete_dir_matches_legacy_points_without_ancestor_payload(service: VectorService) -> None:
     index_assets(service, ["/old/2019/a.jpg", "/old/2019-b/b.jpg", "/old/x.jpg"], legacy=True)
     assert service.preview(Target(DIR, "/old/2019")).count == 1
-    assert service.delete(Target(DIR, "/old"), backup=False).deleted_count == 3
+    deleted = service.delete(Target(DIR, "/old"), backup=False, confirm=RESET_PHRASE)
+    assert deleted.deleted_count == 3
     assert service.store.count() == 0
 
 
@@ -160,11 +161,24 @@ def test_delete_dir_with_unicode_and_spaces(service: VectorService) -> None:
     assert {r.payload["path"] for r in all_points(service).values()} == {"/fotos/été 2024x/b.jpg"}
 
 
-def test_delete_prefix_matching_nothing_reports_zero_and_writes_no_audit(
+def test_delete_of_a_directory_known_to_neither_side_is_refused_as_not_found(
     service: VectorService,
 ) -> None:
     index_assets(service, LIBRARY)
-    result = service.delete(Target(DIR, "/nowhere"))
+    with pytest.raises(NotFoundError, match="directory /nowhere holds no vectors and no assets"):
+        service.delete(Target(DIR, "/nowhere"))
+    assert audit_rows(service) == 0
+    assert service.store.count() == 5
+
+
+def test_delete_of_a_directory_without_vectors_reports_zero_and_writes_no_audit(
+    service: VectorService,
+) -> None:
+    from tests.builders import add_assets
+
+    index_assets(service, LIBRARY)
+    add_assets(service, ["/inbox/new.jpg"])
+    result = service.delete(Target(DIR, "/inbox"))
     assert (result.deleted_count, result.log_id) == (0, None)
     assert audit_rows(service) == 0
     assert service.store.count() == 5
@@ -190,7 +204,7 @@ def test_delete_without_backup_records_none(service: VectorService) -> None:
 def test_progress_reports_backup_and_deletion(service: VectorService) -> None:
     index_assets(service, LIBRARY)
     events: list[ProgressEvent] = []
-    service.delete(Target(DIR, "/photos"), progress=events.append)
+    service.delete(Target(DIR, "/photos"), progress=events.append, confirm=RESET_PHRASE)
     phases = [e.phase for e in events]
     assert "backup" in phases and "deleting" in phases
     assert events[-1].done == events[-1].total == 5
@@ -367,7 +381,11 @@ def test_cancel_stops_between_batches_and_is_recorded(service: VectorService, mo
 
     with pytest.raises(Cancelled):
         service.delete(
-            Target(DIR, "/big"), backup=False, progress=stop_after_first_batch, cancel=cancel
+            Target(DIR, "/big"),
+            backup=False,
+            confirm=RESET_PHRASE,
+            progress=stop_after_first_batch,
+            cancel=cancel,
         )
     assert service.store.count() == 5
     entry = service.audit_log()[0]
@@ -393,7 +411,7 @@ def test_store_failure_mid_delete_leaves_partial_audit_row(
 
     monkeypatch.setattr(service.store, "delete_ids", flaky)
     with pytest.raises(OperationFailed, match="partial after 2 of 6"):
-        service.delete(Target(DIR, "/big"))
+        service.delete(Target(DIR, "/big"), confirm=RESET_PHRASE)
     entry = service.audit_log()[0]
     assert (entry.status, entry.vector_count) == ("partial", 2)
     assert "store went away" in entry.error

@@ -280,7 +280,10 @@ def test_sigterm_finishes_the_batch_hands_back_the_rest_and_exits_0_when_followi
     assert time.monotonic() - signalled < 10
     assert proc.returncode == 0, err
     assert "SIGTERM" in err and "Traceback" not in err
-    summary = json.loads(out)
+    # A following worker with --json writes NDJSON: what it did is the last line.
+    events = [json.loads(line) for line in out.splitlines()]
+    summary = events[-1]
+    assert events[0]["event"] == "started" and summary["event"] == "result"
     assert summary["cancelled"] is True
     assert (summary["embedded"], summary["released"], summary["held_by_others"]) == (3, 3, 0)
     embedded = {j.id for j in held[:3]}  # the read-ahead batch is held[3:]

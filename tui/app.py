@@ -9,20 +9,26 @@ keeps browsing while it runs and every screen reloads when it ends.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
+import logging
 import signal
 import threading
 import time
 from collections.abc import Callable, Iterable
 from contextlib import suppress
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import partial
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
+from rich.text import Text
 from textual.app import App, CSSPathType, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.dom import DOMNode
 from textual.message import Message
+from textual.notifications import SeverityLevel
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.worker import get_current_worker
@@ -31,10 +37,15 @@ from core.drift import DriftReport
 from core.errors import Cancelled, VectorctlError
 from core.health import HealthReport
 from core.progress import ProgressCallback, ProgressEvent
-from core.results import Info
+from core.results import Info, Preview
 from core.service import VectorService
 from core.settings import Settings, with_overrides
+from core.targets import Target
+from tui import log_setup
+from tui.modals.confirm_delete import ConfirmDeleteModal, DeleteRequest
+from tui.modals.delete_by_id import DeleteByIdModal
 from tui.modals.help import HelpModal
+from tui.modals.messages import MessagesModal, ShownMessage
 from tui.modals.retrain import RetrainModal, RetrainRequest
 from tui.screens.audit import AuditScreen
 from tui.screens.collections import CollectionsScreen
@@ -46,7 +57,11 @@ from tui.screens.orphans import OrphansScreen
 from tui.screens.sessions import SessionsScreen
 from tui.screens.snapshots import SnapshotsScreen
 
+if TYPE_CHECKING:
+    from core.jobs import WorkerResult
+
 T = TypeVar("T")
+log = logging.getLogger("vectorctl")
 STYLES = Path(__file__).resolve().parent.parent / "styles"
 CLOSE_WAIT_SECONDS = 60
 PROGRESS_INTERVAL = 0.1  # seconds between progress repaints; more is noise over SSH
@@ -113,20 +128,23 @@ class VectorctlApp(App[None]):
         (0, "-narrow"),
         (110, "-wide"),
     ]
+    # Ids name the bindings in a profile's [keymap] table. The screen keys 1-9 show in the
+    # footer as one "1-9 Screens" item (`PriorityFooter`).
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("1", "switch_mode('directories')", "Dirs"),
-        Binding("2", "switch_mode('sessions')", "Sessions"),
-        Binding("3", "switch_mode('audit')", "Audit"),
-        Binding("4", "switch_mode('orphans')", "Orphans"),
-        Binding("5", "switch_mode('danger')", "Danger"),
-        Binding("6", "switch_mode('drift')", "Drift", show=False),
-        Binding("7", "switch_mode('collections')", "Collections", show=False),
-        Binding("8", "switch_mode('health')", "Health", show=False),
-        Binding("9", "switch_mode('snapshots')", "Snapshots", show=False),
-        Binding("x", "cancel_job", "Cancel job"),
-        Binding("O", "optimize_store", "Optimize", show=False),
-        Binding("question_mark,f1", "help", "Help", key_display="?"),
-        Binding("q", "quit", "Quit"),
+        Binding("x", "cancel_job", "Cancel job", id="app.cancel_job"),
+        Binding("question_mark,f1", "help", "Help", key_display="?", id="app.help"),
+        Binding("q", "quit", "Quit", id="app.quit"),
+        Binding("m", "messages", "Messages", id="app.messages"),
+        Binding("1", "switch_mode('directories')", "Directories", show=False, id="app.screen_1"),
+        Binding("2", "switch_mode('sessions')", "Sessions", show=False, id="app.screen_2"),
+        Binding("3", "switch_mode('audit')", "Audit log", show=False, id="app.screen_3"),
+        Binding("4", "switch_mode('orphans')", "Orphans", show=False, id="app.screen_4"),
+        Binding("5", "switch_mode('danger')", "Danger zone", show=False, id="app.screen_5"),
+        Binding("6", "switch_mode('drift')", "Drift", show=False, id="app.screen_6"),
+        Binding("7", "switch_mode('collections')", "Collections", show=False, id="app.screen_7"),
+        Binding("8", "switch_mode('health')", "Health", show=False, id="app.screen_8"),
+        Binding("9", "switch_mode('snapshots')", "Snapshots", show=False, id="app.screen_9"),
+        Binding("O", "optimize_store", "Optimize", show=False, id="app.optimize_store"),
     ]
     # Actions the palette offers on every screen: (title, help, action).
     GLOBAL_COMMANDS: ClassVar[list[tuple[str, str, str]]] = [
@@ -146,6 +164,7 @@ class VectorctlApp(App[None]):
             "optimize_store",
         ),
         ("Help", "Keys of this screen and of the app", "help"),
+        ("Messages", "Every message shown since start, errors included", "messages"),
     ]
 
     # True until the store and the database are open: the header says so (a store due for
@@ -161,11 +180,18 @@ class VectorctlApp(App[None]):
     data_version: reactive[int] = reactive(0)
     health: reactive[HealthReport | None] = reactive(None)
 
-    def __init__(self, service: VectorService) -> None:
+    def __init__(self, service: VectorService, state_file: Path | None = None) -> None:
         super().__init__()
         self.service = service
         self.service_lock = threading.Lock()
         self._opened = threading.Event()  # service calls wait for it: the open goes first
+        # What the toasts said, kept for the messages screen (m) after they are gone.
+        self.messages: list[ShownMessage] = []
+        # Where the chosen theme is remembered between runs (None: not remembered).
+        self.state_file = state_file
+        # The library's root directory, once the tree has loaded: tables and dialogs show
+        # paths relative to it.
+        self.library_root: str | None = None
         service.on_notice = self._service_notice
 
     def _service_notice(self, message: str) -> None:
@@ -190,7 +216,71 @@ class VectorctlApp(App[None]):
     def read_only(self) -> bool:
         return self.service.settings.read_only
 
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """A toast, kept for the messages screen and written to the log file as well."""
+        plain = message
+        if markup:
+            with contextlib.suppress(Exception):  # Textual reports bad markup itself
+                plain = Text.from_markup(message).plain
+        self.messages.append(ShownMessage(datetime.now(), severity, title, plain))
+        level = {"error": logging.ERROR, "warning": logging.WARNING}.get(severity, logging.INFO)
+        log.log(level, "console: %s%s", f"{title}: " if title else "", plain)
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+
+    def action_messages(self) -> None:
+        if not isinstance(self.screen, MessagesModal):
+            path = log_setup.log_file(self.service.settings.data_dir)
+            self.push_screen(MessagesModal(self.messages, str(path) if path.exists() else None))
+
+    def _remember_theme(self, theme: str) -> None:
+        if self.state_file is None:
+            return
+        with contextlib.suppress(OSError):
+            self.state_file.parent.mkdir(parents=True, exist_ok=True)
+            self.state_file.write_text(json.dumps({"theme": theme}))
+
+    def _remembered_theme(self) -> str | None:
+        if self.state_file is None:
+            return None
+        try:
+            theme = json.loads(self.state_file.read_text()).get("theme")
+        except (OSError, ValueError, AttributeError):
+            return None
+        return theme if isinstance(theme, str) and theme in self.available_themes else None
+
+    def _apply_keymap(self) -> None:
+        """The profile's [keymap]: binding ids mapped to keys. An id no binding has is
+        said at once (a typo would otherwise leave the old key silently)."""
+        keymap = dict(self.service.settings.keymap)
+        if not keymap:
+            return
+        known = binding_ids()
+        unknown = sorted(set(keymap) - known)
+        if unknown:
+            self.notify(
+                f"profile keymap: no key is named {', '.join(unknown)} (the help, ?, "
+                "lists the names)",
+                title="Keymap",
+                severity="warning",
+                timeout=20,
+                markup=False,
+            )
+        self.set_keymap({k: v for k, v in keymap.items() if k in known})
+
     def on_mount(self) -> None:
+        theme = self._remembered_theme()
+        if theme is not None:
+            self.theme = theme
+        self.theme_changed_signal.subscribe(self, lambda t: self._remember_theme(t.name))
+        self._apply_keymap()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGHUP):
             if signal.getsignal(signum) is not signal.SIG_IGN:  # nohup keeps SIGHUP ignored
@@ -278,7 +368,29 @@ class VectorctlApp(App[None]):
         else:
             outcome = partial(done, result)
         if not worker.is_cancelled:
-            self.call_from_thread(outcome)
+            try:
+                self.call_from_thread(outcome)
+            except Exception as exc:  # a bug in showing the result: say so, never silently
+                self.call_from_thread(self.notify_error, f"internal error: {error_text(exc)}")
+
+    def load_for_action(
+        self,
+        owner: DOMNode,
+        group: str,
+        work: Callable[[VectorService], T],
+        done: Callable[[T], None],
+    ) -> None:
+        """A read an operator's key asked for (a preview before a dialog). While a job holds
+        the service it is refused at once: waiting would open the dialog whenever the job
+        ends, long after the key was pressed and forgotten."""
+        if self.job is not None:
+            self.notify(
+                f"{self.job.title} is running: wait for it to end, or cancel it (x)",
+                severity="warning",
+                markup=False,
+            )
+            return
+        self.load(owner, group, work, done)
 
     def notify_error(self, message: str) -> None:
         self.notify(message, title="Error", severity="error", timeout=10, markup=False)
@@ -370,18 +482,120 @@ class VectorctlApp(App[None]):
         self.data_version += 1
         self.reload_info()
 
-    def open_retrain(self, directory: str, vectors: int) -> None:
-        """Ask for category, reason and confirmation; then run the retrain as a job."""
+    def open_retrain(
+        self, directories: list[str], on_start: Callable[[], None] | None = None
+    ) -> None:
+        """Count what the directories hold now and ask for category, reason and
+        confirmation; then run the retrain as a job."""
 
-        def ask(categories: list[tuple[int, str]]) -> None:
-            modal = RetrainModal(directory, vectors, categories, self.model_label)
-            self.push_screen(modal, self._retrain_chosen)
+        def fetch(service: VectorService) -> tuple[list[str], Preview, list[tuple[int, str]]]:
+            from core.retrain import check_directories
 
-        self.load(self, "retrain", lambda s: s.categories(), ask)
+            checked = check_directories(service, directories)
+            preview = service.preview(Target.of_directories(checked), sample_size=1)
+            return checked, preview, service.categories()
 
-    def _retrain_chosen(self, request: RetrainRequest | None) -> None:
-        if request is not None:
-            request.start(self)
+        def ask(found: tuple[list[str], Preview, list[tuple[int, str]]]) -> None:
+            checked, preview, categories = found
+            modal = RetrainModal(checked, preview, categories, self.model_label, self.library_root)
+
+            def chosen(request: RetrainRequest | None) -> None:
+                if request is not None and request.start(self) and on_start is not None:
+                    on_start()
+
+            self.push_screen(modal, chosen)
+
+        self.load_for_action(self, "retrain", fetch, ask)
+
+    def run_queued_jobs(self, session_ids: list[int]) -> bool:
+        """Embed the sessions' pending jobs here, as a job (`vectorctl worker` does the same
+        in a process of its own, which an embedded store does not allow beside the console)."""
+
+        def work(
+            service: VectorService, progress: ProgressCallback, cancel: threading.Event
+        ) -> WorkerResult:
+            from core.jobs import run_worker  # loads the embedding code only when needed
+
+            settings = service.settings
+            progress(
+                ProgressEvent(
+                    "loading model", 0, None, f"{settings.clip_model} {settings.clip_pretrained}"
+                )
+            )
+            return run_worker(
+                settings,
+                db=service.db,
+                store=service.store,
+                session_ids=session_ids,
+                progress=progress,
+                cancel=cancel,
+            )
+
+        def summary(result: WorkerResult) -> str:
+            which = ", ".join(str(i) for i in session_ids)
+            if not (result.embedded or result.failed or result.cancelled):
+                text = f"session {which} has no queued job to run"
+            else:
+                text = f"session {which}: embedded {result.embedded:,}, failed {result.failed:,}"
+            if result.cancelled:
+                text += " (stopped: w runs the rest)"
+            if result.held_by_others:
+                text += f"; {result.held_by_others:,} jobs are held by other workers"
+            return text
+
+        return self.start_job(f"run jobs of session {session_ids[0]}", work, summary)
+
+    def open_delete_by_id(self) -> None:
+        """Name an asset or a category, see what goes, confirm: as `vectorctl delete`."""
+
+        def chosen(target: Target | None) -> None:
+            if target is not None:
+                self.load_for_action(self, "preview", lambda s: s.preview(target), confirm)
+
+        def confirm(preview: Preview) -> None:
+            target = preview.target
+            label = f"{target.kind.value} {target.value}"
+
+            def confirmed(request: DeleteRequest | None) -> None:
+                if request is None:
+                    return
+                self.start_job(
+                    f"delete {label}",
+                    lambda s, progress, cancel: s.delete(
+                        target,
+                        reason=request.reason,
+                        backup=request.backup,
+                        expect=preview.count,
+                        confirm=request.phrase,
+                        progress=progress,
+                        cancel=cancel,
+                    ),
+                    lambda result: (
+                        f"deleted {result.deleted_count:,} vectors of {label}"
+                        + (f" (audit {result.log_id})" if result.log_id else "")
+                    ),
+                )
+
+            self.push_screen(
+                ConfirmDeleteModal("Delete vectors", label, preview, root=self.library_root),
+                confirmed,
+            )
+
+        self.load_for_action(
+            self,
+            "categories",
+            lambda s: s.categories(),
+            lambda categories: self.push_screen(DeleteByIdModal(categories), chosen),
+        )
+
+    def watch_job(self, old: RunningJob | None, new: RunningJob | None) -> None:
+        if (old is None) != (new is None):  # x Cancel job shows in the footer while one runs
+            self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "cancel_job":
+            return self.job is not None
+        return True
 
     def action_cancel_job(self) -> None:
         if self.job is None:
@@ -474,15 +688,37 @@ class VectorctlApp(App[None]):
             if not (action == "optimize_store" and self.read_only):
                 yield SystemCommand(title, help_text, partial(self.run_action, action))
         for title, help_text, action in getattr(screen, "PALETTE_ACTIONS", []):
-            if screen.check_action(action.split("(")[0], ()) is not False:
+            if screen.check_action(action.split("(")[0], ()):  # None: refused (read-only)
                 yield SystemCommand(title, help_text, partial(screen.run_action, action))
+
+
+def binding_ids() -> set[str]:
+    """Every binding id of the console (what a profile's [keymap] can name)."""
+    from tui.modals.confirm import ConfirmModal
+    from tui.widgets.directory_tree import DirectoryTree
+
+    classes: list[type[Any]] = [VectorctlApp, DirectoryTree, ConfirmModal]
+    classes += [screen for screen in VectorctlApp.MODES.values() if isinstance(screen, type)]
+    return {
+        binding.id
+        for cls in classes
+        for binding in getattr(cls, "BINDINGS", [])
+        if isinstance(binding, Binding) and binding.id
+    }
+
+
+def state_file() -> Path:
+    """Where the console remembers the operator's choices (the theme) between runs."""
+    import platformdirs
+
+    return Path(platformdirs.user_state_dir("vectorctl")) / "console.json"
 
 
 def run_app(settings: Settings) -> int:
     """Open the console on a deployment; the CLI calls this when no sub-command is given.
     Returns the exit status (128 + the signal's number when a signal stopped it)."""
     service = VectorService(settings)
-    app = VectorctlApp(service)
+    app = VectorctlApp(service, state_file=state_file())
     try:
         app.run()
         return app.return_code or 0

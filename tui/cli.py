@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import functools
 import os
+import shlex
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -32,11 +33,39 @@ from core.errors import (
 )
 from core.service import VectorService
 from core.settings import RESET_PHRASE, load_settings, with_overrides
-from core.targets import Target, TargetKind, parse_id
-from tui.output import emit_json, error_line, notice_line, progress_bars, stderr, stdout
+from core.targets import AUDIT_TYPES, Target, TargetKind, parse_id
+from core.validation import takes_nearly_all
+from tui import completion, log_setup
+from tui.global_options import GlobalOptionsGroup
+from tui.output import (
+    ProgressLines,
+    Verbosity,
+    emit_json,
+    error_line,
+    notice_line,
+    progress_bars,
+    stderr,
+    stdout,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 TARGET_KINDS = click.Choice(["dir", "asset", "session", "category"])
+JOB_STATUSES = ["PENDING", "RUNNING", "COMPLETED", "FAILED", "CANCELLED"]
+AUDIT_STATUSES = ["completed", "started", "interrupted", "failed", "partial", "cancelled"]
+
+
+class AnyCase(click.Choice[str]):
+    """Choices taken in any case but shown as the tables spell them (DIRECTORY, PENDING,
+    completed): click would show them folded to lower case in the help and the error."""
+
+    def __init__(self, choices: Sequence[str]) -> None:
+        super().__init__(choices, case_sensitive=False)
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context) -> str:
+        return "[" + "|".join(self.choices) + "]"
+
+    def get_invalid_choice_message(self, value: Any, ctx: click.Context | None) -> str:
+        return f"{value!r} is not one of {', '.join(self.choices)} (any case)."
 
 
 class PlainId(click.ParamType):
@@ -60,22 +89,29 @@ class PlainId(click.ParamType):
 class State:
     """What the global options resolved to; the service is opened on first use."""
 
-    def __init__(self, overrides: dict[str, Any], profile: Path | None):
+    def __init__(
+        self, overrides: dict[str, Any], profile: Path | None, verbose: int = 0, quiet: bool = False
+    ):
         self.overrides = overrides
         self.profile = profile
+        self.verbose, self.quiet = verbose, quiet
+        Verbosity.quiet = quiet
         self._service: VectorService | None = None
 
     @property
     def service(self) -> VectorService:
         if self._service is None:
-            self._service = VectorService(
-                load_settings(self.overrides, profile=self.profile), on_notice=notice_line
-            )
+            settings = load_settings(self.overrides, profile=self.profile)
+            log_setup.configure(settings.data_dir, verbose=self.verbose)
+            self._service = VectorService(settings, on_notice=notice_line)
         return self._service
 
     def close(self) -> None:
         if self._service is not None:
             self._service.close()
+        # The log's handlers go with the command (in a test's process, or any caller that
+        # runs several commands, stderr is not the same stream next time).
+        log_setup.reset()
 
 
 def command(fn: F) -> F:
@@ -102,10 +138,46 @@ def command(fn: F) -> F:
 
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+
+
+def examples(*lines: str) -> str:
+    """A command's help epilog: example lines, kept as they are (click rewraps text)."""
+    return "\b\nExamples:\n" + "\n".join(f"  {line}" for line in lines)
+
+
 pass_state = click.make_pass_decorator(State)
 
 
-@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+EXAMPLES = """
+\b
+Examples:
+  vectorctl                                   the console (needs a terminal)
+  vectorctl demo                              a demo library to try it on
+  vectorctl stats --under /photos --depth 1
+  vectorctl preview dir /photos/2024
+  vectorctl delete dir /photos/2024 --reason "bad import" --expect 1200 --yes
+  vectorctl retrain /photos/2024 --wait
+  vectorctl audit --type DIRECTORY --since 2024-06-01
+  vectorctl restore 42 --yes
+  vectorctl worker --follow --json            a worker as a service (NDJSON lines)
+
+\b
+Global options may also follow the command: vectorctl stats --collection faces.
+Shell completion (commands, options, directories, ids), for bash:
+  eval "$(_VECTORCTL_COMPLETE=bash_source vectorctl)"
+(zsh: zsh_source, fish: fish_source; see the README).
+"""
+
+
+@click.group(
+    cls=GlobalOptionsGroup,
+    invoke_without_command=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog=EXAMPLES,
+)
+@click.version_option(package_name="vectorctl", prog_name="vectorctl")
+@click.option("-v", "--verbose", count=True, help="More detail in the log on stderr (-vv: debug).")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr.")
 @click.option("--database-url", help="SQLAlchemy URL (sqlite:///… or postgresql://…).")
 @click.option("--qdrant-url", help="Qdrant server URL.")
 @click.option("--qdrant-path", help="qdrant-client local-mode storage directory.")
@@ -120,23 +192,41 @@ pass_state = click.make_pass_decorator(State)
 @click.option("--clip-pretrained", help="Weights: a pretrained tag, a local file, or 'random'.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Embedding device.")
 @click.pass_context
-def cli(ctx: click.Context, profile: Path | None, **options: Any) -> None:
+def cli(
+    ctx: click.Context, profile: Path | None, verbose: int, quiet: bool, **options: Any
+) -> None:
     """vectorctl: see, preview, delete and retrain the vectors of an image library.
 
     Without a command, opens the full-screen console.
     """
-    state = State(options, profile)
+    state = State(options, profile, verbose=verbose, quiet=quiet)
     ctx.obj = state
     ctx.call_on_close(state.close)
     if ctx.invoked_subcommand is None:
         _open_console(state)
 
 
+def _require_terminal(what: str) -> None:
+    """The console draws on the terminal and reads keys from it: without one (a pipe, cron,
+    a service) it would run unseen forever."""
+    if not (sys.stdin.isatty() and sys.stderr.isatty()):
+        error_line(
+            f"not a terminal: {what} needs one (stdin and stderr); "
+            "run a command instead (vectorctl --help)",
+            as_json=False,
+            exit_code=2,
+        )
+        sys.exit(2)
+
+
 @command
 def _open_console(state: State) -> None:
     from tui.app import run_app
 
-    status = run_app(state.service.settings)
+    _require_terminal("the console")
+    settings = state.service.settings
+    log_setup.configure(settings.data_dir, verbose=state.verbose, to_stderr=False)  # it draws there
+    status = run_app(settings)
     if status:
         sys.exit(status)
 
@@ -155,7 +245,7 @@ def info(state: State, as_json: bool) -> None:
         for key, value in result.config.items():
             if key != "sources":
                 source = result.config["sources"].get(key, "")
-                table.add_row(key, escape(str(value)), f"[dim]{source}[/]")
+                table.add_row(key, escape(str(value)), f"[dim]{escape(source)}[/]")
         stdout.print(table)
         db = "ok" if result.database_ok else f"[red]{escape(str(result.database_error))}[/]"
         store = "ok" if result.store_ok else f"[red]{escape(str(result.store_error))}[/]"
@@ -170,8 +260,15 @@ def info(state: State, as_json: bool) -> None:
         sys.exit(1)
 
 
-@cli.command()
-@click.option("--under", help="Only this directory and below.")
+@cli.command(
+    epilog=examples(
+        "vectorctl stats --under /photos --depth 1",
+        "vectorctl stats --json | jq '.[] | select(.missing_count > 0)'",
+    )
+)
+@click.option(
+    "--under", help="Only this directory and below.", shell_complete=completion.directories
+)
 @click.option("--depth", type=int, help="Levels below --under (or the root) to list.")
 @json_option
 @pass_state
@@ -187,16 +284,17 @@ def stats(state: State, under: str | None, depth: int | None, as_json: bool) -> 
         return
     table = Table(box=None, header_style="bold")
     table.add_column("directory", overflow="fold", min_width=32)
-    for name in ("vectors", "direct", "assets", "sessions"):
+    for name in ("vectors", "direct", "assets", "missing", "orphans", "sessions"):
         table.add_column(name, justify="right", no_wrap=True)
     table.add_column("last trained", no_wrap=True)
     for r in rows:
-        drift = r.asset_count != r.vector_count
         table.add_row(
             escape(r.path),
-            f"[yellow]{r.vector_count}[/]" if drift else str(r.vector_count),
+            str(r.vector_count),
             str(r.direct_vector_count),
             str(r.asset_count),
+            f"[yellow]{r.missing_count}[/]" if r.missing_count else "0",
+            f"[magenta]{r.orphan_count}[/]" if r.orphan_count else "0",
             str(r.session_count),
             r.last_trained_at.strftime("%Y-%m-%d %H:%M") if r.last_trained_at else "-",
         )
@@ -204,7 +302,11 @@ def stats(state: State, under: str | None, depth: int | None, as_json: bool) -> 
 
 
 @cli.command()
-@click.option("--under", help="Only sessions for this directory or below.")
+@click.option(
+    "--under",
+    help="Only sessions for this directory or below.",
+    shell_complete=completion.directories,
+)
 @json_option
 @pass_state
 @command
@@ -234,8 +336,8 @@ def sessions(state: State, under: str | None, as_json: bool) -> None:
 
 
 @cli.command()
-@click.argument("session_id", type=PlainId("session"))
-@click.option("--status", help="PENDING, RUNNING, COMPLETED, FAILED, CANCELLED")
+@click.argument("session_id", type=PlainId("session"), shell_complete=completion.sessions)
+@click.option("--status", type=AnyCase(JOB_STATUSES))
 @json_option
 @pass_state
 @command
@@ -262,12 +364,19 @@ def _print_preview(state: State, target: Target, as_json: bool) -> Any:
         stdout.print(f"  … and {preview.count - len(preview.sample)} more")
     if preview.note:
         stdout.print(f"[dim]{escape(preview.note)}[/]")
+    if preview.needs_phrase:
+        stdout.print(
+            f"[bold red]{preview.count} of the collection's {preview.total} vectors[/]: a "
+            f'delete needs the reset phrase (--confirm "{RESET_PHRASE}")'
+        )
     return preview
 
 
-@cli.command()
+@cli.command(
+    epilog=examples("vectorctl preview dir /photos/2024", "vectorctl preview session 12 --json")
+)
 @click.argument("kind", type=TARGET_KINDS)
-@click.argument("value")
+@click.argument("value", shell_complete=completion.target_values)
 @json_option
 @pass_state
 @command
@@ -276,6 +385,39 @@ def preview(state: State, kind: str, value: str, as_json: bool) -> None:
     result = _print_preview(state, Target.parse(kind, value), as_json)
     if as_json:
         emit_json(result.as_dict())
+
+
+confirm_option = click.option(
+    "--confirm",
+    "phrase",
+    metavar="PHRASE",
+    help=f'"{RESET_PHRASE}": needed (instead of --yes) when this takes all, or nearly all, '
+    "of the collection's vectors.",
+)
+
+
+def _phrase(count: int, total: int | None, phrase: str | None, yes: bool, as_json: bool) -> bool:
+    """For a delete of (nearly) the whole collection: True once the reset phrase confirmed
+    it (given with --confirm, or typed at the prompt on a terminal); a wrong or missing
+    phrase refuses (exit 2, nothing touched). False when no phrase is needed."""
+    if not takes_nearly_all(count, total):
+        return False
+    if phrase is None and not yes and not as_json and sys.stdin.isatty():
+        phrase = click.prompt(
+            f"This deletes {count} of the collection's {total} vectors. "
+            f'Type "{RESET_PHRASE}" to confirm',
+            default="",
+            show_default=False,
+            err=True,
+        )
+    if phrase != RESET_PHRASE:
+        raise ValidationError(
+            f"this would delete {count} of the collection's {total} vectors: confirm it with "
+            f'--confirm "{RESET_PHRASE}", as a reset; nothing was deleted',
+            count=count,
+            total=total,
+        )
+    return True
 
 
 def _confirm(
@@ -301,9 +443,15 @@ def _confirm(
         sys.exit(1)
 
 
-@cli.command()
+@cli.command(
+    epilog=examples(
+        'vectorctl delete dir /photos/2024 --reason "bad import"',
+        "vectorctl delete asset 4711 --yes --json",
+        "vectorctl delete dir /photos/2024 --expect 1200 --yes   (only if still 1200)",
+    )
+)
 @click.argument("kind", type=TARGET_KINDS)
-@click.argument("value")
+@click.argument("value", shell_complete=completion.target_values)
 @click.option("--reason", help="Why, for the audit log.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option(
@@ -312,6 +460,7 @@ def _confirm(
     help="The count the preview showed: refuse if the target selects another number now.",
 )
 @click.option("--no-backup", is_flag=True, help="Skip the points backup (no restore possible).")
+@confirm_option
 @json_option
 @pass_state
 @command
@@ -323,6 +472,7 @@ def delete(
     yes: bool,
     expect: int | None,
     no_backup: bool,
+    phrase: str | None,
     as_json: bool,
 ) -> None:
     """Delete the vectors of a directory, asset, training session or category.
@@ -342,13 +492,17 @@ def delete(
     if shown.count == 0:
         result = service.delete(target, reason=reason)
     else:
-        _confirm(state, f"Delete {shown.count} vectors ({target})?", yes, as_json, shown.as_dict())
+        if not (shown.needs_phrase and _phrase(shown.count, shown.total, phrase, yes, as_json)):
+            _confirm(
+                state, f"Delete {shown.count} vectors ({target})?", yes, as_json, shown.as_dict()
+            )
         with progress_bars(not as_json) as (progress, cancel):
             result = service.delete(
                 target,
                 reason=reason,
                 backup=not no_backup,
                 expect=shown.count,
+                confirm=RESET_PHRASE if shown.needs_phrase else None,
                 progress=progress,
                 cancel=cancel,
             )
@@ -398,18 +552,20 @@ def orphans(ctx: click.Context, as_json: bool) -> None:
 @click.option("--reason", help="Why, for the audit log.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--no-backup", is_flag=True, help="Skip the points backup.")
+@confirm_option
 @json_option
 @pass_state
 @command
 def orphans_clean(
-    state: State, reason: str | None, yes: bool, no_backup: bool, as_json: bool
+    state: State, reason: str | None, yes: bool, no_backup: bool, phrase: str | None, as_json: bool
 ) -> None:
     """Scan, confirm, then delete the orphans shown (each re-checked against the database)."""
     service = state.service
     service.require_writable("clean orphans")
     with progress_bars(not as_json) as (progress, cancel):
         found = service.find_orphans(progress=progress, cancel=cancel)
-    if found.count:
+    typed = _phrase(found.count, found.scanned, phrase, yes, as_json)
+    if found.count and not typed:
         _confirm(
             state, f"Delete {found.count} orphan vectors?", yes, as_json, {"count": found.count}
         )
@@ -418,6 +574,7 @@ def orphans_clean(
             confirmed=found,
             reason=reason,
             backup=not no_backup,
+            confirm=RESET_PHRASE if typed else None,
             progress=progress,
             cancel=cancel,
         )
@@ -463,9 +620,14 @@ def _iso(value: str | None) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-@cli.command()
-@click.option("--type", "deletion_type", help="DIRECTORY, ASSET, SESSION, CATEGORY, ORPHAN, …")
-@click.option("--status", help="completed, started, interrupted, failed, partial, cancelled")
+@cli.command(
+    epilog=examples(
+        "vectorctl audit --type RETRAIN --since 2024-06-01",
+        "vectorctl audit --status failed --json",
+    )
+)
+@click.option("--type", "deletion_type", type=AnyCase(AUDIT_TYPES))
+@click.option("--status", type=AnyCase(AUDIT_STATUSES))
 @click.option("--since", help="ISO date/time (UTC unless given).")
 @click.option("--until", help="ISO date/time (UTC unless given).")
 @click.option("--text", help="Text in the target or the reason.")
@@ -485,8 +647,8 @@ def audit(
 ) -> None:
     """The audit log of every deletion and restore."""
     entries = state.service.audit_log(
-        deletion_type=deletion_type,
-        status=status,
+        deletion_type=deletion_type.upper() if deletion_type else None,
+        status=status.lower() if status else None,
         since=_iso(since),
         until=_iso(until),
         text=text,
@@ -515,8 +677,13 @@ def audit(
     stdout.print(table)
 
 
-@cli.command()
-@click.argument("log_id", type=PlainId("audit entry"))
+@cli.command(
+    epilog=examples(
+        "vectorctl restore 42            (shows what it puts back, then asks)",
+        "vectorctl restore 42 --yes --json",
+    )
+)
+@click.argument("log_id", type=PlainId("audit entry"), shell_complete=completion.audit_entries)
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @json_option
 @pass_state
@@ -539,11 +706,21 @@ def restore(state: State, log_id: int, yes: bool, as_json: bool) -> None:
             highlight=False,
             markup=False,
         )
-    _confirm(state, "Restore these points?", yes, as_json, {"log_id": log_id}, verb="restored")
+    warnings = service.changes_since(log_id)
+    for warning in warnings:
+        stderr.print(Text.assemble(("warning:", "bold yellow"), " ", warning), highlight=False)
+    _confirm(
+        state,
+        "Restore these points" + (", despite the above?" if warnings else "?"),
+        yes,
+        as_json,
+        {"log_id": log_id, "warnings": warnings},
+        verb="restored",
+    )
     with progress_bars(not as_json) as (progress, cancel):
         result = service.restore(log_id, progress=progress, cancel=cancel)
     if as_json:
-        emit_json(result.as_dict())
+        emit_json({**result.as_dict(), "warnings": warnings})
     else:
         removed = f", removed {result.removed_count}" if result.removed_count else ""
         stdout.print(
@@ -849,7 +1026,12 @@ def scan(state: State, root: str, category_id: int | None, as_json: bool) -> Non
     )
 
 
-@cli.command()
+@cli.command(
+    epilog=examples(
+        "vectorctl worker                          drain the queue once",
+        "vectorctl worker --follow --json          as a service: NDJSON lines",
+    )
+)
 @click.option(
     "--follow", is_flag=True, help="Keep waiting for new jobs until stopped (Ctrl-C, SIGTERM)."
 )
@@ -886,17 +1068,28 @@ def worker(state: State, follow: bool, batch_size: int, as_json: bool) -> None:
 
     service = state.service
     service.require_writable("run a worker")
-    with progress_bars(not as_json) as (progress, cancel):
+    # A worker run as a service has no terminal: it says how it goes in lines instead of
+    # bars (NDJSON with --follow --json: one object per line, the result last).
+    lines = None
+    if follow and as_json:
+        lines = ProgressLines(json=True)
+    elif not as_json and not stderr.is_terminal:
+        lines = ProgressLines(json=False)
+    with progress_bars(not as_json and lines is None) as (progress, cancel):
+        if lines is not None:
+            lines.started(follow)
         result = run_worker(
             service.settings,
             db=service.db,
             store=service.store,
             follow=follow,
             batch_size=batch_size,
-            progress=progress,
+            progress=progress if lines is None else lines,
             cancel=cancel,
         )
-    if as_json:
+    if as_json and lines is not None:
+        lines.emit({"event": "result", **result.as_dict()})
+    elif as_json:
         emit_json(result.as_dict())
     else:
         lines = [
@@ -937,8 +1130,13 @@ def worker(state: State, follow: bool, batch_size: int, as_json: bool) -> None:
         sys.exit(3)
 
 
-@cli.command()
-@click.argument("prefixes", nargs=-1, required=True)
+@cli.command(
+    epilog=examples(
+        "vectorctl retrain /photos/2024 --wait",
+        'vectorctl retrain /photos/2023 /photos/2024 --reason "new model" --yes',
+    )
+)
+@click.argument("prefixes", nargs=-1, required=True, shell_complete=completion.directories)
 @click.option("--category", "category_id", type=int, help="Category of the new sessions.")
 @click.option("--reason", help="Why, for the audit log and the reset sessions.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
@@ -950,6 +1148,7 @@ def worker(state: State, follow: bool, batch_size: int, as_json: bool) -> None:
     metavar="COLLECTION",
     help="Embed into this (new) collection instead, leaving the served one as it is.",
 )
+@confirm_option
 @json_option
 @pass_state
 @command
@@ -962,6 +1161,7 @@ def retrain(
     no_backup: bool,
     wait: bool,
     into: str | None,
+    phrase: str | None,
     as_json: bool,
 ) -> None:
     """Delete the vectors of PREFIX..., reset their sessions and queue them again.
@@ -969,6 +1169,7 @@ def retrain(
     With --into COLLECTION nothing is deleted: the images are embedded into COLLECTION
     (created with the model's vector size), here and now; check it, then switch the alias
     the service queries (`vectorctl aliases switch ALIAS COLLECTION`)."""
+    from core.retrain import check_directories
     from core.retrain import retrain as run_retrain
 
     service = state.service
@@ -976,8 +1177,11 @@ def retrain(
     if into is not None:
         _retrain_into(state, list(prefixes), into, category_id, reason, yes, as_json)
         return
-    previews = [service.preview(Target(TargetKind.DIRECTORY, p), sample_size=3) for p in prefixes]
-    total = sum(p.count for p in previews)
+    directories = check_directories(service, prefixes, category_id)
+    previews = [
+        service.preview(Target(TargetKind.DIRECTORY, p), sample_size=3) for p in directories
+    ]
+    shown = service.preview(Target.of_directories(directories), sample_size=1)
     if not as_json:
         for p in previews:
             stdout.print(
@@ -985,21 +1189,25 @@ def retrain(
                 "and re-embedded",
                 highlight=False,
             )
-    _confirm(
-        state,
-        f"Retrain {len(prefixes)} directories ({total} vectors deleted first)?",
-        yes,
-        as_json,
-        {"count": total, "targets": [p.as_dict() for p in previews]},
-    )
+    typed = _phrase(shown.count, shown.total, phrase, yes, as_json)
+    if not typed:
+        _confirm(
+            state,
+            f"Retrain {len(directories)} directories ({shown.count} vectors deleted first)?",
+            yes,
+            as_json,
+            {"count": shown.count, "targets": [p.as_dict() for p in previews]},
+        )
     with progress_bars(not as_json) as (progress, cancel):
         result = run_retrain(
             service,
-            list(prefixes),
+            directories,
             category_id=category_id,
             reason=reason,
             backup=not no_backup,
             wait=wait,
+            expect=shown.count,
+            confirm=RESET_PHRASE if typed else None,
             progress=progress,
             cancel=cancel,
         )
@@ -1016,6 +1224,15 @@ def retrain(
     )
     if wait:
         _upkeep_note(state)
+    if wait and result.cancelled:
+        sessions = ", ".join(str(i) for i in result.session_ids)
+        error_line(
+            f"stopped before the end: {result.remaining} jobs of session {sessions} are still "
+            "queued; run them with `vectorctl worker` (or w on the console's Sessions screen)",
+            as_json=False,  # the result above is the one JSON document
+            exit_code=1,
+        )
+        sys.exit(1)
 
 
 @cli.command()
@@ -1044,7 +1261,13 @@ def demo(
 
     directory = demo_dir or Path(platformdirs.user_data_dir("vectorctl")) / "demo"
     clip = {k: state.overrides.get(k) for k in ("clip_model", "device")}
-    settings = load_settings({"data_dir": str(directory), **clip}, env={}, use_profile=False)
+    # Random weights: what the demo was embedded with, so a retrain in it loads the same.
+    settings = load_settings(
+        {"data_dir": str(directory), "clip_pretrained": "random", **clip},
+        env={},
+        use_profile=False,
+    )
+    log_setup.configure(settings.data_dir, verbose=state.verbose)
     service = VectorService(settings)
     try:
         if not as_json:
@@ -1058,17 +1281,26 @@ def demo(
             )
     finally:
         service.close()
+    reopen = ["vectorctl", "--data-dir", str(directory), "--clip-pretrained", "random"]
+    for key in ("clip_model", "device"):
+        if clip[key]:
+            reopen += [f"--{key.replace('_', '-')}", str(clip[key])]
+    embedded = f"{result.embedded} embedded now, " if result.created else ""
     _print_result(
         result,
         as_json,
-        ("built" if result.created else "already built:") + f" {result.images} images, "
-        f"{result.embedded} embedded, {result.orphan_vectors} orphan vectors, "
-        f"{result.missing_vectors} missing vectors, weights {result.weights} "
-        f"({result.seconds:.0f} s). Reopen with: vectorctl --data-dir {directory}",
+        ("built:" if result.created else "already built:")
+        + f" {result.images} images, {result.vectors} vectors, {embedded}"
+        f"{result.failed} failed, {result.deletions} audited deletions, "
+        f"{result.orphan_vectors} orphan vectors, {result.missing_vectors} missing vectors, "
+        f"weights {result.weights} ({result.seconds:.0f} s). "
+        f"Reopen with: {shlex.join(reopen)}",
     )
     if not (no_open or as_json):
         from tui.app import run_app
 
+        _require_terminal("opening the demo in the console (--no-open builds only)")
+        log_setup.configure(settings.data_dir, verbose=state.verbose, to_stderr=False)
         run_app(settings)
 
 

@@ -8,8 +8,10 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
+from datetime import UTC, datetime
 from typing import Any
 
 from rich.console import Console
@@ -26,8 +28,21 @@ from rich.text import Text
 
 from core.progress import ProgressEvent
 
+# Piped or redirected output is read by programs and kept in files: a table laid out for
+# an 80-column terminal there would fold paths across lines. Off a terminal it is as wide
+# as its widest row.
+PIPED_WIDTH = 4096
+
+
+def _width(stream: Any) -> int | None:
+    try:
+        return None if stream.isatty() else PIPED_WIDTH
+    except (AttributeError, ValueError):
+        return PIPED_WIDTH
+
+
 # No emoji codes: a path like `/photos/:cat:/a.jpg` is printed as it is.
-stdout = Console(soft_wrap=True, emoji=False)
+stdout = Console(soft_wrap=True, emoji=False, width=_width(sys.stdout))
 stderr = Console(stderr=True, soft_wrap=True, emoji=False)
 
 
@@ -44,9 +59,19 @@ def error_line(
         emit_json({"error": message, "exit_code": exit_code, **(details or {})})
 
 
+class Verbosity:
+    """-q: only errors on stderr (no notes, no progress bars); what was left out is in the
+    log file."""
+
+    quiet = False
+
+
 def notice_line(message: str) -> None:
     """Something the operator must know that the command did not ask about (an interrupted
-    operation found at start, a journal entry applied): on stderr, whatever the output mode."""
+    operation found at start, a journal entry applied): on stderr, whatever the output mode
+    (unless -q: then in the log file only)."""
+    if Verbosity.quiet:
+        return
     with suppress(OSError):
         stderr.print(Text.assemble(("note:", "bold yellow"), " ", message), highlight=False)
 
@@ -74,7 +99,7 @@ def progress_bars(
         TimeRemainingColumn(),
         console=stderr,
         transient=False,
-        disable=not (enabled and stderr.is_terminal),
+        disable=not (enabled and stderr.is_terminal) or Verbosity.quiet,
     )
 
     def on_signal(signum: int, _frame: Any) -> None:
@@ -124,3 +149,61 @@ def _detach_from_terminal() -> None:
                 os.dup2(devnull, fd)
     finally:
         os.close(devnull)
+
+
+class ProgressLines:
+    """Progress as lines on stdout, for a process without a terminal (a service manager, a
+    container, a pipe): at most one every `every` seconds, and each change of phase; as
+    NDJSON objects with `json`."""
+
+    def __init__(self, *, json: bool, every: float = 5.0) -> None:
+        self.json, self.every = json, every
+        self._last = 0.0
+        self._phase = ""
+
+    def started(self, follow: bool) -> None:
+        self.emit(
+            {"event": "started", "follow": follow, "pid": os.getpid()},
+            f"worker started (pid {os.getpid()}){', following the queue' if follow else ''}",
+        )
+
+    def __call__(self, event: ProgressEvent) -> None:
+        now = time.monotonic()
+        finished = event.total is not None and event.done >= event.total
+        if now - self._last < self.every and event.phase == self._phase and not finished:
+            return
+        self._last, self._phase = now, event.phase
+        total = "?" if event.total is None else f"{event.total}"
+        text = f"{event.phase}: {event.done}/{total}"
+        if event.failed:
+            text += f", {event.failed} failed"
+        if event.rate:
+            text += f", {event.rate:.1f}/s"
+        if event.eta_seconds is not None:
+            text += f", about {event.eta_seconds:.0f} s left"
+        if event.message:
+            text += f" ({event.message})"
+        self.emit(
+            {
+                "event": "progress",
+                "phase": event.phase,
+                "done": event.done,
+                "total": event.total,
+                "failed": event.failed,
+                "rate": event.rate,
+                "eta_seconds": event.eta_seconds,
+                "message": event.message,
+            },
+            text,
+        )
+
+    def emit(self, document: dict[str, Any], text: str | None = None) -> None:
+        stamp = datetime.now(UTC).isoformat(timespec="seconds")
+        with suppress(OSError):
+            if self.json:
+                sys.stdout.write(
+                    json.dumps({"time": stamp, **document}, ensure_ascii=False, default=str) + "\n"
+                )
+            elif text is not None:
+                sys.stdout.write(f"{stamp} {text}\n")
+            sys.stdout.flush()

@@ -40,6 +40,7 @@ class Selector:
     """
 
     directory: str | None = None
+    directories: tuple[str, ...] = ()  # more directories, in the same sense as `directory`
     point_ids: tuple[PointId, ...] = ()
     asset_ids: tuple[str, ...] = ()
     session_id: int | None = None
@@ -49,6 +50,7 @@ class Selector:
     def is_empty(self) -> bool:
         return not (
             self.directory
+            or self.directories
             or self.point_ids
             or self.asset_ids
             or self.session_id is not None

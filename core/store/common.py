@@ -144,10 +144,11 @@ def selector_conditions(
     store knows it holds none (`legacy_points=False`).
     """
     conditions: list[Condition] = []
-    if selector.directory:
-        conditions += directory_conditions(
-            selector.directory, prefix_match=prefix_match, legacy_points=legacy_points
-        )
+    for directory in (selector.directory, *selector.directories):
+        if directory:
+            conditions += directory_conditions(
+                directory, prefix_match=prefix_match, legacy_points=legacy_points
+            )
     if selector.point_ids:
         conditions.append(HasId(tuple(normalize_ids(selector.point_ids))))
     if selector.asset_ids:
@@ -308,12 +309,14 @@ class QdrantEngineStore(VectorStore, Generic[F]):
             selector,
             prefix_match=self.prefix_match,
             integer_asset_ids=bool(selector.asset_ids) and self._may_hold_integer_asset_ids(),
-            legacy_points=not selector.directory or self._may_hold_legacy_points(),
+            legacy_points=not (selector.directory or selector.directories)
+            or self._may_hold_legacy_points(),
         )
-        if selector.directory and not self.prefix_match:
-            legacy = self._legacy_ids_under(selector.directory)
-            if legacy:
-                conditions.append(HasId(tuple(legacy)))
+        if not self.prefix_match:
+            for directory in (selector.directory, *selector.directories):
+                legacy = self._legacy_ids_under(directory) if directory else []
+                if legacy:
+                    conditions.append(HasId(tuple(legacy)))
         return self._to_filter(conditions)
 
     def _may_hold_integer_asset_ids(self) -> bool:

@@ -78,3 +78,38 @@ def populate(service: VectorService) -> None:
     service.delete(Target(TargetKind.DIRECTORY, "/photos/2024-old"), reason="old export")
     with service.db.begin() as db:
         db.execute(update(VectorDeletionLog).values(created_at=FIXED_TIME, finished_at=FIXED_TIME))
+
+
+# A library kept where servers keep them: a long chain of directories above it, each with
+# one subdirectory, which the console shows once, as the root of its tree.
+DEEP_ROOT = "/srv/data/exports/customer-images/production/library"
+
+
+def populate_deep(service: VectorService) -> dict[str, int]:
+    """Under DEEP_ROOT: 2023/beach (4), 2024/trip (5, one an orphan), 2024/party (2, one asset
+    missing its vector); one session per year. Returns the asset ids by path."""
+    upgraded(service.settings.database_url)
+    service.ensure_collection()
+    family = add_category(service, "Family")
+    ids = index_assets(
+        service,
+        [f"{DEEP_ROOT}/2023/beach/b{i}.jpg" for i in range(4)]
+        + [f"{DEEP_ROOT}/2024/trip/t{i}.jpg" for i in range(5)]
+        + [f"{DEEP_ROOT}/2024/party/p{i}.jpg" for i in range(2)],
+    )
+    ids.update(add_assets(service, [f"{DEEP_ROOT}/2024/party/new.jpg"]))
+    add_session(
+        service,
+        f"{DEEP_ROOT}/2023",
+        [v for k, v in ids.items() if "/2023/" in k],
+        category_id=family,
+        completed_at=datetime(2024, 5, 1, tzinfo=UTC),
+    )
+    add_session(
+        service,
+        f"{DEEP_ROOT}/2024",
+        [v for k, v in ids.items() if "/2024/" in k and not k.endswith("new.jpg")],
+        completed_at=datetime(2024, 7, 2, tzinfo=UTC),
+    )
+    delete_asset_rows(service, [ids[f"{DEEP_ROOT}/2024/trip/t4.jpg"]])
+    return ids

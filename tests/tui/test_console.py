@@ -190,7 +190,7 @@ async def test_danger_screen_refuses_a_wrong_phrase_and_accepts_the_right_one(
     assert service.audit_log(deletion_type="FULL_RESET")[0].vector_count == 17
 
 
-async def test_read_only_mode_hides_every_mutation(tmp_path: Path) -> None:
+async def test_read_only_mode_refuses_every_mutation_and_says_why(tmp_path: Path) -> None:
     writable = VectorService(deployment_settings(tmp_path))
     populate(writable)
     writable.close()
@@ -200,14 +200,19 @@ async def test_read_only_mode_hides_every_mutation(tmp_path: Path) -> None:
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot)
             assert "READ-ONLY" in str(app.screen.query_one("StatusHeader").render())
-            footer_actions = {b.binding.action for b in app.screen.active_bindings.values()}
-            assert "delete" not in footer_actions and "preview" in str(footer_actions)
+            bindings = app.screen.active_bindings
+            assert not bindings["d"].enabled and bindings["p"].enabled  # d shown dimmed
             palette = {c.title for c in app.get_system_commands(app.screen)}
             assert "Delete directory vectors" not in palette
             assert "Preview directory" in palette
             await select_2023(pilot)
             await pilot.press("d", "t")
             assert isinstance(app.screen, DirectoriesScreen)
+            refusals = [n.message for n in app._notifications]
+            assert refusals[-2:] == [
+                "read-only mode: delete is disabled (vectorctl was started with --read-only)",
+                "read-only mode: retrain is disabled (vectorctl was started with --read-only)",
+            ]
             await pilot.press("5")
             await settle(pilot)
             assert app.screen.query_one("#danger-phrase", Input).disabled
@@ -371,7 +376,7 @@ async def test_the_console_says_at_start_that_an_operation_was_interrupted(
         await pilot.press("3")
         await settle(pilot)
         table = app.screen.query_one(DataTable)
-        assert table.get_row(str(log_id))[5].plain == "interrupted"  # type: ignore[union-attr]
+        assert table.get_cell(str(log_id), "status").plain == "interrupted"  # type: ignore[union-attr]
     app.service.close()
 
 

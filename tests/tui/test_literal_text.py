@@ -37,6 +37,7 @@ from tui.widgets.directory_tree import DirectoryTree
 pytestmark = pytest.mark.anyio
 SIZE = (160, 40)  # wide enough that no table cuts a name short
 STORE = "[store]"  # the embedded store's directory: shown on the danger screen
+NAME = FILE.rsplit("/", 1)[1]  # `[x].jpg`
 
 
 @pytest.fixture
@@ -62,19 +63,19 @@ async def test_directories_and_delete_dialog_show_bracketed_paths_literally(
         await pilot.pause(0.3)  # the detail panel waits for the cursor to rest
         await settle(pilot)
         shown = screen_text(pilot)
-        assert DRAFT in shown and FILE in shown
+        assert DRAFT in shown and NAME in shown  # files shown relative to the directory
 
         await pilot.press("p")
         await settle(pilot)
         assert isinstance(app.screen, PointsPreviewModal)
         shown = screen_text(pilot)
-        assert f"Preview: directory {DRAFT}" in shown and FILE in shown
+        assert f"Preview: {DRAFT}" in shown and NAME in shown
         await pilot.press("escape")
 
         await pilot.press("d")
         await settle(pilot)
         assert isinstance(app.screen, ConfirmDeleteModal)
-        assert f"Delete vectors: directory {DRAFT}" in screen_text(pilot)
+        assert f"Delete vectors: {DRAFT}" in screen_text(pilot)
         app.screen.query_one("#reason", Input).value = REASON
         await pilot.press("tab", "enter")  # from Cancel to Delete, on purpose
         await settle(pilot)

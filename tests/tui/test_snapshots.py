@@ -13,12 +13,21 @@ from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
 from textual.pilot import Pilot
 from textual.widgets import Input
 
+from core.db.models import VectorDeletionLog
 from core.service import VectorService
+from core.targets import Target, TargetKind
 from tests.tui.conftest import settle
-from tests.tui.library import deployment_settings, populate
+from tests.tui.library import (
+    DEEP_ROOT,
+    FIXED_TIME,
+    deployment_settings,
+    populate,
+    populate_deep,
+)
 from tui.app import VectorctlApp
 from tui.screens.directories import DETAIL_DELAY
 
@@ -34,6 +43,23 @@ def fixed_service(request: pytest.FixtureRequest) -> Iterator[VectorService]:
     base.mkdir(parents=True)
     service = VectorService(deployment_settings(base))
     populate(service)
+    yield service
+    service.close()
+
+
+@pytest.fixture
+def deep_service(request: pytest.FixtureRequest) -> Iterator[VectorService]:
+    """The library kept under a long root, with one audited delete, at a fixed path."""
+    base = SNAPSHOT_ROOT / re.sub(r"[^\w-]", "_", request.node.name)
+    shutil.rmtree(base, ignore_errors=True)
+    base.mkdir(parents=True)
+    service = VectorService(deployment_settings(base))
+    populate_deep(service)
+    service.delete(
+        Target(TargetKind.DIRECTORY, f"{DEEP_ROOT}/2024/party"), reason="duplicates of 2022"
+    )
+    with service.db.begin() as db:
+        db.execute(update(VectorDeletionLog).values(created_at=FIXED_TIME, finished_at=FIXED_TIME))
     yield service
     service.close()
 
@@ -78,3 +104,26 @@ def test_screen_snapshot(
 ) -> None:
     app = VectorctlApp(fixed_service)
     assert snap_compare(app, terminal_size=SIZES[size], run_before=SCREENS[screen])
+
+
+# Every screen at 80x24 on a library under a long root: what an operator sees first over
+# SSH. The tree starts at the library's root; tables and dialogs show paths from it.
+DEEP_SCREENS = {
+    "directories": _keys("down", "down", "right", "down"),
+    "help": _keys("question_mark"),
+    "delete_modal": _keys("down", "d"),
+    "delete_root_modal": _keys("d"),
+    "retrain_modal": _keys("down", "down", "space", "up", "space", "t"),
+    "sessions": _keys("2"),
+    "audit": _keys("3"),
+    "orphans": _keys("4", "s"),
+    "danger": _keys("5"),
+}
+
+
+@pytest.mark.parametrize("screen", DEEP_SCREENS)
+def test_screen_at_80x24_under_a_long_root(
+    snap_compare: Callable[..., bool], deep_service: VectorService, screen: str
+) -> None:
+    app = VectorctlApp(deep_service)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=DEEP_SCREENS[screen])

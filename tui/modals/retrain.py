@@ -1,4 +1,7 @@
-"""Retrain a directory: choose the category, give a reason, confirm; the job does the rest."""
+"""Retrain directories: choose the category, give a reason, confirm; the job does the rest.
+
+The count shown is the directories' vectors now (one exact count of them all), and it is
+what the retrain's delete is held to."""
 
 from __future__ import annotations
 
@@ -11,24 +14,38 @@ from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
-from textual.widgets import Button, Checkbox, Input, Label, Select, Static
+from textual.widgets import Button, Input, Label, Select, Static
 
 from core.progress import ProgressCallback, ProgressEvent
+from core.results import Preview
 from core.service import VectorService
+from core.settings import RESET_PHRASE
 from core.validation import MAX_REASON
+from tui.display import relative, shorten
 from tui.modals.guarded import GuardedModal
+from tui.widgets.visible_checkbox import VisibleCheckbox
 
 if TYPE_CHECKING:
     from core.retrain import RetrainResult
     from tui.app import VectorctlApp
 
+LISTED = 6  # directories named in the dialog; the count covers them all
+
 
 @dataclass(frozen=True)
 class RetrainRequest:
-    directory: str
+    directories: tuple[str, ...]
     category_id: int | None
     reason: str | None
     backup: bool
+    expect: int  # the vectors the dialog said would be deleted
+    phrase: str | None = None
+
+    @property
+    def name(self) -> str:
+        if len(self.directories) == 1:
+            return self.directories[0].rsplit("/", 1)[-1]
+        return f"{len(self.directories)} directories"
 
     def start(self, app: VectorctlApp) -> bool:
         """Delete (audited, backed up) and re-embed as one job, then summarise it."""
@@ -47,47 +64,77 @@ class RetrainRequest:
             )
             return retrain(
                 service,
-                self.directory,
+                list(self.directories),
                 category_id=self.category_id,
                 reason=self.reason,
                 backup=self.backup,
                 wait=True,
+                expect=self.expect,
+                confirm=self.phrase,
                 progress=progress,
                 cancel=cancel,
             )
 
         def summary(result: RetrainResult) -> str:
             text = (
-                f"{self.directory}: deleted {result.deleted_count:,}, "
+                f"{self.name}: deleted {result.deleted_count:,}, "
                 f"embedded {result.embedded or 0:,}, failed {result.failed or 0:,}"
             )
-            return text + (" (cancelled)" if result.cancelled else "")
+            if result.cancelled:
+                text += " (cancelled: run the queued jobs with w on the Sessions screen)"
+            return text
 
-        name = self.directory.rsplit("/", 1)[-1]
-        return app.start_job(f"retrain {name}", work, summary)
+        return app.start_job(f"retrain {self.name}", work, summary)
 
 
 class RetrainModal(GuardedModal[RetrainRequest]):
     """Focus starts on Cancel; Escape cancels; the category defaults to the directory's own."""
 
     def __init__(
-        self, directory: str, vectors: int, categories: list[tuple[int, str]], model: str
+        self,
+        directories: list[str],
+        preview: Preview,
+        categories: list[tuple[int, str]],
+        model: str,
+        root: str | None = None,
     ) -> None:
         super().__init__()
-        self.directory, self.vectors, self.categories = directory, vectors, categories
-        self.model = model
+        self.directories, self.preview, self.categories = directories, preview, categories
+        self.model, self.root = model, root
 
     def compose(self) -> ComposeResult:
+        count = self.preview.count
         with Vertical(id="dialog", classes="danger"):
-            yield Label(f"Retrain {self.directory}", id="dialog-title", markup=False)
+            if len(self.directories) == 1:
+                title = "Retrain " + shorten(self.directories[0], 60)
+            else:
+                title = f"Retrain {len(self.directories)} directories"
+            yield Label(title, id="dialog-title", markup=False)
+            if len(self.directories) > 1:
+                names = [shorten(relative(d, self.root), 68) for d in self.directories]
+                more = len(names) - LISTED
+                shown = names[:LISTED] + ([f"… and {more} more"] if more > 0 else [])
+                yield Static("\n".join(f"  {n}" for n in shown), markup=False)
             yield Static(
                 Content.from_markup(
-                    "Deletes its [b]$vectors[/b] vectors, resets its sessions, then embeds "
+                    "Deletes [b]$vectors[/b] vector$s now, resets the sessions, then embeds "
                     "every asset again with $model. You can keep browsing while it runs.",
-                    vectors=f"{self.vectors:,}",
+                    vectors=f"{count:,}",
+                    s="s" if count != 1 else "",
                     model=self.model,
-                )
+                ),
+                id="dialog-count",
             )
+            if self.preview.needs_phrase:
+                yield Static(
+                    Content.from_markup(
+                        "[b]This is (nearly) every vector of the collection.[/b] Type "
+                        "[b]$phrase[/b] to enable Retrain.",
+                        phrase=RESET_PHRASE,
+                    ),
+                    classes="note",
+                )
+                yield Input(placeholder="type the phrase above", id="phrase", compact=True)
             yield Select(
                 [(Text(name), cid) for cid, name in self.categories],
                 prompt="category: keep the directory's own",
@@ -97,21 +144,40 @@ class RetrainModal(GuardedModal[RetrainRequest]):
             yield Input(
                 placeholder="reason (optional)", id="reason", compact=True, max_length=MAX_REASON
             )
-            yield Checkbox(
+            yield VisibleCheckbox(
                 "Back up the deleted points first", value=True, id="backup", compact=True
             )
             with Horizontal(classes="buttons"):
                 yield Button("Cancel", id="cancel", compact=True)
-                yield Button("Retrain", variant="error", id="confirm", compact=True)
+                yield Button(
+                    "Retrain",
+                    variant="error",
+                    id="confirm",
+                    compact=True,
+                    disabled=self.preview.needs_phrase,
+                )
+
+    @on(Input.Changed, "#phrase")
+    def _phrase_changed(self, event: Input.Changed) -> None:
+        self.query_one("#confirm", Button).disabled = event.value != RESET_PHRASE
+
+    @on(Input.Submitted, "#phrase")
+    def _phrase_entered(self) -> None:
+        self.focus_next()
 
     @on(Button.Pressed, "#confirm")
     def _confirm(self) -> None:
+        phrase = self.query_one("#phrase", Input).value if self.preview.needs_phrase else None
+        if self.preview.needs_phrase and phrase != RESET_PHRASE:
+            return
         category = self.query_one("#category", Select).value
         self.dismiss(
             RetrainRequest(
-                self.directory,
+                tuple(self.directories),
                 category if isinstance(category, int) else None,
                 self.query_one("#reason", Input).value.strip() or None,
-                self.query_one("#backup", Checkbox).value,
+                self.query_one("#backup", VisibleCheckbox).value,
+                self.preview.count,
+                phrase,
             )
         )

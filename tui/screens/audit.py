@@ -10,35 +10,46 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
-from textual.coordinate import Coordinate
 from textual.timer import Timer
-from textual.widgets import DataTable, Input, Select
+from textual.widgets import Input, Select
 
 from core.backup_catalog import BackupInfo
 from core.results import AuditEntry, PruneResult, RestoreResult
-from core.targets import DELETION_TYPES
+from core.targets import AUDIT_TYPES
+from tui.display import relative, shorten
 from tui.modals.audit_detail import AuditDetailModal
 from tui.modals.confirm import ConfirmModal
 from tui.modals.prune_backups import PruneBackupsModal, RetentionRule
 from tui.screens.console_screen import ConsoleScreen
 from tui.widgets.error_panel import ErrorPanel
+from tui.widgets.fitted_table import Column, FittedTable
 
-TYPES = [*DELETION_TYPES.values(), "SESSION_RECORD", "RESTORE", "BACKUP_PRUNE"]
 STATUSES = ["completed", "started", "interrupted", "failed", "partial", "cancelled"]
-COLUMNS = ("id", "when", "type", "target", "count", "status", "operator", "reason", "backup")
+# Short columns first; the target takes what is left; operator, reason and backup from
+# wider terminals on (every field is in the detail, v or Enter).
+COLUMNS = [
+    Column("id", "id", 6),
+    Column("when", "when", 16),
+    Column("type", "type", 10),
+    Column("count", "count", 9),
+    Column("status", "status", 11),
+    Column("backup", "backup", 7, shown_from=100),
+    Column("operator", "operator", 16, shown_from=130),
+    Column("reason", "reason", 40, shown_from=160),
+    Column("target", "target", None),
+]
 FILTER_DELAY = 0.3  # seconds after the last keystroke before the query runs
 
 
 class AuditScreen(ConsoleScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("enter", "detail", "Detail", show=False),
-        Binding("v", "detail", "Detail"),
-        Binding("u", "restore", "Restore"),
-        Binding("c", "check_backup", "Check backup"),
-        Binding("P", "prune_backups", "Prune backups"),
-        Binding("f", "filters", "Filter"),
-        Binding("r", "refresh", "Refresh"),
-        Binding("escape", "focus_table", "Table", show=False),
+        Binding("v,enter", "detail", "Detail", id="audit.detail"),
+        Binding("u", "restore", "Restore", id="audit.restore"),
+        Binding("c", "check_backup", "Check backup", id="audit.check_backup"),
+        Binding("P", "prune_backups", "Prune backups", id="audit.prune_backups"),
+        Binding("f", "filters", "Filter", id="audit.filters"),
+        Binding("r", "refresh", "Refresh", id="audit.refresh"),
+        Binding("escape", "focus_table", "Table", show=False, id="audit.focus_table"),
     ]
     AUTO_FOCUS = "#audit-table"
     MUTATIONS = frozenset({"restore", "prune_backups"})
@@ -63,19 +74,23 @@ class AuditScreen(ConsoleScreen):
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="audit-filters"):
-            yield Select([(t, t) for t in TYPES], prompt="any type", id="audit-type", compact=True)
+            yield Select(
+                [(t, t) for t in AUDIT_TYPES], prompt="any type", id="audit-type", compact=True
+            )
             yield Select(
                 [(s, s) for s in STATUSES], prompt="any status", id="audit-status", compact=True
             )
-            yield Input(placeholder="since YYYY-MM-DD", id="audit-since", compact=True)
-            yield Input(placeholder="until YYYY-MM-DD", id="audit-until", compact=True)
+            yield Input(placeholder="since Y-M-D", id="audit-since", compact=True)
+            yield Input(placeholder="until Y-M-D", id="audit-until", compact=True)
             yield Input(placeholder="text", id="audit-text", compact=True)
-        table: DataTable[str | Text] = DataTable(
-            id="audit-table", cursor_type="row", zebra_stripes=True
-        )
-        table.add_columns(*COLUMNS)
-        yield table
+        yield FittedTable(COLUMNS, self._fit, id="audit-table")
         yield ErrorPanel(id="audit-error")
+
+    def _fit(self, target: str, width: int) -> str:
+        """Directories relative to the library's root (each of a several-directory
+        target), then shortened in the middle."""
+        root = self.console.library_root
+        return shorten("; ".join(relative(part, root) for part in target.split("; ")), width)
 
     def reload(self) -> None:
         try:
@@ -129,47 +144,52 @@ class AuditScreen(ConsoleScreen):
         if self._filter_timer is not None:
             self._filter_timer.stop()
         self.reload()
-        self.query_one(DataTable).focus()
+        self.query_one(FittedTable).focus()
 
     def _loaded(self, rows: list[tuple[AuditEntry, str | None]]) -> None:
-        table: DataTable[str | Text] = self.query_one(DataTable)
+        table = self.query_one(FittedTable)
         table.display = True
         if self.focused is None:
             table.focus()
         self.query_one(ErrorPanel).clear()
         self._entries = {e.id: e for e, _ in rows}
         self._backups = {e.id: state for e, state in rows}
-        table.clear()
-        for e, state in rows:
-            table.add_row(
-                str(e.id),
-                e.created_at.strftime("%Y-%m-%d %H:%M") if e.created_at else "—",
-                Text(e.deletion_type),
-                Text(e.deletion_target),
-                f"{e.vector_count:,}",
-                Text(e.status),
-                Text(e.operator or "—"),
-                Text(e.deletion_reason or ""),
-                state or "no",
-                key=str(e.id),
-            )
+        when = "%Y-%m-%d %H:%M" if self.size.width >= 160 else "%m-%d %H:%M"
+        table.show(
+            [
+                (
+                    str(e.id),
+                    {
+                        "id": str(e.id),
+                        "when": e.created_at.strftime(when) if e.created_at else "—",
+                        "type": Text(e.deletion_type),
+                        "count": f"{e.vector_count:,}",
+                        "status": Text(e.status),
+                        "backup": state or "no",
+                        "operator": Text(e.operator or "—"),
+                        "reason": Text(e.deletion_reason or ""),
+                        "target": e.deletion_target,
+                    },
+                )
+                for e, state in rows
+            ]
+        )
 
     def _failed(self, message: str) -> None:
-        table = self.query_one(DataTable)
+        table = self.query_one(FittedTable)
         table.display = False
         self.set_focus(None)
         self.query_one(ErrorPanel).show_error("read the audit log", message)
 
     def _selected(self) -> AuditEntry | None:
-        table: DataTable[str] = self.query_one(DataTable)
-        if not self._entries:
+        key = self.query_one(FittedTable).selected_key
+        if not self._entries or key is None:
             self.notify("no audit entry selected", severity="warning")
             return None
-        key = table.coordinate_to_cell_key(Coordinate(table.cursor_row, 0)).row_key.value
-        return self._entries.get(int(key or -1))
+        return self._entries.get(int(key))
 
     def action_focus_table(self) -> None:
-        self.query_one(DataTable).focus()
+        self.query_one(FittedTable).focus()
 
     def action_filters(self) -> None:
         self.query_one("#audit-type", Select).focus()
@@ -197,16 +217,21 @@ class AuditScreen(ConsoleScreen):
                     self._restored,
                 )
 
-        self.app.push_screen(
-            ConfirmModal(
-                f"Restore entry {entry.id}",
+        def ask(warnings: list[str]) -> None:
+            question = (
                 f"Put back the {entry.vector_count:,} points backed up by this "
-                f"{entry.deletion_type} of {entry.deletion_target}?\nBackup: {entry.backup}",
-                "Restore",
-                danger=False,
-            ),
-            answered,
-        )
+                f"{entry.deletion_type} of {entry.deletion_target}?\nBackup: {entry.backup}"
+            )
+            if warnings:
+                question += "\n\nSince then:\n" + "\n".join(f"• {w}" for w in warnings)
+            self.app.push_screen(
+                ConfirmModal(
+                    f"Restore entry {entry.id}", question, "Restore", danger=bool(warnings)
+                ),
+                answered,
+            )
+
+        self.console.load_for_action(self, "restore", lambda s: s.changes_since(entry.id), ask)
 
     def action_check_backup(self) -> None:
         entry = self._selected()

@@ -7,10 +7,11 @@ from typing import TYPE_CHECKING, ClassVar, cast
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.events import Key
 from textual.screen import Screen
-from textual.widgets import Footer
 
 from tui.widgets.job_status import JobStatus
+from tui.widgets.priority_footer import PriorityFooter
 from tui.widgets.status_header import StatusHeader
 
 if TYPE_CHECKING:
@@ -44,7 +45,7 @@ class ConsoleScreen(Screen[None]):
         yield StatusHeader()
         yield from self.compose_body()
         yield JobStatus()
-        yield Footer(compact=True)
+        yield PriorityFooter()
 
     def compose_body(self) -> ComposeResult:
         raise NotImplementedError
@@ -66,17 +67,35 @@ class ConsoleScreen(Screen[None]):
             self.reload()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        return not (action in self.MUTATIONS and self.console.read_only)
+        """In read-only mode a mutation's key shows dimmed; pressing it says why (`on_key`)."""
+        if action in self.MUTATIONS and self.console.read_only:
+            return None
+        return True
+
+    def on_key(self, event: Key) -> None:
+        """A key whose action read-only mode refuses: say so, instead of doing nothing."""
+        active = self.active_bindings.get(event.key)
+        if active is None or active.enabled or not self.console.read_only:
+            return
+        action = active.binding.action
+        if action in self.MUTATIONS:
+            event.stop()
+            self.refuse_if_read_only(active.binding.description.lower() or action)
 
     def refuse_if_read_only(self, what: str) -> bool:
         """True (with the reason shown) when read-only mode forbids `what`."""
         if self.console.read_only:
-            self.console.notify(f"read-only mode: {what} is disabled", severity="warning")
+            self.console.notify(
+                f"read-only mode: {what} is disabled (vectorctl was started with --read-only)",
+                title="Refused",
+                severity="warning",
+                markup=False,
+            )
             return True
         return False
 
     def action_blur(self) -> None:
-        """Leave a text field so the one-key bindings (1-5, ?, q) work again."""
+        """Leave a text field so the one-key bindings (1-9, ?, q) work again."""
         self.set_focus(None)
 
     def action_refresh(self) -> None:

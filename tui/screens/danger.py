@@ -9,18 +9,21 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
-from textual.widgets import Button, Checkbox, Input, Static
+from textual.widgets import Button, Input, Static
 
 from core.results import Info, ResetResult
 from core.settings import RESET_PHRASE
 from core.validation import MAX_REASON
 from tui.modals.confirm import ConfirmModal
 from tui.screens.console_screen import ConsoleScreen
+from tui.widgets.visible_checkbox import VisibleCheckbox
 
 
 class DangerScreen(ConsoleScreen):
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("r", "refresh", "Recount", show=False)]
-    AUTO_FOCUS = ""  # nothing focused: 1-5 switch screens until the operator tabs in
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("r", "refresh", "Recount", show=False, id="danger.refresh")
+    ]
+    AUTO_FOCUS = ""  # nothing focused: 1-9 switch screens until the operator tabs in
     MUTATIONS = frozenset({"reset"})
     PALETTE_ACTIONS: ClassVar[list[tuple[str, str, str]]] = [
         ("Reset collection", "Delete every vector (asks for the phrase)", "reset"),
@@ -35,14 +38,14 @@ class DangerScreen(ConsoleScreen):
             yield Static("DANGER ZONE — reset the collection", id="danger-title")
             yield Static("counting…", id="danger-count")
             yield Static(f"Type [b]{RESET_PHRASE}[/b] to enable the button.", id="danger-help")
-            yield Input(placeholder=RESET_PHRASE, id="danger-phrase", compact=True)
+            yield Input(placeholder="type the phrase above", id="danger-phrase", compact=True)
             yield Input(
                 placeholder="reason (optional, goes to the audit log)",
                 id="danger-reason",
                 compact=True,
                 max_length=MAX_REASON,
             )
-            yield Checkbox(
+            yield VisibleCheckbox(
                 "Back up every point first (slow, but undoable)",
                 True,
                 id="danger-backup",
@@ -59,7 +62,6 @@ class DangerScreen(ConsoleScreen):
             yield Static(id="danger-result")
 
     def on_mount(self) -> None:
-        super().on_mount()
         if self.console.read_only:
             for widget in self.query("Input, Checkbox, Button"):
                 widget.disabled = True
@@ -116,7 +118,7 @@ class DangerScreen(ConsoleScreen):
 
     def _reset(self, phrase: str) -> None:
         reason = self.query_one("#danger-reason", Input).value.strip() or None
-        backup = self.query_one("#danger-backup", Checkbox).value
+        backup = self.query_one("#danger-backup", VisibleCheckbox).value
         self.query_one("#danger-phrase", Input).value = ""
         self.console.start_job(
             "reset",

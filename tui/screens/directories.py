@@ -1,4 +1,5 @@
-"""Directories: where the vectors are, per directory, with drift; act on the selection."""
+"""Directories: where the vectors are, per directory, with drift; act on the selection, or on
+several directories marked with space."""
 
 from __future__ import annotations
 
@@ -9,12 +10,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.timer import Timer
-from textual.widgets import Input, Tree
+from textual.widgets import Input, Static, Tree
 
 from core.drift import DriftReport
 from core.results import DirectoryStats, Preview, SessionRow
 from core.service import VectorService
 from core.targets import Target, TargetKind
+from tui.display import relative
 from tui.modals.confirm_delete import ConfirmDeleteModal, DeleteRequest
 from tui.modals.points_preview import PointsPreviewModal
 from tui.screens.console_screen import ConsoleScreen
@@ -27,21 +29,33 @@ DETAIL_DELAY = 0.15  # seconds the cursor must rest before the detail panel asks
 
 class DirectoriesScreen(ConsoleScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("p", "preview", "Preview"),
-        Binding("d", "delete", "Delete"),
-        Binding("t", "retrain", "Retrain"),
-        Binding("s", "sort", "Sort"),
-        Binding("slash", "filter", "Filter", key_display="/"),
-        Binding("r", "refresh", "Refresh"),
-        Binding("escape", "clear_filter", "Clear filter", show=False),
+        Binding("d", "delete", "Delete", id="directories.delete"),
+        Binding("t", "retrain", "Retrain", id="directories.retrain"),
+        Binding("p", "preview", "Preview", id="directories.preview"),
+        Binding("slash", "filter", "Filter", key_display="/", id="directories.filter"),
+        Binding("s", "sort", "Sort", id="directories.sort"),
+        Binding("D", "delete_by_id", "Delete asset/category", id="directories.delete_by_id"),
+        Binding("r", "refresh", "Refresh", id="directories.refresh"),
+        Binding(
+            "escape",
+            "clear_filter",
+            "Clear filter and marks",
+            show=False,
+            id="directories.clear_filter",
+        ),
     ]
     AUTO_FOCUS = "#dir-tree"
-    MUTATIONS = frozenset({"delete", "retrain"})
+    MUTATIONS = frozenset({"delete", "retrain", "delete_by_id"})
     PALETTE_ACTIONS: ClassVar[list[tuple[str, str, str]]] = [
         ("Preview directory", "Exact count and sample files of the selection", "preview"),
         ("Delete directory vectors", "Delete the selection's vectors (audited)", "delete"),
         ("Retrain directory", "Delete and re-embed the selection", "retrain"),
-        ("Sort directories", "Toggle sort by name / vector count", "sort"),
+        ("Delete an asset or a category", "By its id (audited, backed up)", "delete_by_id"),
+        (
+            "Sort directories",
+            "By name, vectors, assets, missing, orphans or last trained",
+            "sort",
+        ),
         ("Filter directories", "Type part of a directory name", "filter"),
         ("Refresh directories", "Recompute the figures", "refresh"),
     ]
@@ -49,14 +63,14 @@ class DirectoriesScreen(ConsoleScreen):
     def __init__(self) -> None:
         super().__init__()
         self._detail_timer: Timer | None = None
+        self._loaded_once = False
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="dir-body"):
             with Vertical(id="tree-pane"):
-                yield Input(
-                    placeholder="/ filter by name   (v vectors, a assets, s sessions)",
-                    id="dir-filter",
-                )
+                with Horizontal(id="dir-bar"):
+                    yield Input(placeholder="/ filter by name", id="dir-filter")
+                    yield Static(id="dir-state", markup=False)
                 yield DirectoryTree(id="dir-tree")
                 yield ErrorPanel(id="dir-error")
             yield DirectoryDetail(id="dir-detail")
@@ -66,6 +80,7 @@ class DirectoriesScreen(ConsoleScreen):
         return self.query_one(DirectoryTree)
 
     def on_mount(self) -> None:  # ConsoleScreen's runs too (Textual calls each class's)
+        self._show_state()
         self.watch(self.app, "drift_report", self._drift_changed, init=False)
 
     def _drift_changed(self, report: DriftReport | None) -> None:
@@ -89,22 +104,36 @@ class DirectoriesScreen(ConsoleScreen):
     def _loaded(self, rows: list[DirectoryStats]) -> None:
         tree = self.dir_tree
         tree.loading = False
-        self.query_one("#dir-filter").display = tree.display = True
+        self.query_one("#dir-bar").display = tree.display = True
         self.query_one(ErrorPanel).clear()
         tree.load(rows)
-        if self.focused is None:
+        self.console.library_root = tree.root_path
+        # The first load always gives the tree the focus: while it loaded, the detail pane
+        # (focusable, for scrolling) took it.
+        if self.focused is None or not self._loaded_once:
             tree.focus()
+        self._loaded_once = True
         if tree.cursor_node is None or tree.cursor_node.data is None:
             tree.cursor_line = 0
+        self.refresh_bindings()  # the footer: a loading widget's keys were not active
+        self._show_state()
         # After the tree is drawn: the detail's count holds the interpreter while the engine
         # counts (0.3 s for a directory of 1,000,000 points), which would delay that paint.
         self.call_after_refresh(self._show_detail)
 
     def _failed(self, message: str) -> None:
         self.dir_tree.loading = False
-        self.query_one("#dir-filter").display = self.dir_tree.display = False
-        self.set_focus(None)  # keys go to the screen: r retries, 1-5 switch
+        self.query_one("#dir-bar").display = self.dir_tree.display = False
+        self.set_focus(None)  # keys go to the screen: r retries, 1-9 switch
         self.query_one(ErrorPanel).show_error("load the directories", message)
+
+    def _show_state(self) -> None:
+        """The active sort, and how many directories are marked, beside the filter."""
+        tree = self.dir_tree
+        state = f"sort {tree.sort.name} {tree.sort.arrow}"
+        if tree.marked:
+            state = f"{len(tree.marked)} marked  " + state
+        self.query_one("#dir-state", Static).update(state)
 
     # -- detail panel -----------------------------------------------------------------
 
@@ -132,14 +161,18 @@ class DirectoriesScreen(ConsoleScreen):
             self, "detail", fetch, lambda result: detail.show_extra(*result), detail.show_error
         )
 
-    # -- filter and sort --------------------------------------------------------------
+    # -- filter, sort and marks -------------------------------------------------------
 
     def action_filter(self) -> None:
         self.query_one("#dir-filter", Input).focus()
 
     def action_clear_filter(self) -> None:
+        """Escape: leave the filter, then clear it; with no filter, clear the marks."""
         field = self.query_one("#dir-filter", Input)
-        field.value = ""
+        if field.value:
+            field.value = ""
+        else:
+            self.dir_tree.clear_marks()
         self.dir_tree.focus()
 
     @on(Input.Changed, "#dir-filter")
@@ -148,61 +181,107 @@ class DirectoriesScreen(ConsoleScreen):
 
     @on(Input.Submitted, "#dir-filter")
     def _filter_done(self) -> None:
-        self.dir_tree.focus()
+        """Enter: to the tree, on a match (the first one unless the cursor is on one)."""
+        tree = self.dir_tree
+        tree.cursor_to_match()
+        tree.focus()
+        self._show_detail()
 
     def action_sort(self) -> None:
-        self.notify(f"sorted by {self.dir_tree.toggle_sort()}")
+        self.dir_tree.cycle_sort()
+        self._show_state()
+
+    @on(DirectoryTree.MarksChanged)
+    def _marks_changed(self) -> None:
+        self._show_state()
 
     # -- actions ----------------------------------------------------------------------
 
-    def _target(self) -> Target | None:
-        row = self.dir_tree.selected
+    def _chosen(self) -> list[DirectoryStats]:
+        """What d, t and p act on: the marked directories, else the one under the cursor."""
+        tree = self.dir_tree
+        if tree.marked:
+            return tree.marked_rows()
+        row = tree.selected
         if row is None:
             self.notify("select a directory first", severity="warning")
-            return None
-        return Target(TargetKind.DIRECTORY, row.path)
+            return []
+        return [row]
+
+    def _called(self, rows: list[DirectoryStats]) -> str:
+        if len(rows) == 1:
+            return rows[0].path
+        return f"{len(rows)} marked directories"
+
+    def _listed_paths(self, rows: list[DirectoryStats]) -> list[str]:
+        if len(rows) == 1:
+            return []
+        return [relative(r.path, self.console.library_root) for r in rows]
 
     def action_preview(self) -> None:
-        target = self._target()
-        if target is None:
+        rows = self._chosen()
+        if not rows:
             return
+        target = Target.of_directories([r.path for r in rows])
 
         def show(preview: Preview) -> None:
-            self.app.push_screen(PointsPreviewModal(str(target), preview))
+            self.app.push_screen(PointsPreviewModal(self._called(rows), preview))
 
-        self.console.load(self, "preview", lambda s: s.preview(target), show)
+        self.console.load_for_action(self, "preview", lambda s: s.preview(target), show)
 
     def action_delete(self) -> None:
-        target = self._target()
-        if target is None or self.refuse_if_read_only("delete"):
+        rows = self._chosen()
+        if not rows or self.refuse_if_read_only("delete"):
             return
-        self.console.load(self, "preview", lambda s: s.preview(target), self._confirm_delete)
+        target = Target.of_directories([r.path for r in rows])
+        self.console.load_for_action(
+            self, "preview", lambda s: s.preview(target), lambda p: self._confirm_delete(rows, p)
+        )
 
-    def _confirm_delete(self, preview: Preview) -> None:
+    def _confirm_delete(self, rows: list[DirectoryStats], preview: Preview) -> None:
         target = preview.target
+        name = self._called(rows)
 
         def confirmed(request: DeleteRequest | None) -> None:
             if request is None:
                 return
-            self.console.start_job(
-                f"delete {target.value}",
+            started = self.console.start_job(
+                f"delete {name}",
                 lambda s, progress, cancel: s.delete(
                     target,
                     reason=request.reason,
                     backup=request.backup,
+                    expect=preview.count,
+                    confirm=request.phrase,
                     progress=progress,
                     cancel=cancel,
                 ),
                 lambda result: (
-                    f"deleted {result.deleted_count:,} vectors under {target.value}"
+                    f"deleted {result.deleted_count:,} vectors under {name}"
                     + (f" (audit {result.log_id})" if result.log_id else "")
                 ),
             )
+            if started:
+                self.dir_tree.clear_marks()
 
-        self.app.push_screen(ConfirmDeleteModal("Delete vectors", str(target), preview), confirmed)
+        self.app.push_screen(
+            ConfirmDeleteModal(
+                "Delete vectors",
+                name,
+                preview,
+                root=rows[0].path if len(rows) == 1 else self.console.library_root,
+                listed=self._listed_paths(rows),
+            ),
+            confirmed,
+        )
 
     def action_retrain(self) -> None:
-        row = self.dir_tree.selected
-        if row is None or self.refuse_if_read_only("retrain"):
+        rows = self._chosen()
+        if not rows or self.refuse_if_read_only("retrain"):
             return
-        self.console.open_retrain(row.path, row.vector_count)
+        self.console.open_retrain([r.path for r in rows], on_start=self.dir_tree.clear_marks)
+
+    def action_delete_by_id(self) -> None:
+        if self.refuse_if_read_only("delete"):
+            return
+        self.console.open_delete_by_id()

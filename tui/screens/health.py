@@ -39,7 +39,6 @@ class HealthScreen(ConsoleScreen):
         yield Static(id="health-detail")
 
     def on_mount(self) -> None:
-        super().on_mount()
         self.watch(self.app, "health", self._show, init=True)
 
     def reload(self) -> None:

@@ -8,22 +8,31 @@ from typing import ClassVar
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from core.progress import ProgressCallback
 from core.results import DeleteResult, OrphanReport, Preview
 from core.service import VectorService
 from core.targets import Target, TargetKind
+from core.validation import takes_nearly_all
+from tui.display import relative, shorten
 from tui.modals.confirm_delete import ConfirmDeleteModal, DeleteRequest
 from tui.screens.console_screen import ConsoleScreen
+from tui.widgets.fitted_table import Column, FittedTable
 
 MAX_ROWS = 1000  # a table of more is not read; the clean deletes every orphan found
+COLUMNS = [
+    Column("id", "point id", 38),  # a UUID is 36
+    Column("asset", "asset id", 12),
+    Column("category", "category", 16),
+    Column("path", "path", None),
+]
 
 
 class OrphansScreen(ConsoleScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("s", "scan", "Scan"),
-        Binding("c", "clean", "Clean"),
+        Binding("s", "scan", "Scan", id="orphans.scan"),
+        Binding("c", "clean", "Clean", id="orphans.clean"),
     ]
     AUTO_FOCUS = "#orphans-table"
     MUTATIONS = frozenset({"clean"})
@@ -47,11 +56,10 @@ class OrphansScreen(ConsoleScreen):
             "Not scanned yet: press s to compare every vector with the database.",
             id="orphans-summary",
         )
-        table: DataTable[str | Text] = DataTable(
-            id="orphans-table", cursor_type="row", zebra_stripes=True
-        )
-        table.add_columns("point id", "asset id", "category", "path")
-        yield table
+        yield FittedTable(COLUMNS, self._fit, id="orphans-table")
+
+    def _fit(self, path: str, width: int) -> str:
+        return shorten(relative(path, self.console.library_root), width)
 
     def reload(self) -> None:
         """Scanning reads the whole collection: only on request, never on screen changes."""
@@ -69,15 +77,20 @@ class OrphansScreen(ConsoleScreen):
     def _scanned(self, report: OrphanReport) -> str:
         self.report = report
         self.console.orphan_count = report.count
-        table: DataTable[str | Text] = self.query_one(DataTable)
-        table.clear()
-        for orphan in report.orphans[:MAX_ROWS]:
-            table.add_row(
-                str(orphan.id),
-                Text(orphan.asset_id or "—"),
-                Text(self._category(orphan.category_id)),
-                Text(orphan.path or "—"),
-            )
+        self.query_one(FittedTable).show(
+            [
+                (
+                    str(orphan.id),
+                    {
+                        "id": str(orphan.id),
+                        "asset": Text(orphan.asset_id or "—"),
+                        "category": Text(self._category(orphan.category_id)),
+                        "path": orphan.path or "—",
+                    },
+                )
+                for orphan in report.orphans[:MAX_ROWS]
+            ]
+        )
         shown = f" (first {MAX_ROWS:,} shown)" if report.count > MAX_ROWS else ""
         summary = f"{report.count:,} orphan vectors among {report.scanned:,} scanned{shown}."
         if report.count and not self.console.read_only:
@@ -96,6 +109,8 @@ class OrphansScreen(ConsoleScreen):
             count=self.report.count,
             sample=self.report.orphans[:10],
             note="each is re-checked against the database just before it is deleted",
+            total=self.report.scanned,
+            needs_phrase=takes_nearly_all(self.report.count, self.report.scanned),
         )
         self.app.push_screen(
             ConfirmDeleteModal("Clean orphans", "vectors without an asset", preview), self._clean
@@ -111,6 +126,7 @@ class OrphansScreen(ConsoleScreen):
                 confirmed=report,
                 reason=request.reason,
                 backup=request.backup,
+                confirm=request.phrase,
                 progress=progress,
                 cancel=cancel,
             ),
@@ -120,7 +136,7 @@ class OrphansScreen(ConsoleScreen):
     def _cleaned(self, result: DeleteResult) -> str:
         self.report = None
         self.console.orphan_count = 0
-        self.query_one(DataTable).clear()
+        self.query_one(FittedTable).show([])
         self.query_one("#orphans-summary", Static).update(
             f"Cleaned {result.deleted_count:,} orphan vectors"
             + (f" (audit entry {result.log_id})." if result.log_id else ".")

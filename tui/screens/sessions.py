@@ -8,48 +8,58 @@ from typing import ClassVar
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.coordinate import Coordinate
-from textual.widgets import DataTable
 
 from core.results import DeleteResult, Preview, SessionRow
 from core.targets import Target, TargetKind
+from tui.display import relative, shorten
 from tui.modals.confirm_delete import ConfirmDeleteModal, DeleteRequest
 from tui.modals.session_detail import SessionDetailModal
 from tui.screens.console_screen import ConsoleScreen
 from tui.widgets.error_panel import ErrorPanel
+from tui.widgets.fitted_table import Column, FittedTable
 
-COLUMNS = (
-    "id",
-    "directory",
-    "category",
-    "status",
-    "images",
-    "done/failed",
-    "started",
-    "completed",
-    "reset",
-)
+# Short columns first; the directory takes what is left; the rest from 120 columns on (and
+# in the detail, Enter).
+COLUMNS = [
+    Column("id", "id", 6),
+    Column("status", "status", 9),
+    Column("images", "images", 9),
+    Column("done", "done/failed", 13),
+    Column("completed", "completed", 16),
+    Column("category", "category", 16, shown_from=120),
+    Column("started", "started", 16, shown_from=140),
+    Column("reset", "reset", 30, shown_from=160),
+    Column("directory", "directory", None),
+]
 
 
-def _when(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M") if value else "—"
+def _when(value: datetime | None, *, year: bool = True) -> str:
+    if value is None:
+        return "—"
+    return value.strftime("%Y-%m-%d %H:%M" if year else "%m-%d %H:%M")
 
 
 class SessionsScreen(ConsoleScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("enter,j", "jobs", "Jobs"),
-        Binding("d", "delete_vectors", "Del vectors"),
-        Binding("D", "delete_session", "Del session"),
-        Binding("t", "retrain", "Retrain"),
-        Binding("r", "refresh", "Refresh"),
+        Binding("enter,j", "jobs", "Jobs", id="sessions.jobs"),
+        Binding("t", "retrain", "Retrain", id="sessions.retrain"),
+        Binding("w", "run_jobs", "Run queued", id="sessions.run_jobs"),
+        Binding("d", "delete_vectors", "Del vectors", id="sessions.delete_vectors"),
+        Binding("D", "delete_session", "Del session", id="sessions.delete_session"),
+        Binding("r", "refresh", "Refresh", id="sessions.refresh"),
     ]
     AUTO_FOCUS = "#sessions-table"
-    MUTATIONS = frozenset({"delete_vectors", "delete_session", "retrain"})
+    MUTATIONS = frozenset({"delete_vectors", "delete_session", "retrain", "run_jobs"})
     PALETTE_ACTIONS: ClassVar[list[tuple[str, str, str]]] = [
         ("Session jobs", "Figures and jobs of the selected session", "jobs"),
         ("Delete session vectors", "Delete the vectors the session wrote", "delete_vectors"),
         ("Delete session", "Delete the session record and its vectors", "delete_session"),
         ("Retrain session", "Retrain the session's directory", "retrain"),
+        (
+            "Run queued jobs",
+            "Embed the selected session's pending jobs (a cancelled retrain's, a scan's)",
+            "run_jobs",
+        ),
         ("Refresh sessions", "Reload the table", "refresh"),
     ]
 
@@ -58,58 +68,67 @@ class SessionsScreen(ConsoleScreen):
         self._rows: dict[int, SessionRow] = {}
 
     def compose_body(self) -> ComposeResult:
-        table: DataTable[str | Text] = DataTable(
-            id="sessions-table", cursor_type="row", zebra_stripes=True
-        )
-        table.add_columns(*COLUMNS)
-        yield table
+        yield FittedTable(COLUMNS, self._fit, id="sessions-table")
         yield ErrorPanel(id="sessions-error")
 
+    def _fit(self, path: str, width: int) -> str:
+        return shorten(relative(path, self.console.library_root), width)
+
+    @property
+    def table(self) -> FittedTable:
+        return self.query_one(FittedTable)
+
     def reload(self) -> None:
-        self.query_one(DataTable).loading = True
+        self.table.loading = True
         self.console.load(self, "sessions", lambda s: s.sessions(), self._loaded, self._failed)
 
     def _loaded(self, rows: list[SessionRow]) -> None:
-        table: DataTable[str | Text] = self.query_one(DataTable)
+        table = self.table
         table.loading = False
         table.display = True
         if self.focused is None:
             table.focus()
+        self.refresh_bindings()  # the footer: a loading widget's keys were not active
         self.query_one(ErrorPanel).clear()
         self._rows = {r.id: r for r in rows}
-        cursor = table.cursor_row
-        table.clear()
-        for r in rows:
-            reset = f"{_when(r.reset_at)} {r.reset_reason or ''}".strip() if r.reset_at else "—"
-            table.add_row(
-                str(r.id),
-                Text(r.directory_path),
-                Text(r.category_name or "—"),
-                Text(r.status),
-                f"{r.total_images or 0:,}",
-                f"{r.processed_images or 0:,}/{r.failed_images or 0:,}",
-                _when(r.started_at),
-                _when(r.completed_at),
-                Text(reset),
-                key=str(r.id),
-            )
-        if rows:
-            table.move_cursor(row=min(cursor, len(rows) - 1))
+        wide = self.size.width >= 140
+        table.show(
+            [
+                (
+                    str(r.id),
+                    {
+                        "id": str(r.id),
+                        "status": Text(r.status),
+                        "images": f"{r.total_images or 0:,}",
+                        "done": f"{r.processed_images or 0:,}/{r.failed_images or 0:,}",
+                        "completed": _when(r.completed_at, year=wide),
+                        "category": Text(r.category_name or "—"),
+                        "started": _when(r.started_at),
+                        "reset": Text(
+                            f"{_when(r.reset_at)} {r.reset_reason or ''}".strip()
+                            if r.reset_at
+                            else "—"
+                        ),
+                        "directory": r.directory_path,
+                    },
+                )
+                for r in rows
+            ]
+        )
 
     def _failed(self, message: str) -> None:
-        table = self.query_one(DataTable)
+        table = self.table
         table.loading = False
         table.display = False
         self.set_focus(None)
         self.query_one(ErrorPanel).show_error("load the sessions", message)
 
     def _selected(self) -> SessionRow | None:
-        table: DataTable[str] = self.query_one(DataTable)
-        if not self._rows or table.cursor_row < 0:
+        key = self.table.selected_key
+        if not self._rows or key is None:
             self.notify("no session selected", severity="warning")
             return None
-        key = table.coordinate_to_cell_key(Coordinate(table.cursor_row, 0)).row_key.value
-        return self._rows.get(int(key or -1))
+        return self._rows.get(int(key))
 
     def action_jobs(self) -> None:
         row = self._selected()
@@ -136,14 +155,19 @@ class SessionsScreen(ConsoleScreen):
 
         def confirm(preview: Preview) -> None:
             self.app.push_screen(
-                ConfirmDeleteModal(operation, f"session {row.id} ({row.directory_path})", preview),
-                lambda request: self._run_delete(row.id, with_record, request),
+                ConfirmDeleteModal(
+                    operation,
+                    f"session {row.id} ({relative(row.directory_path, self.console.library_root)})",
+                    preview,
+                    root=row.directory_path,
+                ),
+                lambda request: self._run_delete(row.id, with_record, preview.count, request),
             )
 
-        self.console.load(self, "preview", lambda s: s.preview(target), confirm)
+        self.console.load_for_action(self, "preview", lambda s: s.preview(target), confirm)
 
     def _run_delete(
-        self, session_id: int, with_record: bool, request: DeleteRequest | None
+        self, session_id: int, with_record: bool, expect: int, request: DeleteRequest | None
     ) -> None:
         if request is None:
             return
@@ -160,6 +184,8 @@ class SessionsScreen(ConsoleScreen):
                     with_vectors=True,
                     reason=request.reason,
                     backup=request.backup,
+                    expect=expect,
+                    confirm=request.phrase,
                     progress=progress,
                     cancel=cancel,
                 ),
@@ -172,6 +198,8 @@ class SessionsScreen(ConsoleScreen):
                     Target(TargetKind.SESSION, str(session_id)),
                     reason=request.reason,
                     backup=request.backup,
+                    expect=expect,
+                    confirm=request.phrase,
                     progress=progress,
                     cancel=cancel,
                 ),
@@ -179,7 +207,17 @@ class SessionsScreen(ConsoleScreen):
             )
 
     def action_retrain(self) -> None:
+        """Retrain the session's directory: the dialog counts what it holds now."""
         row = self._selected()
         if row is None or self.refuse_if_read_only("retrain"):
             return
-        self.console.open_retrain(row.directory_path, row.total_images or 0)
+        self.console.open_retrain([row.directory_path])
+
+    def action_run_jobs(self) -> None:
+        """Embed the session's queued jobs in this process: the way to finish a cancelled
+        retrain or a scan, and the only one with an embedded store, which no second process
+        (`vectorctl worker`) can open while the console holds it."""
+        row = self._selected()
+        if row is None or self.refuse_if_read_only("running jobs"):
+            return
+        self.console.run_queued_jobs([row.id])

@@ -16,7 +16,7 @@ class ErrorPanel(Static):
         text = Text()
         text.append(f"Cannot {what}\n\n", style="bold red")
         text.append(cause + "\n\n")
-        text.append("Press r to retry, 1-5 to switch screens, q to quit.", style="dim")
+        text.append("Press r to retry, 1-9 to switch screens, q to quit.", style="dim")
         self.update(text)
         self.display = True
 
