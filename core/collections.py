@@ -31,10 +31,7 @@ from core.store.base import (
     VectorStore,
 )
 from core.store.common import INDEXES, IndexSpec, QdrantEngineStore, indexes_to_create
-
-# The audit types of the two changes.
-PAYLOAD_INDEX = "PAYLOAD_INDEX"
-ALIAS_SWITCH = "ALIAS_SWITCH"
+from core.targets import ALIAS_SWITCH, PAYLOAD_INDEX
 
 # What each of vectorctl's payload indexes makes fast (or, on a server, possible at all).
 NEEDED_FOR = {

@@ -43,7 +43,7 @@ from core.protocol import AuditedRun, Plan
 from core.results import JsonResult
 from core.service import VectorService
 from core.settings import with_overrides
-from core.targets import RETRAIN, Target
+from core.targets import RETRAIN, RETRAIN_INTO, Target
 from core.validation import check_reason
 
 
@@ -264,9 +264,8 @@ def _under(prefix: str) -> ColumnElement[bool]:
 
 # -- retrain into another collection (blue/green) ------------------------------------------
 
-# The audit type of `retrain --into`: it creates the collection (when missing) and queues the
-# directories' images for it; the configured collection is not touched.
-RETRAIN_INTO = "RETRAIN_INTO"
+# `retrain --into` (audited as RETRAIN_INTO) creates the collection when missing and embeds
+# the directories' images into it; the configured collection is not touched.
 
 
 def retrain_into(

@@ -79,7 +79,14 @@ from core.settings import RESET_PHRASE, Settings, mask_url
 from core.stats_cache import StatsCache, fingerprint
 from core.store.base import F_ASSET_ID, F_CATEGORY_ID, F_PATH, Selector, Upkeep, VectorStore
 from core.store_maintenance import BackfillResult, CopyResult, backfill_ancestors, copy_collection
-from core.targets import DELETION_TYPES, Target, TargetKind, parse_id
+from core.targets import (
+    BACKUP_PRUNE,
+    DELETION_TYPES,
+    DRIFT_REPAIR,
+    Target,
+    TargetKind,
+    parse_id,
+)
 from core.validation import check_reason, takes_nearly_all
 
 log = logging.getLogger("vectorctl")
@@ -87,10 +94,7 @@ SAMPLE_SIZE = 10
 # Database rows the health check compares with their points: about 0.1 s, and enough to see a
 # drift of 1% (the degraded threshold) with a 95% interval of about +-0.6%.
 HEALTH_DRIFT_SAMPLE = 1_000
-# The audit type of a drift repair (payloads set from the database).
-DRIFT_REPAIR = "DRIFT_REPAIR"
-# The audit type of removing archives by a retention rule.
-PRUNE = "BACKUP_PRUNE"
+PRUNE = BACKUP_PRUNE
 # qdrant-client's local mode is made for small collections (it says so above 20,000 points):
 # past that, `info` and the console suggest copying the collection to Qdrant Edge.
 LOCAL_MODE_POINTS = 20_000

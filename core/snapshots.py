@@ -40,9 +40,8 @@ from core.errors import NotFoundError, StoreMismatch, Unsupported, ValidationErr
 from core.progress import CancelToken, ProgressCallback, ProgressEvent, report
 from core.results import JsonResult
 from core.store.base import SnapshotInfo, VectorStore
+from core.targets import SNAPSHOT_DELETE, SNAPSHOT_RESTORE
 
-SNAPSHOT_RESTORE = "SNAPSHOT_RESTORE"
-SNAPSHOT_DELETE = "SNAPSHOT_DELETE"
 SUFFIX = ".snapshot"
 # A restore archives the points it replaces when the collection holds at most this many.
 # The archive holds every vector: measured on Qdrant Edge (benchmarks.health), 100,000 points

@@ -26,13 +26,28 @@ DELETION_TYPES = {
 }
 # A retrain's delete of its directories' vectors; its row also records the embedding's end.
 RETRAIN = "RETRAIN"
+# The other audited changes, named here so that the audit filters know every one of them.
+RESTORE = "RESTORE"
+BACKUP_PRUNE = "BACKUP_PRUNE"  # archives removed by a retention rule
+DRIFT_REPAIR = "DRIFT_REPAIR"  # payloads set from the database
+PAYLOAD_INDEX = "PAYLOAD_INDEX"
+ALIAS_SWITCH = "ALIAS_SWITCH"
+RETRAIN_INTO = "RETRAIN_INTO"  # directories embedded into another collection (blue/green)
+SNAPSHOT_RESTORE = "SNAPSHOT_RESTORE"
+SNAPSHOT_DELETE = "SNAPSHOT_DELETE"
 # Every deletion_type the audit log holds, for filters and their validation.
 AUDIT_TYPES = (
     *DELETION_TYPES.values(),
     RETRAIN,
     "SESSION_RECORD",
-    "RESTORE",
-    "BACKUP_PRUNE",
+    RESTORE,
+    BACKUP_PRUNE,
+    DRIFT_REPAIR,
+    PAYLOAD_INDEX,
+    ALIAS_SWITCH,
+    RETRAIN_INTO,
+    SNAPSHOT_RESTORE,
+    SNAPSHOT_DELETE,
 )
 
 

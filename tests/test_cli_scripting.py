@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from core.service import VectorService
 from core.settings import Settings
+from core.targets import Target, TargetKind
 from tests.builders import add_session, index_assets
 from tests.commands import ROOT, Run, doc, environment, global_options, vectorctl, vectorctl_on
 from tests.conftest import make_settings, upgraded
@@ -87,6 +88,25 @@ def test_unknown_choices_and_limits_are_refused(run: Run, populated: dict[str, i
     assert "[PENDING|RUNNING|COMPLETED|FAILED|CANCELLED]" in run("jobs", "--help").output
 
 
+def test_every_audited_change_can_be_filtered_by_its_type(
+    run: Run, populated: dict[str, int]
+) -> None:
+    # The types written by the drift, collections, snapshots and blue/green retrain work.
+    for kind in (
+        "DRIFT_REPAIR",
+        "PAYLOAD_INDEX",
+        "ALIAS_SWITCH",
+        "RETRAIN_INTO",
+        "SNAPSHOT_RESTORE",
+        "SNAPSHOT_DELETE",
+        "BACKUP_PRUNE",
+        "RESTORE",
+        "RETRAIN",
+    ):
+        result = run("audit", "--type", kind, "--json")
+        assert result.exit_code == 0, (kind, result.output)
+
+
 def test_a_directory_matching_nothing_is_said_like_an_unknown_asset(
     run: Run, populated: dict[str, int]
 ) -> None:
@@ -141,6 +161,68 @@ def test_piped_output_is_not_cut_at_80_columns(tmp_path: Path) -> None:
     lines = proc.stdout.splitlines()
     assert any(line.split()[0] == deep for line in lines[1:])  # whole, on one line
     assert max(len(line) for line in lines) > 80
+
+
+def _on_a_terminal(settings: Settings, *args: str, columns: int) -> tuple[str, str]:
+    """`vectorctl` with stdout on a terminal `columns` wide (a pty): what it shows there,
+    and what it said on stderr."""
+    import os
+    import pty
+    import subprocess
+
+    master, slave = pty.openpty()
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tui", *global_options(settings), *args],
+            cwd=ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=slave,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=environment(COLUMNS=str(columns), LINES="24", TERM="xterm"),
+        )
+        os.close(slave)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # the pty's other end closed
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        os.close(master)
+    import re
+
+    shown = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", b"".join(chunks).decode())
+    return shown.replace("\r\n", "\n"), err
+
+
+def test_tables_on_an_80_column_terminal_fit_and_say_what_they_left_out(
+    tmp_path: Path,
+) -> None:
+    deep = "/srv/exports/customer-images/production/library"
+    settings = make_settings(upgraded(f"sqlite:///{tmp_path / 'db.sqlite3'}"), "edge", tmp_path)
+    service = VectorService(settings)
+    service.ensure_collection()
+    index_assets(service, [f"{deep}/2024/trip/a.jpg", f"{deep}/2024/party/b.jpg"])
+    service.delete(Target(TargetKind.DIRECTORY, f"{deep}/2024/party"), reason="wrong party")
+    service.close()
+
+    for args, kept, left_out in (
+        (("stats",), ["directory", "vectors", "assets", "missing", "orphans"], "direct"),
+        (("audit",), ["id", "type", "count", "status", "target"], "operator"),
+    ):
+        shown, err = _on_a_terminal(settings, *args, columns=80)
+        lines = shown.splitlines()
+        assert lines and all(len(line) <= 80 for line in lines), shown
+        assert set(kept) <= set(lines[0].split()), lines[0]
+        assert left_out not in lines[0].split()
+        assert left_out in err and "left out at 80 columns" in err
+        wide, err = _on_a_terminal(settings, *args, columns=200)
+        assert "left out" not in err and left_out in wide.splitlines()[0].split()
 
 
 def test_info_says_where_every_setting_came_from(run: Run, populated: dict[str, int]) -> None:

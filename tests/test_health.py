@@ -13,7 +13,7 @@ from click.testing import Result
 from core.db.models import TrainingJob, VectorDeletionLog
 from core.health import Check, HealthReport, Rules
 from core.service import VectorService
-from core.settings import Settings, with_overrides
+from core.settings import RESET_PHRASE, Settings, with_overrides
 from tests import drift_library
 from tests.builders import add_session, index_assets
 from tests.commands import Run, doc
@@ -120,7 +120,8 @@ def test_search_latency_over_the_target_degrades_it(run: Run, library: dict[str,
 def test_no_recent_snapshot_and_archives_past_the_retention_rule_degrade_it(
     run: Run, library: dict[str, int], settings: Settings
 ) -> None:
-    assert run("delete", "dir", "/lib", "--yes").exit_code == 0
+    # Every vector of the collection: the reset's phrase, not --yes.
+    assert run("delete", "dir", "/lib", "--confirm", RESET_PHRASE).exit_code == 0
 
     result = run("health", "--retention-days", "0", "--json")
 

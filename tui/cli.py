@@ -43,6 +43,7 @@ from tui.output import (
     emit_json,
     error_line,
     notice_line,
+    print_table,
     progress_bars,
     stderr,
     stdout,
@@ -283,7 +284,7 @@ def stats(state: State, under: str | None, depth: int | None, as_json: bool) -> 
         emit_json([r.as_dict() for r in rows])
         return
     table = Table(box=None, header_style="bold")
-    table.add_column("directory", overflow="fold", min_width=32)
+    table.add_column("directory", overflow="fold", min_width=24)
     for name in ("vectors", "direct", "assets", "missing", "orphans", "sessions"):
         table.add_column(name, justify="right", no_wrap=True)
     table.add_column("last trained", no_wrap=True)
@@ -298,7 +299,7 @@ def stats(state: State, under: str | None, depth: int | None, as_json: bool) -> 
             str(r.session_count),
             r.last_trained_at.strftime("%Y-%m-%d %H:%M") if r.last_trained_at else "-",
         )
-    stdout.print(table)
+    print_table(table, drop=("direct", "sessions", "last trained"))
 
 
 @cli.command()
@@ -319,7 +320,7 @@ def sessions(state: State, under: str | None, as_json: bool) -> None:
     table = Table(box=None, header_style="bold")
     for name in ("id", "status", "images", "done", "failed", "jobs"):
         table.add_column(name, no_wrap=True)
-    table.add_column("directory", overflow="fold", min_width=28)
+    table.add_column("directory", overflow="fold", min_width=24)
     table.add_column("completed", no_wrap=True)
     for r in rows:
         table.add_row(
@@ -332,7 +333,7 @@ def sessions(state: State, under: str | None, as_json: bool) -> None:
             escape(r.directory_path),
             r.completed_at.strftime("%Y-%m-%d %H:%M") if r.completed_at else "-",
         )
-    stdout.print(table)
+    print_table(table, drop=("jobs", "done", "completed"))
 
 
 @cli.command()
@@ -674,7 +675,7 @@ def audit(
             escape(e.operator or "-"),
             escape(e.deletion_reason or ""),
         )
-    stdout.print(table)
+    print_table(table, drop=("operator", "reason", "when"))
 
 
 @cli.command(
@@ -768,7 +769,7 @@ def _print_backups(infos: list[BackupInfo], as_json: bool) -> None:
     table = Table(box=None, header_style="bold")
     for name in ("entry", "state", "type", "points", "size", "written"):
         table.add_column(name, no_wrap=True)
-    table.add_column("target", overflow="fold")
+    table.add_column("target", overflow="fold", min_width=24)
     for i in infos:
         table.add_row(
             str(i.log_id or "-"),
@@ -779,7 +780,7 @@ def _print_backups(infos: list[BackupInfo], as_json: bool) -> None:
             (i.created_at or "-")[:16].replace("T", " "),
             escape(i.target or i.path),
         )
-    stdout.print(table)
+    print_table(table, drop=("written", "size"))
     for i in infos:
         if i.problem:
             stdout.print(f"entry {i.log_id or '-'}: {i.problem} ({i.path})", markup=False)

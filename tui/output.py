@@ -9,7 +9,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from typing import Any
@@ -24,6 +24,7 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.table import Table
 from rich.text import Text
 
 from core.progress import ProgressEvent
@@ -207,3 +208,52 @@ class ProgressLines:
             elif text is not None:
                 sys.stdout.write(f"{stamp} {text}\n")
             sys.stdout.flush()
+
+
+# A column that folds (a path, a reason) still needs this many cells to be read.
+FOLDED_MIN = 12
+
+
+def print_table(table: Table, drop: Sequence[str]) -> None:
+    """Print a table on stdout, leaving out the `drop` columns (in that order) while it is
+    wider than the terminal, and saying on stderr which were left out. Off a terminal
+    nothing is left out (stdout is as wide as its widest row there)."""
+    hidden: list[str] = []
+    for name in drop:
+        if _needed_width(table) <= stdout.width:
+            break
+        index = next((i for i, c in enumerate(table.columns) if str(c.header) == name), None)
+        if index is not None:
+            table.columns.pop(index)
+            hidden.append(name)
+    stdout.print(table)
+    if hidden:
+        notice = f"({', '.join(hidden)} left out at {stdout.width} columns: widen the "
+        notice += "terminal, or use --json)"
+        with suppress(OSError):
+            stderr.print(Text(notice, style="dim"), highlight=False)
+
+
+def _needed_width(table: Table) -> int:
+    """The cells a table needs without cutting what must not be cut: columns that do not
+    wrap as wide as their widest cell, folding ones their minimum."""
+    _, right, _, left = table.padding
+    total = 0
+    for column in table.columns:
+        if column.no_wrap:
+            widest = max(_cell_width(c) for c in [column.header, *column.cells])
+            if column.max_width is not None:
+                widest = min(widest, column.max_width)
+            total += widest
+        else:
+            total += max(column.min_width or 0, FOLDED_MIN)
+        total += left + right
+    return total
+
+
+def _cell_width(cell: object) -> int:
+    if isinstance(cell, Text):
+        return cell.cell_len
+    if isinstance(cell, str):
+        return stdout.render_str(cell).cell_len  # its markup is not shown
+    return Text(str(cell)).cell_len

@@ -76,6 +76,20 @@ async def test_a_parent_shows_its_childrens_missing_and_orphans_apart(
         assert "1 assets without a vector" in detail and "1 vectors without an asset" in detail
 
 
+async def test_a_leaf_says_when_its_parents_session_embedded_it_not_never(
+    deep: VectorService,
+) -> None:
+    app = VectorctlApp(deep)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("slash", *"trip", "enter")  # 2024/trip: its session is 2024's
+        await pilot.pause(0.3)
+        await settle(pilot)
+        text = screen_text(pilot)
+        assert f"{DEEP_ROOT[-20:]}/2024/trip" in text
+        assert "trained  2024-07-02 00:00" in text and "never" not in text
+
+
 async def test_enter_in_the_filter_puts_the_cursor_on_a_match_that_d_then_deletes(
     deep: VectorService,
 ) -> None:

@@ -106,6 +106,23 @@ def test_screen_snapshot(
     assert snap_compare(app, terminal_size=SIZES[size], run_before=SCREENS[screen])
 
 
+async def _messages(pilot: Pilot[None]) -> None:
+    """Two messages kept after their toasts, at a fixed time (the screen shows it)."""
+    from datetime import datetime
+
+    from tui.app import VectorctlApp
+    from tui.modals.messages import ShownMessage
+
+    app = pilot.app
+    assert isinstance(app, VectorctlApp)
+    at = datetime(2024, 6, 1, 9, 30)
+    app.messages += [
+        ShownMessage(at, "information", "delete 2024/trip", "deleted 5 vectors, audit entry 7"),
+        ShownMessage(at, "error", "Error", "store unreachable: [Errno 111] Connection refused"),
+    ]
+    await _keys("m")(pilot)
+
+
 # Every screen at 80x24 on a library under a long root: what an operator sees first over
 # SSH. The tree starts at the library's root; tables and dialogs show paths from it.
 DEEP_SCREENS = {
@@ -118,6 +135,7 @@ DEEP_SCREENS = {
     "audit": _keys("3"),
     "orphans": _keys("4", "s"),
     "danger": _keys("5"),
+    "messages": _messages,
 }
 
 
