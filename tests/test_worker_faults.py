@@ -324,7 +324,10 @@ def test_heartbeat_keeps_the_jobs_of_a_batch_that_outlasts_its_lease(
                 store=store,
                 embedder=embedder,
                 batch_size=3,
-                lease_seconds=1.0,
+                # Short, so the test passes a lease's end, but not so short that a loaded
+                # machine (CI: two test workers and PostgreSQL on two cores) delays one
+                # renewal past it: a 1 s lease lost its jobs there once.
+                lease_seconds=3.0,
                 worker_id=worker_id,
             )
         )
