@@ -244,7 +244,8 @@ def _queue(sources: Sources, since: datetime) -> list[Check]:
         Check(
             "failed jobs",
             DEGRADED if failed else OK,
-            f"{failed:,} jobs failed since {since:%Y-%m-%d %H:%M} UTC (`vectorctl sessions`, "
+            f"{failed:,} job{'s' if failed != 1 else ''} failed since {since:%Y-%m-%d %H:%M} UTC "
+            "(`vectorctl sessions`, "
             "then `vectorctl jobs SESSION --status FAILED`)"
             if failed
             else "no job failed recently",
