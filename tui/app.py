@@ -545,6 +545,29 @@ class VectorctlApp(App[None]):
 
         return self.start_job(f"run jobs of session {session_ids[0]}", work, summary)
 
+    def start_delete(
+        self, name: str, preview: Preview, request: DeleteRequest, *, relation: str = "of"
+    ) -> bool:
+        """Delete what `preview` showed, as confirmed in the dialog: exactly its count (the
+        service refuses if another number matches now), as a job. False when another job
+        still runs."""
+        return self.start_job(
+            f"delete {name}",
+            lambda s, progress, cancel: s.delete(
+                preview.target,
+                reason=request.reason,
+                backup=request.backup,
+                expect=preview.count,
+                confirm=request.phrase,
+                progress=progress,
+                cancel=cancel,
+            ),
+            lambda result: (
+                f"deleted {result.deleted_count:,} vectors {relation} {name}"
+                + (f" (audit {result.log_id})" if result.log_id else "")
+            ),
+        )
+
     def open_delete_by_id(self) -> None:
         """Name an asset or a category, see what goes, confirm: as `vectorctl delete`."""
 
@@ -557,24 +580,8 @@ class VectorctlApp(App[None]):
             label = f"{target.kind.value} {target.value}"
 
             def confirmed(request: DeleteRequest | None) -> None:
-                if request is None:
-                    return
-                self.start_job(
-                    f"delete {label}",
-                    lambda s, progress, cancel: s.delete(
-                        target,
-                        reason=request.reason,
-                        backup=request.backup,
-                        expect=preview.count,
-                        confirm=request.phrase,
-                        progress=progress,
-                        cancel=cancel,
-                    ),
-                    lambda result: (
-                        f"deleted {result.deleted_count:,} vectors of {label}"
-                        + (f" (audit {result.log_id})" if result.log_id else "")
-                    ),
-                )
+                if request is not None:
+                    self.start_delete(label, preview, request)
 
             self.push_screen(
                 ConfirmDeleteModal("Delete vectors", label, preview, root=self.library_root),

@@ -239,29 +239,12 @@ class DirectoriesScreen(ConsoleScreen):
         )
 
     def _confirm_delete(self, rows: list[DirectoryStats], preview: Preview) -> None:
-        target = preview.target
         name = self._called(rows)
 
         def confirmed(request: DeleteRequest | None) -> None:
             if request is None:
                 return
-            started = self.console.start_job(
-                f"delete {name}",
-                lambda s, progress, cancel: s.delete(
-                    target,
-                    reason=request.reason,
-                    backup=request.backup,
-                    expect=preview.count,
-                    confirm=request.phrase,
-                    progress=progress,
-                    cancel=cancel,
-                ),
-                lambda result: (
-                    f"deleted {result.deleted_count:,} vectors under {name}"
-                    + (f" (audit {result.log_id})" if result.log_id else "")
-                ),
-            )
-            if started:
+            if self.console.start_delete(name, preview, request, relation="under"):
                 self.dir_tree.clear_marks()
 
         self.app.push_screen(
