@@ -32,11 +32,6 @@ class CancelToken(Protocol):
     def is_set(self) -> bool: ...
 
 
-class NeverCancelled:
-    def is_set(self) -> bool:
-        return False
-
-
 def report(progress: ProgressCallback | None, event: ProgressEvent) -> None:
     if progress is not None:
         progress(event)

@@ -47,6 +47,18 @@ def _postgres_server_url() -> str:
     return url
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that runs on PostgreSQL (`-m postgres`, `-m "not postgres"`): those
+    asking for `postgres_url`, and every PostgreSQL case of a parametrised fixture."""
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {}).values()
+        on_postgres = "postgres_url" in getattr(item, "fixturenames", ()) or any(
+            p == "postgresql" or (isinstance(p, tuple) and "postgresql" in p) for p in params
+        )
+        if on_postgres:
+            item.add_marker(pytest.mark.postgres)
+
+
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
