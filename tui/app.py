@@ -337,7 +337,7 @@ class VectorctlApp(App[None]):
         owner: DOMNode,
         group: str,
         work: Callable[[VectorService], T],
-        done: Callable[[T], None],
+        done: Callable[[T], object],
         failed: Callable[[str], None] | None = None,
     ) -> None:
         """Run a read in a thread worker; `done` or `failed` runs on the UI thread."""
@@ -352,11 +352,11 @@ class VectorctlApp(App[None]):
     def _call(
         self,
         work: Callable[[VectorService], T],
-        done: Callable[[T], None],
+        done: Callable[[T], object],
         failed: Callable[[str], None],
     ) -> None:
         worker = get_current_worker()
-        outcome: Callable[[], None]
+        outcome: Callable[[], object]
         self._opened.wait()
         try:
             with self.service_lock:
@@ -378,7 +378,7 @@ class VectorctlApp(App[None]):
         owner: DOMNode,
         group: str,
         work: Callable[[VectorService], T],
-        done: Callable[[T], None],
+        done: Callable[[T], object],
     ) -> None:
         """A read an operator's key asked for (a preview before a dialog). While a job holds
         the service it is refused at once: waiting would open the dialog whenever the job

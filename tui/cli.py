@@ -1093,15 +1093,15 @@ def worker(state: State, follow: bool, batch_size: int, as_json: bool) -> None:
     elif as_json:
         emit_json(result.as_dict())
     else:
-        lines = [
+        said = [
             f"embedded {result.embedded}, failed {result.failed}"
             + (f" on {result.device}, weights {result.weights}" if result.device else "")
             + (" (stopped)" if result.cancelled else "")
         ]
         if result.released:
-            lines.append(f"{result.released} claimed jobs handed back to the queue")
+            said.append(f"{result.released} claimed jobs handed back to the queue")
         if result.held_by_others:
-            lines.append(
+            said.append(
                 f"{result.held_by_others} jobs are held by other workers ("
                 + "; ".join(holder_text(h) for h in result.holders)
                 + ")"
@@ -1112,7 +1112,7 @@ def worker(state: State, follow: bool, batch_size: int, as_json: bool) -> None:
                     else ""
                 )
             )
-        for line in lines:
+        for line in said:
             stdout.print(line, markup=False, highlight=False)
     if result.embedded:
         _upkeep_note(state)
@@ -1370,7 +1370,8 @@ def drift(
             emit_json(estimate.as_dict())
         else:
             _print_estimate(estimate)
-        rate, limit = estimate.drift.rate, 0.0 if max_rate is None else max_rate
+        limit: float | None = 0.0 if max_rate is None else max_rate
+        rate = estimate.drift.rate
     else:
         with progress_bars(not as_json) as (progress, cancel):
             report = state.service.drift_scan(
@@ -1611,8 +1612,8 @@ def collections_command(state: State, as_json: bool) -> None:
         table.add_column(name, no_wrap=True, justify="right" if name != "status" else "left")
     table.add_column("aliases", overflow="fold")
     for row in report.collections:
-        name = Text("* " if row.active else "  ", style="cyan")
-        name.append(row.name, style="bold" if row.active else "")
+        label = Text("* " if row.active else "  ", style="cyan")
+        label.append(row.name, style="bold" if row.active else "")
         vectors = f"{row.vector_size} {row.distance}" if row.vector_size else "-"
         if not row.indexes_supported:
             indexes = "n/a"
@@ -1622,7 +1623,7 @@ def collections_command(state: State, as_json: bool) -> None:
                 f" ({len(row.missing_indexes)} missing)" if row.missing_indexes else ""
             )
         table.add_row(
-            name,
+            label,
             _count(row.points),
             vectors,
             _status_text(row.status if row.exists else "missing"),
