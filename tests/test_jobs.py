@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -241,9 +240,13 @@ def test_cancel_leaves_the_rest_queued_and_a_new_worker_finishes(
 def test_following_worker_picks_up_jobs_queued_later_until_cancelled(
     cfg: Settings, engine: Engine, store: VectorStore, embedder: Embedder, photos: Path
 ) -> None:
-    stop = threading.Event()
-    events: list[ProgressEvent] = []
+    stop, embedded_all = threading.Event(), threading.Event()
     results = []
+
+    def progress(event: ProgressEvent) -> None:
+        if event.done == 14:
+            embedded_all.set()
+
     worker = threading.Thread(
         target=lambda: results.append(
             _worker(
@@ -253,7 +256,7 @@ def test_following_worker_picks_up_jobs_queued_later_until_cancelled(
                 embedder,
                 follow=True,
                 poll_seconds=0.05,
-                progress=events.append,
+                progress=progress,
                 cancel=stop,
             )
         )
@@ -261,9 +264,7 @@ def test_following_worker_picks_up_jobs_queued_later_until_cancelled(
     worker.start()
     try:
         scan(session_factory(engine), photos)
-        deadline = time.monotonic() + 60
-        while not (events and events[-1].done == 14) and time.monotonic() < deadline:
-            time.sleep(0.05)
+        assert embedded_all.wait(60), "the following worker did not embed the queued jobs"
     finally:
         stop.set()
         worker.join()
