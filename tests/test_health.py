@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from click.testing import Result
 
+from core import health
 from core.db.models import TrainingJob, VectorDeletionLog
 from core.health import Check, HealthReport, Rules
 from core.service import VectorService
@@ -207,6 +208,22 @@ def test_the_latency_check_stops_searching_at_its_time_budget(service: VectorSer
 
     assert unbounded is not None and (unbounded.searches, unbounded.budget_spent) == (20, False)
     assert bounded is not None and (bounded.searches, bounded.budget_spent) == (1, True)
+
+
+def test_a_large_collection_without_a_vector_index_is_not_searched_but_said(
+    service: VectorService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Both embedded engines index none of these 30 vectors; from the threshold on, one
+    # search would read every vector, so none is made (1,000,000 on Edge: 4.7 s a search).
+    index_assets(service, LIBRARY)
+    monkeypatch.setattr(health, "BRUTE_FORCE_UNTIMED", len(LIBRARY))
+
+    latency = next(c for c in service.health(Rules()).checks if c.name == "search latency")
+
+    assert latency.status == "degraded"
+    assert latency.figures["searches"] == 0
+    assert latency.figures["unindexed_vectors"] == len(LIBRARY)
+    assert "not timed: 30 vectors are in no vector index" in latency.summary
 
 
 def test_payload_drift_found_by_the_sample_degrades_it(service: VectorService) -> None:

@@ -304,7 +304,9 @@ class EdgeStore(QdrantEngineStore[qe.Filter]):
             status="green",
             optimizer=None,
             segments=int(info.segments_count),
-            indexed_vectors=int(info.indexed_vectors_count),
+            # With no HNSW graph (m=0, vectorctl's layout unless configured) the engine counts
+            # optimised vectors as indexed, yet every search compares the query with each.
+            indexed_vectors=int(info.indexed_vectors_count) if _has_graph(self._path) else 0,
             indexes=tuple(
                 PayloadIndex(
                     field,
@@ -697,6 +699,16 @@ def _engine_vector_params(path: Path) -> dict[str, Any]:
     except (OSError, ValueError, KeyError, TypeError):
         return {}
     return {"vector_size": size, "distance": distance if distance in DISTANCES else None}
+
+
+def _has_graph(shard: Path) -> bool:
+    """Whether the shard builds an HNSW graph (`hnsw_config.m` > 0 in `edge_config.json`;
+    the engine's default, m=16, when the file does not say)."""
+    try:
+        config = json.loads((shard / ENGINE_CONFIG_FILE).read_text(encoding="utf-8"))
+        return int(config["hnsw_config"]["m"]) > 0
+    except (OSError, ValueError, KeyError, TypeError):
+        return True
 
 
 def _type_name(data_type: Any) -> str:
