@@ -471,17 +471,22 @@ def restore_archive(
         env, plan, reason=None, backup=True, progress=progress, cancel=cancel, phase="restoring"
     ) as run:
         run.archive("RESTORE", lambda w: _archive_current(store, source, manifest, w, run))
-        for index, batch in enumerate(archives.read_batches(source)):
-            run.apply(
-                "upsert",
-                [r.id for r in batch],
-                partial(store.upsert, batch),
-                archive=str(source),
-                batch=index,
-            )
+        _write_back(run, store, source)
         absent = archives.read_absent(source)
         run.delete(store, absent)
         return run.complete({"restored": manifest.count, "removed": len(absent)})
+
+
+def _write_back(run: AuditedRun, store: VectorStore, source: Path) -> None:
+    """Upsert the archive's points, one announced batch at a time."""
+    for index, batch in enumerate(archives.read_batches(source)):
+        run.apply(
+            "upsert",
+            [r.id for r in batch],
+            partial(store.upsert, batch),
+            archive=str(source),
+            batch=index,
+        )
 
 
 def _archive_current(
@@ -521,8 +526,8 @@ def replace_from_archive(
     puts the collection back as it was before it."""
     store = env.vectors()
     keep = {normalize_id(i) for ids in archives.read_ids(source) for i in ids}
-    extra = [i for page in store.scroll_ids(None, batch_size=SCROLL_PAGE) for i in page]
-    extra = [i for i in extra if i not in keep]
+    pages = store.scroll_ids(None, batch_size=SCROLL_PAGE)
+    extra = [i for page in pages for i in page if i not in keep]
     plan = Plan(
         plan.deletion_type, plan.target, plan.selector, manifest.count + len(extra), plan.metadata
     )
@@ -531,14 +536,7 @@ def replace_from_archive(
     ) as run:
         run.archive("RESTORE", lambda w: _archive_whole(store, keep, w, run))
         run.delete(store, extra)
-        for index, batch in enumerate(archives.read_batches(source)):
-            run.apply(
-                "upsert",
-                [r.id for r in batch],
-                partial(store.upsert, batch),
-                archive=str(source),
-                batch=index,
-            )
+        _write_back(run, store, source)
         return run.complete({"restored": manifest.count, "removed": len(extra)})
 
 
