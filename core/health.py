@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from core import search, snapshots
 from core.db.models import TrainingJob
 from core.errors import Unsupported, VectorctlError
 from core.results import JsonResult
-from core.store.base import VectorStore
+from core.store.base import CollectionSummary, VectorStore
 
 OK, DEGRADED, DOWN, SKIPPED = "ok", "degraded", "down", "skipped"
 HEALTHY = "healthy"
@@ -109,9 +110,11 @@ def run(sources: Sources, rules: Rules = Rules()) -> HealthReport:
         _guarded("audit", lambda: _interrupted(sources, since, rules.window_hours), checks)
         _guarded("backups", lambda: _archives(sources, rules.retention_days), checks)
     if store_ok:
-        _guarded("collection", lambda: _collection(sources), checks)
+        # Both checks read the collection's description (an exact count on a server): once.
+        described = cache(lambda: sources.store().describe())
+        _guarded("collection", lambda: _collection(sources, described()), checks)
         _guarded("snapshots", lambda: _snapshots(sources, rules.snapshot_hours), checks)
-        _guarded("search latency", lambda: _latency(sources, rules), checks)
+        _guarded("search latency", lambda: _latency(sources, described(), rules), checks)
     _guarded("drift", lambda: _drift(sources), checks)
     worst = max((RANK[c.status] for c in checks), default=0)
     status = {0: HEALTHY, 1: DEGRADED, 2: DOWN}[worst]
@@ -178,8 +181,7 @@ def _store(sources: Sources) -> list[Check]:
     ]
 
 
-def _collection(sources: Sources) -> list[Check]:
-    summary = sources.store().describe()
+def _collection(sources: Sources, summary: CollectionSummary) -> list[Check]:
     if not summary.exists:
         return [Check("collection", DOWN, f"collection {sources.collection!r} does not exist")]
     figures: dict[str, Any] = {
@@ -313,8 +315,7 @@ def _snapshots(sources: Sources, max_hours: float) -> list[Check]:
     return [Check("snapshots", OK, f"newest snapshot is {newest:.1f} h old", figures)]
 
 
-def _latency(sources: Sources, rules: Rules) -> list[Check]:
-    summary = sources.store().describe()
+def _latency(sources: Sources, summary: CollectionSummary, rules: Rules) -> list[Check]:
     unindexed = (summary.points or 0) - (summary.indexed_vectors or 0)
     if summary.indexed_vectors is not None and unindexed >= BRUTE_FORCE_UNTIMED:
         # One search would read every vector (1,000,000 of 512 dimensions: 2 GB, 4.7 s per

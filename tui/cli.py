@@ -31,6 +31,15 @@ from core.errors import (
     ValidationError,
     VectorctlError,
 )
+from core.health import (
+    DEFAULT_P95_MS,
+    DEFAULT_RETENTION_DAYS,
+    DEFAULT_SEARCHES,
+    DEFAULT_SNAPSHOT_HOURS,
+    DEFAULT_WINDOW_HOURS,
+    SEARCH_BUDGET_SECONDS,
+    Rules,
+)
 from core.service import VectorService
 from core.settings import RESET_PHRASE, load_settings, with_overrides
 from core.targets import AUDIT_TYPES, Target, TargetKind, parse_id
@@ -1827,35 +1836,35 @@ def aliases_switch(
 @click.option(
     "--p95-ms",
     type=click.FloatRange(min=0, min_open=True),
-    default=50.0,
+    default=DEFAULT_P95_MS,
     show_default=True,
     help="Search latency target (p95).",
 )
 @click.option(
     "--searches",
     type=click.IntRange(1, 1000),
-    default=20,
+    default=DEFAULT_SEARCHES,
     show_default=True,
-    help="Searches to time (within 1 s).",
+    help=f"Searches to time (within {SEARCH_BUDGET_SECONDS:g} s).",
 )
 @click.option(
     "--snapshot-max-hours",
     type=click.FloatRange(min=0),
-    default=24.0,
+    default=DEFAULT_SNAPSHOT_HOURS,
     show_default=True,
     help="Age of the newest snapshot allowed (0: not checked).",
 )
 @click.option(
     "--retention-days",
     type=click.IntRange(min=0),
-    default=30,
+    default=DEFAULT_RETENTION_DAYS,
     show_default=True,
     help="Backup archives older than this are reported.",
 )
 @click.option(
     "--window-hours",
     type=click.FloatRange(min=0, min_open=True),
-    default=24.0,
+    default=DEFAULT_WINDOW_HOURS,
     show_default=True,
     help="How recent failed jobs and interrupted operations count.",
 )
@@ -1879,8 +1888,6 @@ def health(
       1  degraded (a check needs attention)
       2  down (database or store unreachable, collection missing or red)
     """
-    from core.health import Rules
-
     report = state.service.health(
         Rules(
             p95_ms=p95_ms,
