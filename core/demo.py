@@ -15,11 +15,11 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import delete, func, select
 
+from core.context import ServiceContext
 from core.db.engine import transaction
 from core.db.models import Category, ImageAsset, TrainingEvidence, TrainingJob
 from core.db.paths import inside
@@ -35,9 +35,8 @@ from core.ingest import scan
 from core.jobs import FAILED, run_worker
 from core.orphans import asset_id_of
 from core.progress import CancelToken, ProgressCallback, ProgressEvent, report
-from core.results import JsonResult
+from core.results import DemoResult
 from core.retrain import retrain
-from core.service import VectorService
 from core.store.base import F_ASSET_ID, Selector
 from core.targets import Target, TargetKind
 
@@ -52,23 +51,8 @@ CATEGORIES = {"2022": "Family", "2023": "Travel", "2024": "Travel"}
 REASON = "demo history"
 
 
-@dataclass
-class DemoResult(JsonResult):
-    root: str
-    created: bool  # False: an earlier run built it, nothing was changed
-    images: int
-    embedded: int  # embedded by this run (0 when it was built before)
-    failed: int  # jobs that failed (the damaged image)
-    deletions: int  # audited deletions in the demo's history
-    vectors: int  # points under the demo root now
-    orphan_vectors: int
-    missing_vectors: int  # assets without a vector
-    weights: str
-    seconds: float
-
-
 def build_demo(
-    service: VectorService,
+    service: ServiceContext,
     *,
     per_event: int = 30,
     embedder: Embedder | None = None,
@@ -167,7 +151,7 @@ def _draw(directory: Path, names: Sequence[str], seed: int) -> None:
         image.save(path, quality=85)
 
 
-def _categories(service: VectorService) -> dict[str, int]:
+def _categories(service: ServiceContext) -> dict[str, int]:
     with transaction(service.db) as db:
         ids = {}
         for name in sorted(set(CATEGORIES.values())):
@@ -181,11 +165,11 @@ def _categories(service: VectorService) -> dict[str, int]:
         return ids
 
 
-def _delete(service: VectorService, target: Target) -> None:
+def _delete(service: ServiceContext, target: Target) -> None:
     service.delete(target, reason=REASON)
 
 
-def _forget_assets(service: VectorService, directory: Path, count: int) -> None:
+def _forget_assets(service: ServiceContext, directory: Path, count: int) -> None:
     """Remove some assets from the database (and their files) but not their vectors."""
     with transaction(service.db) as db:
         victims = db.execute(
@@ -203,7 +187,7 @@ def _forget_assets(service: VectorService, directory: Path, count: int) -> None:
 
 
 def _summary(
-    service: VectorService,
+    service: ServiceContext,
     root: Path,
     created: bool,
     embedded: int,

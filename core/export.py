@@ -7,18 +7,15 @@ refuses before it starts.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from dataclasses import dataclass
 from typing import IO
 
-from core.errors import ValidationError
 from core.paths import normalize_prefix
 from core.progress import CancelToken, ProgressCallback, ProgressEvent, check_cancel, report
 from core.results import JsonResult
 from core.store.base import Selector, VectorStore
 
-FORMATS = ("jsonl", "parquet")
 # Points per page. With vectors a point is about 16 KB as Python objects at 512 dimensions (a
 # list of boxed floats) plus its JSON text: a page of 500 keeps the heap about 30 MB above
 # where it was whatever the collection's size (benchmarks.health measures it). Without
@@ -34,19 +31,6 @@ class ExportResult(JsonResult):
     format: str
     vectors: bool
     points: int
-
-
-def check_format(format: str) -> None:
-    """Refuse a format that cannot be written here, before anything is read."""
-    if format not in FORMATS:
-        raise ValidationError(f"format must be one of {', '.join(FORMATS)}, not {format!r}")
-    if format == "parquet" and importlib.util.find_spec("pyarrow") is None:
-        raise ValidationError(
-            "--format parquet needs pyarrow, which is not installed with vectorctl: install "
-            "pyarrow into vectorctl's environment, or export jsonl"
-        )
-    if format == "parquet":  # pyarrow present: still one format only until it is tested
-        raise ValidationError("--format parquet is not implemented yet: export jsonl")
 
 
 def export_jsonl(

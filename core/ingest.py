@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,22 +23,12 @@ from core.db.paths import inside
 from core.errors import NotFoundError, ValidationError
 from core.jobs import PENDING, RUNNING, queue_session
 from core.progress import CancelToken, ProgressCallback, ProgressEvent, check_cancel, report
-from core.results import JsonResult
+from core.results import ScanResult
 
 IMAGE_SUFFIXES = frozenset(
     {".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp", ".tif", ".tiff", ".jfif"}
 )
 INSERT_BATCH = 1000
-
-
-@dataclass
-class ScanResult(JsonResult):
-    root: str
-    found: int  # image files under root
-    registered: int  # new assets
-    skipped: int  # files already known
-    queued: int  # jobs created
-    session_id: int | None  # None when nothing needed embedding
 
 
 def scan(

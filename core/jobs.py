@@ -47,7 +47,7 @@ from core.embedding import MODEL_NAME, Embedder, EmbedderConfig, load_embedder, 
 from core.liveness import ProcessIdentity
 from core.paths import ancestor_dirs, parent_dir
 from core.progress import CancelToken, ProgressCallback, ProgressEvent, report
-from core.results import JsonResult
+from core.results import JobHolder, WorkerResult
 from core.settings import Settings
 from core.store.base import (
     F_ASSET_ID,
@@ -94,34 +94,6 @@ class ClaimedJob:
     @property
     def retried(self) -> bool:
         return self.attempts > 1
-
-
-@dataclass
-class JobHolder(JsonResult):
-    """Another worker holding RUNNING jobs this worker could not claim."""
-
-    worker_id: str  # its `claimed_by` ("" when the row names none)
-    jobs: int
-    lease_expires_at: datetime | None  # its latest lease; None: no lease (another program)
-    alive: bool | None  # True: running on this host; None: cannot tell from here
-
-
-@dataclass
-class WorkerResult(JsonResult):
-    embedded: int = 0
-    failed: int = 0
-    cancelled: bool = False
-    worker_id: str = ""
-    seconds: float = 0.0
-    device: str | None = None
-    weights: str | None = None  # the weights label, e.g. "random (not a trained model)"
-    released: int = 0  # claimed jobs handed back unprocessed (cancel, error)
-    # Open jobs left to other workers when this one stopped (`holders`), and when the last of
-    # their leases runs out: if those workers are gone, their jobs can be claimed from then.
-    held_by_others: int = 0
-    held_until: datetime | None = None
-    holders: list[JobHolder] = field(default_factory=list)
-    lease_lost: bool = False  # renewals failed for a whole lease: stopped, claims may be gone
 
 
 @dataclass

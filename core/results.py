@@ -176,3 +176,71 @@ class OptimizeResult(JsonResult):
     segments_after: int
     seconds: float
     open_seconds: float  # opening the store afterwards
+
+
+@dataclass
+class ScanResult(JsonResult):
+    root: str
+    found: int  # image files under root
+    registered: int  # new assets
+    skipped: int  # files already known
+    queued: int  # jobs created
+    session_id: int | None  # None when nothing needed embedding
+
+
+@dataclass
+class JobHolder(JsonResult):
+    """Another worker holding RUNNING jobs this worker could not claim."""
+
+    worker_id: str  # its `claimed_by` ("" when the row names none)
+    jobs: int
+    lease_expires_at: datetime | None  # its latest lease; None: no lease (another program)
+    alive: bool | None  # True: running on this host; None: cannot tell from here
+
+
+@dataclass
+class WorkerResult(JsonResult):
+    embedded: int = 0
+    failed: int = 0
+    cancelled: bool = False
+    worker_id: str = ""
+    seconds: float = 0.0
+    device: str | None = None
+    weights: str | None = None  # the weights label, e.g. "random (not a trained model)"
+    released: int = 0  # claimed jobs handed back unprocessed (cancel, error)
+    # Open jobs left to other workers when this one stopped (`holders`), and when the last of
+    # their leases runs out: if those workers are gone, their jobs can be claimed from then.
+    held_by_others: int = 0
+    held_until: datetime | None = None
+    holders: list[JobHolder] = field(default_factory=list)
+    lease_lost: bool = False  # renewals failed for a whole lease: stopped, claims may be gone
+
+
+@dataclass
+class RetrainResult(JsonResult):
+    directories: list[str]
+    deleted_count: int
+    sessions_reset: int
+    session_id: int | None  # the new session; the first one when several directories
+    queued: int
+    session_ids: list[int] = field(default_factory=list)
+    log_ids: list[int] = field(default_factory=list)  # audit rows of the deletes
+    embedded: int | None = None  # with wait only
+    failed: int | None = None
+    cancelled: bool = False
+    remaining: int | None = None  # with wait: jobs of the new sessions still queued
+
+
+@dataclass
+class DemoResult(JsonResult):
+    root: str
+    created: bool  # False: an earlier run built it, nothing was changed
+    images: int
+    embedded: int  # embedded by this run (0 when it was built before)
+    failed: int  # jobs that failed (the damaged image)
+    deletions: int  # audited deletions in the demo's history
+    vectors: int  # points under the demo root now
+    orphan_vectors: int
+    missing_vectors: int  # assets without a vector
+    weights: str
+    seconds: float

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import suppress
-from dataclasses import dataclass, field
 from functools import partial
 
 from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from core.context import ServiceContext
 from core.db.engine import transaction
 from core.db.models import Category, ImageAsset, TrainingJob, TrainingSession, utcnow
 from core.db.paths import inside
@@ -40,30 +40,14 @@ from core.jobs import (
 from core.paths import directory_set
 from core.progress import CancelToken, ProgressCallback
 from core.protocol import AuditedRun, Plan
-from core.results import JsonResult
-from core.service import VectorService
+from core.results import RetrainResult
 from core.settings import with_overrides
 from core.targets import RETRAIN, RETRAIN_INTO, Target
 from core.validation import check_reason
 
 
-@dataclass
-class RetrainResult(JsonResult):
-    directories: list[str]
-    deleted_count: int
-    sessions_reset: int
-    session_id: int | None  # the new session; the first one when several directories
-    queued: int
-    session_ids: list[int] = field(default_factory=list)
-    log_ids: list[int] = field(default_factory=list)  # audit rows of the deletes
-    embedded: int | None = None  # with wait only
-    failed: int | None = None
-    cancelled: bool = False
-    remaining: int | None = None  # with wait: jobs of the new sessions still queued
-
-
 def retrain(
-    service: VectorService,
+    service: ServiceContext,
     directories: str | Sequence[str],
     *,
     category_id: int | None = None,
@@ -125,7 +109,7 @@ def retrain(
     return result
 
 
-def _record(service: VectorService, result: RetrainResult, state: str) -> None:
+def _record(service: ServiceContext, result: RetrainResult, state: str) -> None:
     """The embedding phase's outcome, in the audit row of the retrain's delete. Best effort:
     the jobs and sessions hold the same facts, and a retrain must not fail over its note."""
     if not result.log_ids:
@@ -145,7 +129,7 @@ def _record(service: VectorService, result: RetrainResult, state: str) -> None:
 
 
 def _validate(
-    service: VectorService, directories: str | Sequence[str], category_id: int | None
+    service: ServiceContext, directories: str | Sequence[str], category_id: int | None
 ) -> list[str]:
     service.require_writable("retrain")
     raw = [directories] if isinstance(directories, str) else list(directories)
@@ -164,21 +148,21 @@ def _validate(
 
 
 def check_directories(
-    service: VectorService, directories: Sequence[str], category_id: int | None = None
+    service: ServiceContext, directories: Sequence[str], category_id: int | None = None
 ) -> list[str]:
     """What `retrain` refuses, checked before anything is shown or asked: the directories
     (each once, none inside another, each with assets) and the category."""
     return _validate(service, directories, category_id)
 
 
-def _check_collection(service: VectorService, embedder: Embedder) -> None:
+def _check_collection(service: ServiceContext, embedder: Embedder) -> None:
     info = service.store.collection_info()
     size = info.vector_size if info.exists else service.settings.vector_size
     embedder.check_vector_size(size, service.settings.collection)
 
 
 def _delete_vectors(
-    service: VectorService,
+    service: ServiceContext,
     prefixes: list[str],
     reason: str | None,
     backup: bool,
@@ -269,7 +253,7 @@ def _under(prefix: str) -> ColumnElement[bool]:
 
 
 def retrain_into(
-    service: VectorService,
+    service: ServiceContext,
     directories: str | Sequence[str],
     collection: str,
     *,

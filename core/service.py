@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, case, func, select
 from sqlalchemy import delete as sql_delete
@@ -32,6 +32,13 @@ from core import search as point_search
 from core import snapshots as collection_snapshots
 from core.audit import AuditLog
 from core.backup_catalog import BackupInfo
+from core.collections import (
+    AliasPreview,
+    AliasResult,
+    CollectionRow,
+    CollectionsReport,
+    IndexResult,
+)
 from core.db.engine import check_connection, create_db_engine, session_factory
 from core.db.ids import max_id
 from core.db.models import (
@@ -45,7 +52,15 @@ from core.db.models import (
 )
 from core.db.paths import inside
 from core.deployment import Deployment, database_identity
-from core.drift import KINDS, PAYLOAD_KINDS, DriftEstimate, DriftPlan, DriftReport
+from core.drift import (
+    KINDS,
+    PAYLOAD_KINDS,
+    DirectoryDrift,
+    DriftEstimate,
+    DriftItem,
+    DriftPlan,
+    DriftReport,
+)
 from core.drift.report import DriftRepair, RepairEntry
 from core.drift.rules import FACES
 from core.errors import (
@@ -58,11 +73,23 @@ from core.errors import (
     ValidationError,
     VectorctlError,
 )
+from core.health import (
+    DEFAULT_P95_MS,
+    DEFAULT_RETENTION_DAYS,
+    DEFAULT_SEARCHES,
+    DEFAULT_SNAPSHOT_HOURS,
+    DEFAULT_WINDOW_HOURS,
+    DOWN,
+    SEARCH_BUDGET_SECONDS,
+    HealthReport,
+    Rules,
+)
 from core.paths import directory_set, is_under, normalize_prefix
 from core.progress import CancelToken, ProgressCallback, ProgressEvent, report
 from core.results import (
     AuditEntry,
     DeleteResult,
+    DemoResult,
     DirectoryStats,
     Info,
     JobRow,
@@ -73,9 +100,14 @@ from core.results import (
     PruneResult,
     ResetResult,
     RestoreResult,
+    RetrainResult,
+    ScanResult,
     SessionRow,
+    WorkerResult,
 )
+from core.search import SimilarResult
 from core.settings import RESET_PHRASE, Settings, mask_url
+from core.snapshots import ARCHIVE_LIMIT, SnapshotChange, SnapshotRow
 from core.stats_cache import StatsCache, fingerprint
 from core.store.base import F_ASSET_ID, F_CATEGORY_ID, F_PATH, Selector, Upkeep, VectorStore
 from core.store_maintenance import BackfillResult, CopyResult, backfill_ancestors, copy_collection
@@ -87,7 +119,46 @@ from core.targets import (
     TargetKind,
     parse_id,
 )
-from core.validation import check_reason, takes_nearly_all
+from core.validation import check_export_format, check_reason, takes_nearly_all
+
+if TYPE_CHECKING:
+    from core.embedding import Embedder
+
+# The types the service's methods take and return, and the constants interfaces show: the
+# interfaces import them from here, their one door into core (an import-linter contract in
+# pyproject.toml keeps it so). Plain value modules (results, errors, targets, settings,
+# validation, progress) are imported directly.
+__all__ = [
+    "ARCHIVE_LIMIT",
+    "DEFAULT_P95_MS",
+    "DEFAULT_RETENTION_DAYS",
+    "DEFAULT_SEARCHES",
+    "DEFAULT_SNAPSHOT_HOURS",
+    "DEFAULT_WINDOW_HOURS",
+    "DOWN",
+    "KINDS",
+    "PAYLOAD_KINDS",
+    "SEARCH_BUDGET_SECONDS",
+    "AliasPreview",
+    "AliasResult",
+    "BackupInfo",
+    "CollectionRow",
+    "CollectionsReport",
+    "DirectoryDrift",
+    "DriftEstimate",
+    "DriftItem",
+    "DriftPlan",
+    "DriftRepair",
+    "DriftReport",
+    "HealthReport",
+    "IndexResult",
+    "Rules",
+    "SimilarResult",
+    "SnapshotChange",
+    "SnapshotRow",
+    "VectorService",
+]
+
 
 log = logging.getLogger("vectorctl")
 SAMPLE_SIZE = 10
@@ -303,6 +374,151 @@ class VectorService:
         """Raise ReadOnlyError naming the refused action; interfaces call it before previews."""
         if self.settings.read_only:
             raise ReadOnlyError(f"read-only mode: refusing to {action}")
+
+    def candidates(self, kind: str, typed: str, *, limit: int = 100) -> list[str]:
+        """Shell completion's candidates (`core.candidates`): the database only, on a
+        connection of its own that runs no schema check and no recovery."""
+        from core.candidates import candidates
+
+        engine = create_db_engine(self.settings.database_url)
+        try:
+            return candidates(engine, kind, typed, limit)
+        finally:
+            engine.dispose()
+
+    def upgrade_schema(self) -> list[str]:
+        """Bring a shared database's schema up to date (`vectorctl db upgrade`): the one
+        open that migrates instead of refusing an old schema, and runs no recovery."""
+        from core.db import migrate
+
+        self.require_writable("upgrade the database schema")
+        engine = create_db_engine(self.settings.database_url)
+        try:
+            check_connection(engine)
+            return migrate.upgrade(engine)
+        finally:
+            engine.dispose()
+
+    # -- operations built on the service (their code loads only when called) -----------
+
+    def scan(
+        self,
+        root: str | Path,
+        *,
+        category_id: int | None = None,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> ScanResult:
+        """Register the image files under `root` and queue a training session for them."""
+        from core.ingest import scan
+
+        self.require_writable(f"scan {root}")
+        return scan(self.db, root, category_id=category_id, progress=progress, cancel=cancel)
+
+    def run_worker(
+        self,
+        *,
+        follow: bool = False,
+        session_ids: Sequence[int] | None = None,
+        batch_size: int = 32,
+        embedder: Embedder | None = None,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> WorkerResult:
+        """Embed queued jobs here (`core.jobs.run_worker`), on this service's connections."""
+        from core.jobs import run_worker
+
+        self.require_writable("run a worker")
+        return run_worker(
+            self.settings,
+            db=self.db,
+            store=self.store,
+            embedder=embedder,
+            follow=follow,
+            session_ids=session_ids,
+            batch_size=batch_size,
+            progress=progress,
+            cancel=cancel,
+        )
+
+    def check_retrain(
+        self, directories: Sequence[str], category_id: int | None = None
+    ) -> list[str]:
+        """What `retrain` refuses, before anything is shown or asked."""
+        from core.retrain import check_directories
+
+        return check_directories(self, directories, category_id)
+
+    def retrain(
+        self,
+        directories: str | Sequence[str],
+        *,
+        category_id: int | None = None,
+        reason: str | None = None,
+        backup: bool = True,
+        wait: bool = False,
+        expect: int | None = None,
+        confirm: str | None = None,
+        embedder: Embedder | None = None,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> RetrainResult:
+        """Delete (audited) and queue the directories again: `core.retrain.retrain`."""
+        from core.retrain import retrain
+
+        return retrain(
+            self,
+            directories,
+            category_id=category_id,
+            reason=reason,
+            backup=backup,
+            wait=wait,
+            expect=expect,
+            confirm=confirm,
+            embedder=embedder,
+            progress=progress,
+            cancel=cancel,
+        )
+
+    def retrain_into(
+        self,
+        directories: str | Sequence[str],
+        collection: str,
+        *,
+        category_id: int | None = None,
+        reason: str | None = None,
+        embedder: Embedder | None = None,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> RetrainResult:
+        """Embed the directories into another collection: `core.retrain.retrain_into`."""
+        from core.retrain import retrain_into
+
+        return retrain_into(
+            self,
+            directories,
+            collection,
+            category_id=category_id,
+            reason=reason,
+            embedder=embedder,
+            progress=progress,
+            cancel=cancel,
+        )
+
+    def build_demo(
+        self,
+        *,
+        per_event: int = 30,
+        embedder: Embedder | None = None,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> DemoResult:
+        """Build the demo library in this deployment: `core.demo.build_demo`."""
+        from core.demo import build_demo
+
+        return build_demo(
+            self, per_event=per_event, embedder=embedder, progress=progress, cancel=cancel
+        )
 
     # -- reading --------------------------------------------------------------------------
 
@@ -1288,7 +1504,7 @@ class VectorService:
         cancel: CancelToken | None = None,
     ) -> point_export.ExportResult:
         """Stream the collection's points (or those under a directory) into `out`."""
-        point_export.check_format(format)
+        check_export_format(format)
         return point_export.export_jsonl(
             self._collection(),
             out,

@@ -7,10 +7,12 @@ driver error) or that a terminal would obey (escape sequences).
 
 from __future__ import annotations
 
+import importlib.util
 import re
 
 from core.errors import ValidationError
 
+EXPORT_FORMATS = ("jsonl", "parquet")
 MAX_REASON = 2000  # characters; a paragraph, not a file
 # A delete that takes this share of the collection (or more) is confirmed like a reset.
 NEARLY_ALL = 0.9
@@ -39,3 +41,16 @@ def takes_nearly_all(count: int, total: int | None) -> bool:
     """Whether deleting `count` of the collection's `total` vectors empties it, or nearly:
     such a delete needs the typed confirmation of a reset, whatever its target."""
     return bool(total) and count > 0 and count >= NEARLY_ALL * (total or 0)
+
+
+def check_export_format(format: str) -> None:
+    """Refuse a format that cannot be written here, before anything is read."""
+    if format not in EXPORT_FORMATS:
+        raise ValidationError(f"format must be one of {', '.join(EXPORT_FORMATS)}, not {format!r}")
+    if format == "parquet" and importlib.util.find_spec("pyarrow") is None:
+        raise ValidationError(
+            "--format parquet needs pyarrow, which is not installed with vectorctl: install "
+            "pyarrow into vectorctl's environment, or export jsonl"
+        )
+    if format == "parquet":  # pyarrow present: still one format only until it is tested
+        raise ValidationError("--format parquet is not implemented yet: export jsonl")

@@ -17,28 +17,24 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from contextlib import suppress
-from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from rich.text import Text
 from textual.app import App, CSSPathType, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.dom import DOMNode
-from textual.message import Message
 from textual.notifications import SeverityLevel
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.worker import get_current_worker
 
-from core.drift import DriftReport
 from core.errors import Cancelled, VectorctlError
-from core.health import HealthReport
 from core.progress import ProgressCallback, ProgressEvent
-from core.results import Info, Preview
-from core.service import VectorService
+from core.results import Info, Preview, RetrainResult, WorkerResult
+from core.service import DriftReport, HealthReport, VectorService
 from core.settings import Settings, with_overrides
 from core.targets import Target
 from tui import log_setup
@@ -47,6 +43,7 @@ from tui.modals.delete_by_id import DeleteByIdModal
 from tui.modals.help import HelpModal
 from tui.modals.messages import MessagesModal, ShownMessage
 from tui.modals.retrain import RetrainModal, RetrainRequest
+from tui.running import JobProgress, RunningJob
 from tui.screens.audit import AuditScreen
 from tui.screens.collections import CollectionsScreen
 from tui.screens.danger import DangerScreen
@@ -57,9 +54,6 @@ from tui.screens.orphans import OrphansScreen
 from tui.screens.sessions import SessionsScreen
 from tui.screens.snapshots import SnapshotsScreen
 
-if TYPE_CHECKING:
-    from core.jobs import WorkerResult
-
 T = TypeVar("T")
 log = logging.getLogger("vectorctl")
 STYLES = Path(__file__).resolve().parent.parent / "styles"
@@ -69,28 +63,6 @@ PROGRESS_INTERVAL = 0.1  # seconds between progress repaints; more is noise over
 # goes first), then again every few minutes and when the Health screen asks.
 HEALTH_FIRST_DELAY = 15.0
 HEALTH_INTERVAL = 300.0
-
-
-@dataclass
-class RunningJob:
-    """The one mutation (or long scan) in flight; `cancel` is checked by the core between
-    batches."""
-
-    title: str
-    cancel: threading.Event = field(default_factory=threading.Event)
-    event: ProgressEvent | None = None
-    started: float = field(default_factory=time.monotonic)
-
-
-class JobProgress(Message):
-    """Posted from the job's thread; stale ones are dropped so the queue never grows."""
-
-    def __init__(self, job: RunningJob, event: ProgressEvent) -> None:
-        super().__init__()
-        self.job, self.event = job, event
-
-    def can_replace(self, message: Message) -> bool:
-        return isinstance(message, JobProgress) and message.job is self.job
 
 
 def error_text(exc: BaseException) -> str:
@@ -489,9 +461,7 @@ class VectorctlApp(App[None]):
         confirmation; then run the retrain as a job."""
 
         def fetch(service: VectorService) -> tuple[list[str], Preview, list[tuple[int, str]]]:
-            from core.retrain import check_directories
-
-            checked = check_directories(service, directories)
+            checked = service.check_retrain(directories)
             preview = service.preview(Target.of_directories(checked), sample_size=1)
             return checked, preview, service.categories()
 
@@ -500,12 +470,42 @@ class VectorctlApp(App[None]):
             modal = RetrainModal(checked, preview, categories, self.model_label, self.library_root)
 
             def chosen(request: RetrainRequest | None) -> None:
-                if request is not None and request.start(self) and on_start is not None:
+                if request is not None and self.start_retrain(request) and on_start is not None:
                     on_start()
 
             self.push_screen(modal, chosen)
 
         self.load_for_action(self, "retrain", fetch, ask)
+
+    def start_retrain(self, request: RetrainRequest) -> bool:
+        """Delete (audited, backed up) and re-embed as one job, then summarise it."""
+
+        def work(
+            service: VectorService, progress: ProgressCallback, cancel: threading.Event
+        ) -> RetrainResult:
+            _say_loading_model(service, progress)
+            return service.retrain(
+                list(request.directories),
+                category_id=request.category_id,
+                reason=request.reason,
+                backup=request.backup,
+                wait=True,
+                expect=request.expect,
+                confirm=request.phrase,
+                progress=progress,
+                cancel=cancel,
+            )
+
+        def summary(result: RetrainResult) -> str:
+            text = (
+                f"{request.name}: deleted {result.deleted_count:,}, "
+                f"embedded {result.embedded or 0:,}, failed {result.failed or 0:,}"
+            )
+            if result.cancelled:
+                text += " (cancelled: run the queued jobs with w on the Sessions screen)"
+            return text
+
+        return self.start_job(f"retrain {request.name}", work, summary)
 
     def run_queued_jobs(self, session_ids: list[int]) -> bool:
         """Embed the sessions' pending jobs here, as a job (`vectorctl worker` does the same
@@ -514,18 +514,8 @@ class VectorctlApp(App[None]):
         def work(
             service: VectorService, progress: ProgressCallback, cancel: threading.Event
         ) -> WorkerResult:
-            from core.jobs import run_worker  # loads the embedding code only when needed
-
-            settings = service.settings
-            progress(
-                ProgressEvent(
-                    "loading model", 0, None, f"{settings.clip_model} {settings.clip_pretrained}"
-                )
-            )
-            return run_worker(
-                settings,
-                db=service.db,
-                store=service.store,
+            _say_loading_model(service, progress)
+            return service.run_worker(
                 session_ids=session_ids,
                 progress=progress,
                 cancel=cancel,
@@ -735,3 +725,11 @@ def run_app(settings: Settings) -> int:
         if app.service_lock.acquire(timeout=CLOSE_WAIT_SECONDS):
             app.service.close()  # the service open now: the operator may have switched
             app.service_lock.release()
+
+
+def _say_loading_model(service: VectorService, progress: ProgressCallback) -> None:
+    """Loading the model reports nothing and can take a while: say what is happening."""
+    settings = service.settings
+    progress(
+        ProgressEvent("loading model", 0, None, f"{settings.clip_model} {settings.clip_pretrained}")
+    )

@@ -22,8 +22,6 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from core.backup_catalog import BackupInfo
-from core.drift import KINDS, PAYLOAD_KINDS, DriftEstimate, DriftItem, DriftReport
 from core.errors import (
     NotFoundError,
     SelectionChanged,
@@ -31,19 +29,26 @@ from core.errors import (
     ValidationError,
     VectorctlError,
 )
-from core.health import (
+from core.results import JobHolder
+from core.service import (
     DEFAULT_P95_MS,
     DEFAULT_RETENTION_DAYS,
     DEFAULT_SEARCHES,
     DEFAULT_SNAPSHOT_HOURS,
     DEFAULT_WINDOW_HOURS,
+    KINDS,
+    PAYLOAD_KINDS,
     SEARCH_BUDGET_SECONDS,
+    BackupInfo,
+    DriftEstimate,
+    DriftItem,
+    DriftReport,
     Rules,
+    VectorService,
 )
-from core.service import VectorService
 from core.settings import RESET_PHRASE, load_settings, with_overrides
 from core.targets import AUDIT_TYPES, Target, TargetKind, parse_id
-from core.validation import takes_nearly_all
+from core.validation import check_export_format, takes_nearly_all
 from tui import completion, log_setup
 from tui.global_options import GlobalOptionsGroup
 from tui.output import (
@@ -889,22 +894,11 @@ def db() -> None:
 @command
 def db_upgrade(state: State, as_json: bool) -> None:
     """Bring an existing (service) database up to date in place; safe to repeat."""
-    from core.db import migrate
-    from core.db.engine import check_connection, create_db_engine
-
-    settings = load_settings(state.overrides, profile=state.profile)
-    if settings.read_only:
-        from core.errors import ReadOnlyError
-
-        raise ReadOnlyError("read-only mode: refusing to upgrade the database schema")
-    engine = create_db_engine(settings.database_url)
-    try:
-        check_connection(engine)
-        changes = migrate.upgrade(engine)
-    finally:
-        engine.dispose()
+    changes = state.service.upgrade_schema()
     if as_json:
-        emit_json({"changes": changes, "database_url": settings.masked_database_url()})
+        emit_json(
+            {"changes": changes, "database_url": state.service.settings.masked_database_url()}
+        )
     else:
         for change in changes:
             stdout.print(f"  {escape(change)}")
@@ -1019,13 +1013,9 @@ def _print_result(result: Any, as_json: bool, text: str) -> None:
 @command
 def scan(state: State, root: str, category_id: int | None, as_json: bool) -> None:
     """Register the image files under ROOT and queue a job per new image."""
-    from core.ingest import scan as scan_files
-
     state.service.require_writable(f"scan {root}")
     with progress_bars(not as_json) as (progress, cancel):
-        result = scan_files(
-            state.service.db, root, category_id=category_id, progress=progress, cancel=cancel
-        )
+        result = state.service.scan(root, category_id=category_id, progress=progress, cancel=cancel)
     _print_result(
         result,
         as_json,
@@ -1065,7 +1055,6 @@ def worker(state: State, follow: bool, batch_size: int, as_json: bool) -> None:
       3  nothing left to claim, but other workers still hold jobs (named in the output):
          the queue is not drained yet
     """
-    from core.jobs import JobHolder, run_worker
 
     def holder_text(holder: JobHolder) -> str:
         if holder.alive:
@@ -1088,10 +1077,7 @@ def worker(state: State, follow: bool, batch_size: int, as_json: bool) -> None:
     with progress_bars(not as_json and lines is None) as (progress, cancel):
         if lines is not None:
             lines.started(follow)
-        result = run_worker(
-            service.settings,
-            db=service.db,
-            store=service.store,
+        result = service.run_worker(
             follow=follow,
             batch_size=batch_size,
             progress=progress if lines is None else lines,
@@ -1179,15 +1165,12 @@ def retrain(
     With --into COLLECTION nothing is deleted: the images are embedded into COLLECTION
     (created with the model's vector size), here and now; check it, then switch the alias
     the service queries (`vectorctl aliases switch ALIAS COLLECTION`)."""
-    from core.retrain import check_directories
-    from core.retrain import retrain as run_retrain
-
     service = state.service
     service.require_writable("retrain")
     if into is not None:
         _retrain_into(state, list(prefixes), into, category_id, reason, yes, as_json)
         return
-    directories = check_directories(service, prefixes, category_id)
+    directories = service.check_retrain(prefixes, category_id)
     previews = [
         service.preview(Target(TargetKind.DIRECTORY, p), sample_size=3) for p in directories
     ]
@@ -1209,8 +1192,7 @@ def retrain(
             {"count": shown.count, "targets": [p.as_dict() for p in previews]},
         )
     with progress_bars(not as_json) as (progress, cancel):
-        result = run_retrain(
-            service,
+        result = service.retrain(
             directories,
             category_id=category_id,
             reason=reason,
@@ -1267,8 +1249,6 @@ def demo(
     """
     import platformdirs
 
-    from core.demo import build_demo
-
     directory = demo_dir or Path(platformdirs.user_data_dir("vectorctl")) / "demo"
     clip = {k: state.overrides.get(k) for k in ("clip_model", "device")}
     # Random weights: what the demo was embedded with, so a retrain in it loads the same.
@@ -1286,8 +1266,8 @@ def demo(
                 "(OpenCLIP with random weights: not a trained model)"
             )
         with progress_bars(not as_json) as (progress, cancel):
-            result = build_demo(
-                service, per_event=images_per_event, progress=progress, cancel=cancel
+            result = service.build_demo(
+                per_event=images_per_event, progress=progress, cancel=cancel
             )
     finally:
         service.close()
@@ -1949,9 +1929,7 @@ def export(state: State, under: str | None, fmt: str, vectors: bool, output: Pat
     """Export the points (id, payload, optionally vector) as JSON lines, streaming.
 
     With --output the file appears whole or not at all (it is written aside first)."""
-    from core.export import check_format
-
-    check_format(fmt)
+    check_export_format(fmt)
     service = state.service
     if output is None:  # the points on stdout, the progress (on a terminal) on stderr
         with progress_bars(True) as (progress, cancel):
@@ -2165,8 +2143,6 @@ def _retrain_into(
     as_json: bool,
 ) -> None:
     """`retrain --into`: embed the directories into another collection, audited."""
-    from core.retrain import retrain_into
-
     service = state.service
     live = service.settings.collection
     if not as_json:
@@ -2185,8 +2161,7 @@ def _retrain_into(
         verb="queued",
     )
     with progress_bars(not as_json) as (progress, cancel):
-        result = retrain_into(
-            service,
+        result = service.retrain_into(
             prefixes,
             into,
             category_id=category_id,

@@ -15,14 +15,12 @@ from typing import Any
 
 import click
 from click.shell_completion import CompletionItem
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 LIMIT = 100  # more than a screen of candidates helps nobody; type more first
 
 
-def _with_database(ctx: click.Context, query: Callable[[Session], list[str]]) -> list[str]:
-    from core.db.engine import create_db_engine
+def _candidates(ctx: click.Context, kind: str, incomplete: str) -> list[CompletionItem]:
+    from core.service import VectorService
     from core.settings import load_settings
 
     root = ctx.find_root()
@@ -32,52 +30,31 @@ def _with_database(ctx: click.Context, query: Callable[[Session], list[str]]) ->
         options.pop(name, None)
     try:
         settings = load_settings(options, profile=Path(profile) if profile else None)
-        engine = create_db_engine(settings.database_url)
-        try:
-            with Session(engine) as db:
-                return query(db)
-        finally:
-            engine.dispose()
+        found = VectorService(settings).candidates(kind, incomplete, limit=LIMIT)
     except Exception:
         return []
+    return [CompletionItem(c) for c in found]
 
 
 def directories(
     ctx: click.Context, _param: click.Parameter, incomplete: str
 ) -> list[CompletionItem]:
     """Directories holding assets, at any depth, that start with what was typed."""
-    from core.db.models import DirectoryAssets
-    from core.paths import ancestor_dirs
-
-    def query(db: Session) -> list[str]:
-        found: set[str] = set()
-        for (directory,) in db.execute(select(DirectoryAssets.directory).distinct()):
-            found.update(ancestor_dirs(str(directory) + "x"))
-        return sorted(d for d in found if d.startswith(incomplete))[:LIMIT]
-
-    return [CompletionItem(d) for d in _with_database(ctx, query)]
+    return _candidates(ctx, "dir", incomplete)
 
 
-def _ids(model: str, column: str = "id") -> Callable[..., list[CompletionItem]]:
+def _ids(kind: str) -> Callable[..., list[CompletionItem]]:
     def complete(
         ctx: click.Context, _param: click.Parameter, incomplete: str
     ) -> list[CompletionItem]:
-        from core.db import models
-
-        table = getattr(models, model)
-
-        def query(db: Session) -> list[str]:
-            ids = db.scalars(select(getattr(table, column)).order_by(getattr(table, column).desc()))
-            return [str(i) for i in ids if str(i).startswith(incomplete)][:LIMIT]
-
-        return [CompletionItem(i) for i in _with_database(ctx, query)]
+        return _candidates(ctx, kind, incomplete)
 
     return complete
 
 
-sessions = _ids("TrainingSession")
-categories = _ids("Category")
-audit_entries = _ids("VectorDeletionLog")
+sessions = _ids("session")
+categories = _ids("category")
+audit_entries = _ids("audit")
 
 
 def target_values(

@@ -14,7 +14,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Input, Label, Static
 
-from core.drift import PAYLOAD_KINDS, DriftPlan
+from core.service import PAYLOAD_KINDS, DriftPlan
 from core.validation import MAX_REASON
 from tui.modals.guarded import GuardedModal
 

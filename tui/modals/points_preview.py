@@ -18,7 +18,7 @@ from core.results import Preview
 from tui.modals.similar import SimilarModal
 
 if TYPE_CHECKING:
-    from tui.app import VectorctlApp
+    from tui.console import Console
 
 
 class PointsPreviewModal(ModalScreen[None]):
@@ -57,7 +57,7 @@ class PointsPreviewModal(ModalScreen[None]):
     @on(OptionList.OptionSelected)
     def _similar(self, event: OptionList.OptionSelected) -> None:
         point = str(event.option.id)
-        console = cast("VectorctlApp", self.app)
+        console = cast("Console", self.app)
         console.load(
             self,
             "similar",

@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
-from core.snapshots import ARCHIVE_LIMIT
+from core.service import ARCHIVE_LIMIT
 from core.validation import MAX_REASON
 from tui.modals.guarded import GuardedModal
 

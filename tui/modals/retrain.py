@@ -5,9 +5,7 @@ what the retrain's delete is held to."""
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on
@@ -16,18 +14,12 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.widgets import Button, Input, Label, Select, Static
 
-from core.progress import ProgressCallback, ProgressEvent
 from core.results import Preview
-from core.service import VectorService
 from core.settings import RESET_PHRASE
 from core.validation import MAX_REASON
 from tui.display import relative, shorten
 from tui.modals.guarded import GuardedModal
 from tui.widgets.visible_checkbox import VisibleCheckbox
-
-if TYPE_CHECKING:
-    from core.retrain import RetrainResult
-    from tui.app import VectorctlApp
 
 LISTED = 6  # directories named in the dialog; the count covers them all
 
@@ -46,45 +38,6 @@ class RetrainRequest:
         if len(self.directories) == 1:
             return self.directories[0].rsplit("/", 1)[-1]
         return f"{len(self.directories)} directories"
-
-    def start(self, app: VectorctlApp) -> bool:
-        """Delete (audited, backed up) and re-embed as one job, then summarise it."""
-
-        def work(
-            service: VectorService, progress: ProgressCallback, cancel: threading.Event
-        ) -> RetrainResult:
-            from core.retrain import retrain  # loads the embedding code only when needed
-
-            # Loading the model reports nothing and can take a while: say what is happening.
-            settings = service.settings
-            progress(
-                ProgressEvent(
-                    "loading model", 0, None, f"{settings.clip_model} {settings.clip_pretrained}"
-                )
-            )
-            return retrain(
-                service,
-                list(self.directories),
-                category_id=self.category_id,
-                reason=self.reason,
-                backup=self.backup,
-                wait=True,
-                expect=self.expect,
-                confirm=self.phrase,
-                progress=progress,
-                cancel=cancel,
-            )
-
-        def summary(result: RetrainResult) -> str:
-            text = (
-                f"{self.name}: deleted {result.deleted_count:,}, "
-                f"embedded {result.embedded or 0:,}, failed {result.failed or 0:,}"
-            )
-            if result.cancelled:
-                text += " (cancelled: run the queued jobs with w on the Sessions screen)"
-            return text
-
-        return app.start_job(f"retrain {self.name}", work, summary)
 
 
 class RetrainModal(GuardedModal[RetrainRequest]):

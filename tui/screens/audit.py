@@ -13,8 +13,8 @@ from textual.containers import Horizontal
 from textual.timer import Timer
 from textual.widgets import Input, Select
 
-from core.backup_catalog import BackupInfo
 from core.results import AuditEntry, PruneResult, RestoreResult
+from core.service import BackupInfo
 from core.targets import AUDIT_TYPES
 from tui.display import relative, shorten
 from tui.modals.audit_detail import AuditDetailModal

@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Static
 
-from core.collections import (
+from core.service import (
     AliasPreview,
     AliasResult,
     CollectionRow,

@@ -15,7 +15,7 @@ from tui.widgets.priority_footer import PriorityFooter
 from tui.widgets.status_header import StatusHeader
 
 if TYPE_CHECKING:
-    from tui.app import VectorctlApp
+    from tui.console import Console
 
 
 class ConsoleScreen(Screen[None]):
@@ -38,8 +38,8 @@ class ConsoleScreen(Screen[None]):
         self._seen_version = -1
 
     @property
-    def console(self) -> VectorctlApp:
-        return cast("VectorctlApp", self.app)
+    def console(self) -> Console:
+        return cast("Console", self.app)
 
     def compose(self) -> ComposeResult:
         yield StatusHeader()

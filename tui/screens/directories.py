@@ -12,9 +12,8 @@ from textual.containers import Horizontal, Vertical
 from textual.timer import Timer
 from textual.widgets import Input, Static, Tree
 
-from core.drift import DriftReport
 from core.results import DirectoryStats, Preview, SessionRow
-from core.service import VectorService
+from core.service import DriftReport, VectorService
 from core.targets import Target, TargetKind
 from tui.display import relative
 from tui.modals.confirm_delete import ConfirmDeleteModal, DeleteRequest

@@ -11,10 +11,17 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Static
 
-from core.drift import KINDS, PAYLOAD_KINDS, DriftEstimate, DriftItem, DriftPlan, DriftReport
-from core.drift.report import DriftRepair
 from core.progress import ProgressCallback
-from core.service import VectorService
+from core.service import (
+    KINDS,
+    PAYLOAD_KINDS,
+    DriftEstimate,
+    DriftItem,
+    DriftPlan,
+    DriftRepair,
+    DriftReport,
+    VectorService,
+)
 from tui.modals.confirm_repair import ConfirmRepairModal, RepairRequest, shortened, shown
 from tui.screens.console_screen import ConsoleScreen
 

@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Static
 
-from core.health import HealthReport
+from core.service import HealthReport
 from tui.screens.console_screen import ConsoleScreen
 
 STYLE = {

@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Static
 
-from core.snapshots import SnapshotChange, SnapshotRow
+from core.service import SnapshotChange, SnapshotRow
 from tui.modals.confirm import ConfirmModal
 from tui.modals.restore_snapshot import RestoreRequest, RestoreSnapshotModal
 from tui.screens.collections import size_text

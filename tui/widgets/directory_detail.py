@@ -12,8 +12,8 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from core.drift import PAYLOAD_KINDS, DirectoryDrift
 from core.results import DirectoryStats, Preview, SessionRow
+from core.service import PAYLOAD_KINDS, DirectoryDrift
 from tui.display import relative, shorten
 
 SESSIONS_SHOWN = 5

@@ -24,8 +24,8 @@ from textual.message import Message
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
-from core.drift import DirectoryDrift
 from core.results import DirectoryStats
+from core.service import DirectoryDrift
 from tui.display import shorten
 
 MAX_FILTER_MATCHES = 300  # more matches than a screen can show; type more letters

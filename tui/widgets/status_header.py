@@ -7,11 +7,12 @@ from typing import TYPE_CHECKING, cast
 from rich.text import Text
 from textual.widgets import Static
 
-from core.health import DOWN, HealthReport
 from core.results import Info
+from core.service import DOWN, HealthReport
 
 if TYPE_CHECKING:
-    from tui.app import RunningJob, VectorctlApp
+    from tui.console import Console
+    from tui.running import RunningJob
 
 
 class StatusHeader(Static):
@@ -23,7 +24,7 @@ class StatusHeader(Static):
         self._redraw()
 
     def _redraw(self, _value: object = None) -> None:
-        app = cast("VectorctlApp", self.app)
+        app = cast("Console", self.app)
         text = self.header_text(
             app.service.settings.describe(),
             app.info,
