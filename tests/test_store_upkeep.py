@@ -272,7 +272,7 @@ def test_info_advises_backfill_and_backfill_leaves_the_fast_layout(
 def test_local_mode_past_its_size_suggests_migrating_to_edge(
     db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from core import service as service_module
+    from core.services import reads as service_module
 
     monkeypatch.setattr(service_module, "LOCAL_MODE_POINTS", 5)
     service = VectorService(make_settings(upgraded(db_url), "local", tmp_path))

@@ -1,0 +1,1 @@
+"""The parts `core.service.VectorService` is assembled from, one concern per module."""
