@@ -33,7 +33,6 @@ import shutil
 import sys
 import tempfile
 import time
-import tracemalloc
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -42,6 +41,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import insert, text
 
+from benchmarks.measure import peak_python_memory, timed
 from benchmarks.scale_data import leaf_of, path_of
 from core.db.engine import create_db_engine
 from core.db.migrate import upgrade
@@ -322,13 +322,6 @@ def deployment(n: int, *, cache: Path = CACHE, verbose: bool = True) -> Deployme
 # -- measurements -------------------------------------------------------------------------
 
 
-def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
-    gc.collect()
-    started = time.perf_counter()
-    result = fn()
-    return time.perf_counter() - started, result
-
-
 def best(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
     """The fastest of `repeat` runs (the machine is shared: the minimum is the least noisy)."""
     runs = [timed(fn) for _ in range(repeat)]
@@ -350,19 +343,6 @@ def cpu(fn: Callable[[], Any], repeat: int) -> float:
 def scroll_fields(store: VectorStore, fields: list[str]) -> int:
     """One payload scroll of these fields: the floor of a comparison that reads them."""
     return sum(len(page) for page in store.scroll(fields=fields, batch_size=10_000))
-
-
-def peak_python_memory(fn: Callable[[], Any]) -> tuple[int, Any]:
-    """Bytes Python allocated at most while `fn` ran (the engines' own memory is not seen:
-    RSS is reported beside it)."""
-    gc.collect()
-    tracemalloc.start()
-    try:
-        result = fn()
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    return peak, result
 
 
 def rss_mb() -> float:

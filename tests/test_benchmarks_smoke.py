@@ -11,8 +11,17 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import scale
+from benchmarks import measure, scale
 from benchmarks import scale_data as data
+from benchmarks.scale_reference import (
+    floor_delete,
+    ids_scroll,
+    reference_delete,
+    reference_orphans,
+    reference_stats,
+    stats_equal,
+)
+from benchmarks.scale_report import Row, print_report
 from core.service import VectorService
 from core.settings import Settings, load_settings
 from core.store import open_store
@@ -64,26 +73,26 @@ def test_ours_equals_the_reference_approaches(
     service = VectorService(dep.settings(tmp_path / "data", database_url=db_url))
     try:
         store = service.store
-        reference = scale.reference_stats(store, service.db)
-        assert scale.stats_equal(service.directory_stats(fresh=True), reference)
-        assert scale.stats_equal(service.directory_stats(), reference)  # the maintained copy
+        reference = reference_stats(store, service.db)
+        assert stats_equal(service.directory_stats(fresh=True), reference)
+        assert stats_equal(service.directory_stats(), reference)  # the maintained copy
         assert sum(reference[1].values()) == N
 
         found = service.find_orphans()
-        orphans = scale.reference_orphans(store, service.db)
+        orphans = reference_orphans(store, service.db)
         assert found.count == len(orphans) == N // 100
         assert sorted(o.id for o in found.orphans) == sorted(orphans)  # type: ignore[type-var]
         assert all(o.path for o in found.orphans)
-        assert scale.ids_scroll(store) == N
+        assert ids_scroll(store) == N
 
         directory = data.TEN_PERCENT_DIR
         saved = scale.snapshot_points(store, directory)
         ours = service.delete(Target(TargetKind.DIRECTORY, directory), backup=False)
         scale.restore_points(store, saved)
         assert store.count() == N
-        assert ours.deleted_count == scale.reference_delete(store, directory) == N // 10
+        assert ours.deleted_count == reference_delete(store, directory) == N // 10
         scale.restore_points(store, saved)
-        scale.floor_delete(store, directory)
+        floor_delete(store, directory)
         assert store.count() == N - N // 10
         scale.restore_points(store, saved)
         assert store.count() == N
@@ -102,16 +111,15 @@ def test_the_benchmark_functions_run_and_print(
     assert not (dep.root / "dirty").exists()
     rows += scale.bench_orphans(settings, N, "tiny", 1)
     assert all(r.ours is not None for r in rows)
-    bigger = [scale.Row(10 * N, r.where, r.op, r.ours, r.ref, r.floor) for r in rows]
-    scale.print_table(rows)
-    scale.print_growth(rows + bigger, N, 10 * N)
+    bigger = [Row(10 * N, r.where, r.op, r.ours, r.ref, r.floor) for r in rows]
+    print_report(rows + bigger, ["tiny"], ["skipped"], ["skipped"], 1.0)
     out = capsys.readouterr().out
     assert "stats warm (second open)" in out and "Growth from 2,000 to 20,000" in out
 
 
 def test_absolute_targets_compare_our_figure_with_the_limit() -> None:
     def met(ours: float, target: str, unit: str = "s") -> str:
-        return scale.Row(1, "w", "op", ours, target=target, unit=unit).met
+        return Row(1, "w", "op", ours, target=target, unit=unit).met
 
     assert (met(1.4, "abs<=1.5s"), met(1.6, "abs<=1.5s")) == ("MET", "MISSED")
     assert met(900 * 2**20, "abs<=1024MiB", "MiB") == "MET"
@@ -120,8 +128,8 @@ def test_absolute_targets_compare_our_figure_with_the_limit() -> None:
 
 def test_a_process_is_measured_by_its_own_peak_memory_not_the_benchmarks() -> None:
     ballast = bytearray(300 * 2**20)  # the benchmark's memory must not be every command's
-    small = scale.run_process([sys.executable, "-c", "print('small')"])
-    large = scale.run_process([sys.executable, "-c", "x = bytearray(200 * 2**20); print(1)"])
+    small = measure.run_process([sys.executable, "-c", "print('small')"])
+    large = measure.run_process([sys.executable, "-c", "x = bytearray(200 * 2**20); print(1)"])
     assert small.stdout == "small\n" and small.peak_rss < 100 * 2**20 < len(ballast)
     assert large.peak_rss > 200 * 2**20
     assert 0 < small.seconds < large.seconds + 5
