@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import ClassVar
 
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.timer import Timer
 from textual.widgets import Input, Select
@@ -16,6 +14,7 @@ from textual.widgets import Input, Select
 from core.results import AuditEntry, PruneResult, RestoreResult
 from core.service import BackupInfo
 from core.targets import AUDIT_TYPES
+from tui.actions import ScreenAction
 from tui.display import relative, shorten
 from tui.modals.audit_detail import AuditDetailModal
 from tui.modals.confirm import ConfirmModal
@@ -42,29 +41,48 @@ FILTER_DELAY = 0.3  # seconds after the last keystroke before the query runs
 
 
 class AuditScreen(ConsoleScreen):
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("v,enter", "detail", "Detail", id="audit.detail"),
-        Binding("u", "restore", "Restore", id="audit.restore"),
-        Binding("c", "check_backup", "Check backup", id="audit.check_backup"),
-        Binding("P", "prune_backups", "Prune backups", id="audit.prune_backups"),
-        Binding("f", "filters", "Filter", id="audit.filters"),
-        Binding("r", "refresh", "Refresh", id="audit.refresh"),
-        Binding("escape", "focus_table", "Table", show=False, id="audit.focus_table"),
-    ]
-    AUTO_FOCUS = "#audit-table"
-    MUTATIONS = frozenset({"restore", "prune_backups"})
-    PALETTE_ACTIONS: ClassVar[list[tuple[str, str, str]]] = [
-        ("Audit entry detail", "Everything recorded for the selected entry", "detail"),
-        ("Restore from backup", "Put the selected entry's backed-up points back", "restore"),
-        (
-            "Check backup",
-            "Read the selected entry's archive whole, as a restore would",
-            "check_backup",
+    ACTIONS = (
+        ScreenAction(
+            "detail",
+            "v,enter",
+            "Detail",
+            title="Audit entry detail",
+            help="Everything recorded for the selected entry",
         ),
-        ("Prune backups", "Remove archives older than a number of days (audited)", "prune_backups"),
-        ("Filter audit log", "By type, status, date and text", "filters"),
-        ("Refresh audit log", "Reload the table", "refresh"),
-    ]
+        ScreenAction(
+            "restore",
+            "u",
+            "Restore",
+            title="Restore from backup",
+            help="Put the selected entry's backed-up points back",
+            mutation=True,
+        ),
+        ScreenAction(
+            "check_backup",
+            "c",
+            "Check backup",
+            title="Check backup",
+            help="Read the selected entry's archive whole, as a restore would",
+        ),
+        ScreenAction(
+            "prune_backups",
+            "P",
+            "Prune backups",
+            title="Prune backups",
+            help="Remove archives older than a number of days (audited)",
+            mutation=True,
+        ),
+        ScreenAction(
+            "filters",
+            "f",
+            "Filter",
+            title="Filter audit log",
+            help="By type, status, date and text",
+        ),
+        ScreenAction("refresh", "r", "Refresh", title="Refresh audit log", help="Reload the table"),
+        ScreenAction("focus_table", "escape", "Table", show=False),
+    )
+    AUTO_FOCUS = "#audit-table"
 
     def __init__(self) -> None:
         super().__init__()

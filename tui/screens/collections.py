@@ -3,12 +3,9 @@ create the payload indexes vectorctl lacks, switch an alias."""
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Static
 
 from core.service import (
@@ -18,6 +15,7 @@ from core.service import (
     CollectionsReport,
     IndexResult,
 )
+from tui.actions import ScreenAction
 from tui.modals.alias_switch import AliasSwitchModal, AliasSwitchRequest
 from tui.modals.confirm import ConfirmModal
 from tui.screens.console_screen import ConsoleScreen
@@ -39,20 +37,39 @@ def size_text(size: int | None) -> str:
 
 
 class CollectionsScreen(ConsoleScreen):
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("enter,o", "open", "Open"),
-        Binding("i", "create_indexes", "Create indexes"),
-        Binding("a", "switch_alias", "Alias"),
-        Binding("r", "refresh", "Refresh"),
-    ]
+    ACTIONS = (
+        ScreenAction(
+            "open",
+            "enter,o",
+            "Open",
+            title="Open collection",
+            help="Open the selected collection on every screen",
+        ),
+        ScreenAction(
+            "create_indexes",
+            "i",
+            "Create indexes",
+            title="Create payload indexes",
+            help="Create vectorctl's missing indexes",
+            mutation=True,
+        ),
+        ScreenAction(
+            "switch_alias",
+            "a",
+            "Alias",
+            title="Switch alias",
+            help="Point an alias at the selected collection (audited)",
+            mutation=True,
+        ),
+        ScreenAction(
+            "refresh",
+            "r",
+            "Refresh",
+            title="Refresh collections",
+            help="Describe every collection again",
+        ),
+    )
     AUTO_FOCUS = "#collections-table"
-    MUTATIONS = frozenset({"create_indexes", "switch_alias"})
-    PALETTE_ACTIONS: ClassVar[list[tuple[str, str, str]]] = [
-        ("Open collection", "Open the selected collection on every screen", "open"),
-        ("Create payload indexes", "Create vectorctl's missing indexes", "create_indexes"),
-        ("Switch alias", "Point an alias at the selected collection (audited)", "switch_alias"),
-        ("Refresh collections", "Describe every collection again", "refresh"),
-    ]
 
     def __init__(self) -> None:
         super().__init__()

@@ -3,13 +3,14 @@ when a job changed the data."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.events import Key
 from textual.screen import Screen
 
+from tui.actions import ScreenAction, bindings, mutations, palette
 from tui.widgets.job_status import JobStatus
 from tui.widgets.priority_footer import PriorityFooter
 from tui.widgets.status_header import StatusHeader
@@ -28,10 +29,21 @@ class ConsoleScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "blur", "Leave field", show=False),
     ]
-    # Actions that change data: hidden from footer and palette in read-only mode.
+    # A screen declares its actions here, once; the rest is derived (`tui.actions`).
+    ACTIONS: ClassVar[tuple[ScreenAction, ...]] = ()
+    # Derived: actions that change data (dimmed, refused and left out of the palette in
+    # read-only mode), and the (title, help, action) the command palette offers.
     MUTATIONS: ClassVar[frozenset[str]] = frozenset()
-    # (title, help, action) offered in the command palette while this screen is shown.
     PALETTE_ACTIONS: ClassVar[list[tuple[str, str, str]]] = []
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # Before Textual's own __init_subclass__, which merges the class's BINDINGS.
+        if "ACTIONS" in cls.__dict__:
+            screen_id = cls.__name__.removesuffix("Screen").lower()
+            cls.BINDINGS = [*cls.__dict__.get("BINDINGS", []), *bindings(cls.ACTIONS, screen_id)]
+            cls.MUTATIONS = mutations(cls.ACTIONS)
+            cls.PALETTE_ACTIONS = palette(cls.ACTIONS)
+        super().__init_subclass__(**kwargs)
 
     def __init__(self) -> None:
         super().__init__()

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.widgets import Button, Input, Static
@@ -14,20 +11,24 @@ from textual.widgets import Button, Input, Static
 from core.results import Info, ResetResult
 from core.settings import RESET_PHRASE
 from core.validation import MAX_REASON
+from tui.actions import ScreenAction
 from tui.modals.confirm import ConfirmModal
 from tui.screens.console_screen import ConsoleScreen
 from tui.widgets.visible_checkbox import VisibleCheckbox
 
 
 class DangerScreen(ConsoleScreen):
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("r", "refresh", "Recount", show=False, id="danger.refresh")
-    ]
+    ACTIONS = (
+        ScreenAction("refresh", "r", "Recount", show=False),
+        ScreenAction(
+            "reset",
+            None,
+            title="Reset collection",
+            help="Delete every vector (asks for the phrase)",
+            mutation=True,
+        ),
+    )
     AUTO_FOCUS = ""  # nothing focused: 1-9 switch screens until the operator tabs in
-    MUTATIONS = frozenset({"reset"})
-    PALETTE_ACTIONS: ClassVar[list[tuple[str, str, str]]] = [
-        ("Reset collection", "Delete every vector (asks for the phrase)", "reset"),
-    ]
 
     def __init__(self) -> None:
         super().__init__()

@@ -3,11 +3,8 @@ several directories marked with space."""
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.timer import Timer
 from textual.widgets import Input, Static, Tree
@@ -15,6 +12,7 @@ from textual.widgets import Input, Static, Tree
 from core.results import DirectoryStats, Preview, SessionRow
 from core.service import DriftReport, VectorService
 from core.targets import Target, TargetKind
+from tui.actions import ScreenAction
 from tui.display import relative
 from tui.modals.confirm_delete import ConfirmDeleteModal, DeleteRequest
 from tui.modals.points_preview import PointsPreviewModal
@@ -27,37 +25,63 @@ DETAIL_DELAY = 0.15  # seconds the cursor must rest before the detail panel asks
 
 
 class DirectoriesScreen(ConsoleScreen):
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("d", "delete", "Delete", id="directories.delete"),
-        Binding("t", "retrain", "Retrain", id="directories.retrain"),
-        Binding("p", "preview", "Preview", id="directories.preview"),
-        Binding("slash", "filter", "Filter", key_display="/", id="directories.filter"),
-        Binding("s", "sort", "Sort", id="directories.sort"),
-        Binding("D", "delete_by_id", "Delete asset/category", id="directories.delete_by_id"),
-        Binding("r", "refresh", "Refresh", id="directories.refresh"),
-        Binding(
-            "escape",
-            "clear_filter",
-            "Clear filter and marks",
-            show=False,
-            id="directories.clear_filter",
+    ACTIONS = (
+        ScreenAction(
+            "delete",
+            "d",
+            "Delete",
+            title="Delete directory vectors",
+            help="Delete the selection's vectors (audited)",
+            mutation=True,
         ),
-    ]
-    AUTO_FOCUS = "#dir-tree"
-    MUTATIONS = frozenset({"delete", "retrain", "delete_by_id"})
-    PALETTE_ACTIONS: ClassVar[list[tuple[str, str, str]]] = [
-        ("Preview directory", "Exact count and sample files of the selection", "preview"),
-        ("Delete directory vectors", "Delete the selection's vectors (audited)", "delete"),
-        ("Retrain directory", "Delete and re-embed the selection", "retrain"),
-        ("Delete an asset or a category", "By its id (audited, backed up)", "delete_by_id"),
-        (
-            "Sort directories",
-            "By name, vectors, assets, missing, orphans or last trained",
+        ScreenAction(
+            "retrain",
+            "t",
+            "Retrain",
+            title="Retrain directory",
+            help="Delete and re-embed the selection",
+            mutation=True,
+        ),
+        ScreenAction(
+            "preview",
+            "p",
+            "Preview",
+            title="Preview directory",
+            help="Exact count and sample files of the selection",
+        ),
+        ScreenAction(
+            "filter",
+            "slash",
+            "Filter",
+            title="Filter directories",
+            help="Type part of a directory name",
+            key_display="/",
+        ),
+        ScreenAction(
             "sort",
+            "s",
+            "Sort",
+            title="Sort directories",
+            help="By name, vectors, assets, missing, orphans or last trained",
         ),
-        ("Filter directories", "Type part of a directory name", "filter"),
-        ("Refresh directories", "Recompute the figures", "refresh"),
-    ]
+        ScreenAction(
+            "delete_by_id",
+            "D",
+            "Delete asset/category",
+            title="Delete an asset or a category",
+            help="By its id (audited, backed up)",
+            mutation=True,
+        ),
+        ScreenAction(
+            "refresh",
+            "r",
+            "Refresh",
+            title="Refresh directories",
+            help="Recompute the figures",
+        ),
+        ScreenAction("clear_filter", "escape", "Clear filter and marks", show=False),
+    )
+    AUTO_FOCUS = "#dir-tree"
 
     def __init__(self) -> None:
         super().__init__()

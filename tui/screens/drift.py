@@ -4,11 +4,9 @@ compare exactly, estimate from a sample, repair with a confirmed dialog."""
 from __future__ import annotations
 
 import threading
-from typing import ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Static
 
 from core.progress import ProgressCallback
@@ -22,6 +20,7 @@ from core.service import (
     DriftReport,
     VectorService,
 )
+from tui.actions import ScreenAction
 from tui.modals.confirm_repair import ConfirmRepairModal, RepairRequest, shortened, shown
 from tui.screens.console_screen import ConsoleScreen
 
@@ -42,18 +41,31 @@ NOT_COMPARED = (
 
 
 class DriftScreen(ConsoleScreen):
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("s", "scan", "Compare"),
-        Binding("e", "estimate", "Estimate"),
-        Binding("r", "repair", "Repair"),
-    ]
+    ACTIONS = (
+        ScreenAction(
+            "scan",
+            "s",
+            "Compare",
+            title="Compare database and store",
+            help="Every point against its row, exactly",
+        ),
+        ScreenAction(
+            "estimate",
+            "e",
+            "Estimate",
+            title="Estimate drift",
+            help=f"From {SAMPLE_SIZE:,} random database rows",
+        ),
+        ScreenAction(
+            "repair",
+            "r",
+            "Repair",
+            title="Repair drift",
+            help="Set drifted payloads from the database (audited)",
+            mutation=True,
+        ),
+    )
     AUTO_FOCUS = "#drift-samples"
-    MUTATIONS = frozenset({"repair"})
-    PALETTE_ACTIONS: ClassVar[list[tuple[str, str, str]]] = [
-        ("Compare database and store", "Every point against its row, exactly", "scan"),
-        ("Estimate drift", f"From {SAMPLE_SIZE:,} random database rows", "estimate"),
-        ("Repair drift", "Set drifted payloads from the database (audited)", "repair"),
-    ]
 
     def compose_body(self) -> ComposeResult:
         yield Static(NOT_COMPARED, id="drift-summary", markup=False)

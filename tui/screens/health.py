@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Static
 
 from core.service import HealthReport
+from tui.actions import ScreenAction
 from tui.screens.console_screen import ConsoleScreen
 
 STYLE = {
@@ -23,11 +21,16 @@ STYLE = {
 
 
 class HealthScreen(ConsoleScreen):
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("r", "refresh", "Check again")]
+    ACTIONS = (
+        ScreenAction(
+            "refresh",
+            "r",
+            "Check again",
+            title="Check health again",
+            help="Run every health check now",
+        ),
+    )
     AUTO_FOCUS = "#health-table"
-    PALETTE_ACTIONS: ClassVar[list[tuple[str, str, str]]] = [
-        ("Check health again", "Run every health check now", "refresh"),
-    ]
 
     def compose_body(self) -> ComposeResult:
         yield Static("checking…", id="health-summary")

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import threading
-from typing import ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
 from textual.widgets import Static
 
 from core.progress import ProgressCallback
@@ -15,6 +13,7 @@ from core.results import DeleteResult, OrphanReport, Preview
 from core.service import VectorService
 from core.targets import Target, TargetKind
 from core.validation import takes_nearly_all
+from tui.actions import ScreenAction
 from tui.display import relative, shorten
 from tui.modals.confirm_delete import ConfirmDeleteModal, DeleteRequest
 from tui.screens.console_screen import ConsoleScreen
@@ -30,16 +29,24 @@ COLUMNS = [
 
 
 class OrphansScreen(ConsoleScreen):
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("s", "scan", "Scan", id="orphans.scan"),
-        Binding("c", "clean", "Clean", id="orphans.clean"),
-    ]
+    ACTIONS = (
+        ScreenAction(
+            "scan",
+            "s",
+            "Scan",
+            title="Scan for orphans",
+            help="Check every vector against the database",
+        ),
+        ScreenAction(
+            "clean",
+            "c",
+            "Clean",
+            title="Clean orphans",
+            help="Delete the orphan vectors (audited, backed up)",
+            mutation=True,
+        ),
+    )
     AUTO_FOCUS = "#orphans-table"
-    MUTATIONS = frozenset({"clean"})
-    PALETTE_ACTIONS: ClassVar[list[tuple[str, str, str]]] = [
-        ("Scan for orphans", "Check every vector against the database", "scan"),
-        ("Clean orphans", "Delete the orphan vectors (audited, backed up)", "clean"),
-    ]
 
     def __init__(self) -> None:
         super().__init__()

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
 
 from core.results import DeleteResult, Preview, SessionRow
 from core.targets import Target, TargetKind
+from tui.actions import ScreenAction
 from tui.display import relative, shorten
 from tui.modals.confirm_delete import ConfirmDeleteModal, DeleteRequest
 from tui.modals.session_detail import SessionDetailModal
@@ -40,28 +39,49 @@ def _when(value: datetime | None, *, year: bool = True) -> str:
 
 
 class SessionsScreen(ConsoleScreen):
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("enter,j", "jobs", "Jobs", id="sessions.jobs"),
-        Binding("t", "retrain", "Retrain", id="sessions.retrain"),
-        Binding("w", "run_jobs", "Run queued", id="sessions.run_jobs"),
-        Binding("d", "delete_vectors", "Del vectors", id="sessions.delete_vectors"),
-        Binding("D", "delete_session", "Del session", id="sessions.delete_session"),
-        Binding("r", "refresh", "Refresh", id="sessions.refresh"),
-    ]
-    AUTO_FOCUS = "#sessions-table"
-    MUTATIONS = frozenset({"delete_vectors", "delete_session", "retrain", "run_jobs"})
-    PALETTE_ACTIONS: ClassVar[list[tuple[str, str, str]]] = [
-        ("Session jobs", "Figures and jobs of the selected session", "jobs"),
-        ("Delete session vectors", "Delete the vectors the session wrote", "delete_vectors"),
-        ("Delete session", "Delete the session record and its vectors", "delete_session"),
-        ("Retrain session", "Retrain the session's directory", "retrain"),
-        (
-            "Run queued jobs",
-            "Embed the selected session's pending jobs (a cancelled retrain's, a scan's)",
-            "run_jobs",
+    ACTIONS = (
+        ScreenAction(
+            "jobs",
+            "enter,j",
+            "Jobs",
+            title="Session jobs",
+            help="Figures and jobs of the selected session",
         ),
-        ("Refresh sessions", "Reload the table", "refresh"),
-    ]
+        ScreenAction(
+            "retrain",
+            "t",
+            "Retrain",
+            title="Retrain session",
+            help="Retrain the session's directory",
+            mutation=True,
+        ),
+        ScreenAction(
+            "run_jobs",
+            "w",
+            "Run queued",
+            title="Run queued jobs",
+            help="Embed the selected session's pending jobs (a cancelled retrain's, a scan's)",
+            mutation=True,
+        ),
+        ScreenAction(
+            "delete_vectors",
+            "d",
+            "Del vectors",
+            title="Delete session vectors",
+            help="Delete the vectors the session wrote",
+            mutation=True,
+        ),
+        ScreenAction(
+            "delete_session",
+            "D",
+            "Del session",
+            title="Delete session",
+            help="Delete the session record and its vectors",
+            mutation=True,
+        ),
+        ScreenAction("refresh", "r", "Refresh", title="Refresh sessions", help="Reload the table"),
+    )
+    AUTO_FOCUS = "#sessions-table"
 
     def __init__(self) -> None:
         super().__init__()

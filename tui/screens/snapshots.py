@@ -3,14 +3,12 @@ embedded store; create one, restore one (typed name), delete one."""
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Static
 
 from core.service import SnapshotChange, SnapshotRow
+from tui.actions import ScreenAction
 from tui.modals.confirm import ConfirmModal
 from tui.modals.restore_snapshot import RestoreRequest, RestoreSnapshotModal
 from tui.screens.collections import size_text
@@ -19,20 +17,40 @@ from tui.widgets.error_panel import ErrorPanel
 
 
 class SnapshotsScreen(ConsoleScreen):
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("c", "create", "Create"),
-        Binding("R", "restore", "Restore"),
-        Binding("d", "delete", "Delete"),
-        Binding("r", "refresh", "Refresh"),
-    ]
+    ACTIONS = (
+        ScreenAction(
+            "create",
+            "c",
+            "Create",
+            title="Create snapshot",
+            help="Snapshot the whole collection now",
+            mutation=True,
+        ),
+        ScreenAction(
+            "restore",
+            "R",
+            "Restore",
+            title="Restore snapshot",
+            help="Replace the collection with the selected snapshot",
+            mutation=True,
+        ),
+        ScreenAction(
+            "delete",
+            "d",
+            "Delete",
+            title="Delete snapshot",
+            help="Delete the selected snapshot for good (audited)",
+            mutation=True,
+        ),
+        ScreenAction(
+            "refresh",
+            "r",
+            "Refresh",
+            title="Refresh snapshots",
+            help="List the snapshots again",
+        ),
+    )
     AUTO_FOCUS = "#snapshots-table"
-    MUTATIONS = frozenset({"create", "restore", "delete"})
-    PALETTE_ACTIONS: ClassVar[list[tuple[str, str, str]]] = [
-        ("Create snapshot", "Snapshot the whole collection now", "create"),
-        ("Restore snapshot", "Replace the collection with the selected snapshot", "restore"),
-        ("Delete snapshot", "Delete the selected snapshot for good (audited)", "delete"),
-        ("Refresh snapshots", "List the snapshots again", "refresh"),
-    ]
 
     def __init__(self) -> None:
         super().__init__()
