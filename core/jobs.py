@@ -370,6 +370,42 @@ def release_jobs(factory: sessionmaker[Session], worker_id: str, job_ids: Sequen
         return len(sessions)
 
 
+def complete_jobs(db: Session, worker_id: str, job_ids: Sequence[int], now: datetime) -> set[int]:
+    """Mark done the jobs `worker_id` still holds; returns their ids, the ones whose evidence
+    is this worker's to record (a job taken over meanwhile is its new holder's)."""
+    return set(
+        db.execute(
+            update(TrainingJob)
+            .where(
+                TrainingJob.id.in_(job_ids),
+                TrainingJob.claimed_by == worker_id,
+                TrainingJob.status == RUNNING,
+            )
+            .values(status=COMPLETED, completed_at=now, lease_expires_at=None)
+            .returning(TrainingJob.id)
+            .execution_options(synchronize_session=False)
+        )
+        .scalars()
+        .all()
+    )
+
+
+def fail_job(db: Session, worker_id: str, job_id: int, error: str, now: datetime) -> bool:
+    """Mark failed a job `worker_id` still holds; False when it no longer holds it, so its
+    failure is not recorded over what the new holder does."""
+    marked = db.execute(
+        update(TrainingJob)
+        .where(
+            TrainingJob.id == job_id,
+            TrainingJob.claimed_by == worker_id,
+            TrainingJob.status == RUNNING,
+        )
+        .values(status=FAILED, error_message=error, completed_at=now, lease_expires_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(marked.rowcount)  # type: ignore[attr-defined]
+
+
 def refresh_sessions(db: Session, session_ids: Iterable[int]) -> None:
     """Recount the sessions' processed/failed images from their jobs and settle their status.
 
@@ -751,21 +787,7 @@ class _Worker:
         if not good:
             return 0
         now = utcnow()
-        owned = set(
-            db.execute(
-                update(TrainingJob)
-                .where(
-                    TrainingJob.id.in_([job.job_id for job, _ in good]),
-                    TrainingJob.claimed_by == self.worker_id,
-                    TrainingJob.status == RUNNING,
-                )
-                .values(status=COMPLETED, completed_at=now, lease_expires_at=None)
-                .returning(TrainingJob.id)
-                .execution_options(synchronize_session=False)
-            )
-            .scalars()
-            .all()
-        )
+        owned = complete_jobs(db, self.worker_id, [job.job_id for job, _ in good], now)
         evidence = [
             {
                 "asset_id": job.asset_id,
@@ -803,17 +825,7 @@ class _Worker:
         now = utcnow()
         count = 0
         for job, error in failures:
-            marked = db.execute(
-                update(TrainingJob)
-                .where(
-                    TrainingJob.id == job.job_id,
-                    TrainingJob.claimed_by == self.worker_id,
-                    TrainingJob.status == RUNNING,
-                )
-                .values(status=FAILED, error_message=error, completed_at=now, lease_expires_at=None)
-                .execution_options(synchronize_session=False)
-            )
-            if marked.rowcount:  # type: ignore[attr-defined]
+            if fail_job(db, self.worker_id, job.job_id, error, now):
                 count += 1
                 db.add(
                     TrainingEvidence(
