@@ -23,8 +23,8 @@ from core.db.engine import create_db_engine, session_factory
 from core.db.migrate import upgrade
 from core.embedding import EmbedderConfig, load_embedder
 from core.ingest import scan
-from core.jobs import default_decode_threads, run_worker
 from core.settings import load_settings, with_overrides
+from core.worker import default_decode_threads, run_worker
 
 
 def main() -> None:

@@ -32,13 +32,14 @@ from core.embedding import (
     require_clip,
 )
 from core.ingest import scan
-from core.jobs import FAILED, run_worker
+from core.jobs import FAILED
 from core.orphans import asset_id_of
 from core.progress import CancelToken, ProgressCallback, ProgressEvent, report
 from core.results import DemoResult
 from core.retrain import retrain
 from core.store.base import F_ASSET_ID, Selector
 from core.targets import Target, TargetKind
+from core.worker import run_worker
 
 DEMO_DIR = "demo-photos"
 MARKER = ".vectorctl-demo"

@@ -35,7 +35,6 @@ from core.jobs import (
     RESET,
     open_job_count,
     queue_session,
-    run_worker,
 )
 from core.paths import directory_set
 from core.progress import CancelToken, ProgressCallback
@@ -44,6 +43,7 @@ from core.results import RetrainResult
 from core.settings import with_overrides
 from core.targets import RETRAIN, RETRAIN_INTO, Target
 from core.validation import check_reason
+from core.worker import run_worker
 
 
 def retrain(

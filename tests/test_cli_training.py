@@ -106,18 +106,18 @@ def _stop_after_the_first_batch(monkeypatch: pytest.MonkeyPatch) -> None:
     import os
     import signal
 
-    from core import jobs
+    from core import worker
 
-    report = jobs._Worker._report
+    report = worker._Worker._report
     sent: list[bool] = []
 
-    def then_stop(self: jobs._Worker) -> None:
+    def then_stop(self: worker._Worker) -> None:
         report(self)
         if not sent:
             sent.append(True)
             os.kill(os.getpid(), signal.SIGTERM)
 
-    monkeypatch.setattr(jobs._Worker, "_report", then_stop)
+    monkeypatch.setattr(worker._Worker, "_report", then_stop)
 
 
 def test_a_stopped_retrain_wait_exits_1_and_says_what_is_left(

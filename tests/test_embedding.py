@@ -140,7 +140,8 @@ def test_checksum_is_of_the_float32_bytes() -> None:
 
 
 @pytest.mark.parametrize(
-    "module", ["core.jobs", "core.ingest", "core.retrain", "core.demo", "core.embedding"]
+    "module",
+    ["core.jobs", "core.worker", "core.ingest", "core.retrain", "core.demo", "core.embedding"],
 )
 def test_modules_do_not_import_torch_until_embedding(module: str) -> None:
     code = f"import sys, {module}; assert 'torch' not in sys.modules, 'torch imported'"

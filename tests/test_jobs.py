@@ -22,11 +22,11 @@ from core.jobs import (
     PENDING,
     RUNNING,
     claim_jobs,
-    run_worker,
 )
 from core.progress import ProgressEvent
 from core.settings import Settings, load_settings
 from core.store.base import F_DIRS, VectorStore
+from core.worker import run_worker
 from tests.tiny_clip import (
     TINY_DIM,
     TINY_MODEL,

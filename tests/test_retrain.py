@@ -20,12 +20,13 @@ from core.db.models import (
 from core.embedding import Embedder, EmbedderConfig, ModelUnavailable, load_embedder
 from core.errors import NotFoundError, ReadOnlyError, ValidationError
 from core.ingest import scan
-from core.jobs import CANCELLED, COMPLETED, PENDING, RESET, run_worker
+from core.jobs import CANCELLED, COMPLETED, PENDING, RESET
 from core.progress import ProgressEvent
 from core.retrain import retrain
 from core.service import VectorService
 from core.settings import RESET_PHRASE, Settings, with_overrides
 from core.store.base import Selector
+from core.worker import run_worker
 from tests.tiny_clip import TINY_MODEL, make_images, register_tiny_model, tiny_settings
 
 pytestmark = pytest.mark.clip

@@ -18,11 +18,12 @@ from core.db.models import TrainingJob, TrainingSession
 from core.embedding import Embedder, EmbedderConfig, load_embedder
 from core.errors import StoreMismatch, ValidationError
 from core.ingest import scan
-from core.jobs import COMPLETED, INTO_SESSION_PREFIX, PENDING, queue_session, run_worker
+from core.jobs import COMPLETED, INTO_SESSION_PREFIX, PENDING, queue_session
 from core.progress import ProgressEvent
 from core.retrain import RETRAIN_INTO, retrain_into
 from core.service import VectorService
 from core.settings import Settings
+from core.worker import run_worker
 from tests.tiny_clip import TINY_DIM, TINY_MODEL, make_images, register_tiny_model, tiny_settings
 
 pytestmark = pytest.mark.clip

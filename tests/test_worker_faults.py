@@ -36,14 +36,13 @@ from core.jobs import (
     PENDING,
     RUNNING,
     ClaimedJob,
-    WorkerResult,
     claim_jobs,
     default_worker_id,
-    point_payload,
-    run_worker,
 )
 from core.liveness import ProcessIdentity
+from core.results import WorkerResult
 from core.settings import Settings
+from core.worker import point_payload, run_worker
 from tests.commands import global_options
 from tests.conftest import make_settings
 from tests.tiny_clip import (

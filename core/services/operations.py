@@ -45,8 +45,8 @@ class Operations(Deletes):
         progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
     ) -> WorkerResult:
-        """Embed queued jobs here (`core.jobs.run_worker`), on this service's connections."""
-        from core.jobs import run_worker
+        """Embed queued jobs here (`core.worker.run_worker`), on this service's connections."""
+        from core.worker import run_worker
 
         self.require_writable("run a worker")
         return run_worker(

@@ -10,10 +10,10 @@ from textual.widgets import DataTable
 
 from core.embedding import EmbedderConfig, load_embedder
 from core.ingest import scan
-from core.jobs import run_worker
 from core.service import VectorService
 from core.settings import RESET_PHRASE
 from core.store.base import Selector
+from core.worker import run_worker
 from tests.conftest import upgraded
 from tests.tiny_clip import make_images, register_tiny_model, tiny_settings
 from tests.tui.conftest import settle
