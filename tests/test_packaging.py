@@ -66,6 +66,9 @@ def test_wheel_contains_styles_and_migrations(tmp_path: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     assert any(n.startswith("styles/") and n.endswith(".tcss") for n in names), names
     assert any(n.startswith("core/db/migrations/") for n in names), names
-    assert "tui/cli.py" in names and "core/service.py" in names
+    assert "core/service.py" in names
+    cli_modules = {p.relative_to(ROOT).as_posix() for p in (ROOT / "tui" / "cli").glob("*.py")}
+    assert "tui/cli/__init__.py" in cli_modules, cli_modules
+    assert cli_modules <= set(names), sorted(cli_modules - set(names))
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "vectorctl = tui.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
