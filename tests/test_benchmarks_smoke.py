@@ -14,10 +14,10 @@ import pytest
 from benchmarks import scale
 from benchmarks import scale_data as data
 from core.service import VectorService
-from core.settings import Settings, load_settings
 from core.store import open_store
 from core.store.base import Selector
 from core.targets import Target, TargetKind
+from tests.builders import deployment_settings
 
 N = 2_000
 
@@ -136,7 +136,14 @@ def test_a_lived_deployment_is_built_by_vectorctl_commands(tmp_path: Path) -> No
         "restore it",
         "store optimize",
     ]
-    service = VectorService(lived_settings(lived, tmp_path))
+    service = VectorService(
+        deployment_settings(
+            tmp_path,
+            database_url=lived.sqlite_url,
+            qdrant_edge=str(lived.store_dir),
+            vector_size=data.VECTOR_SIZE,
+        )
+    )
     try:
         assert service.store.count() == N
         assert service.store.count(Selector(without_dirs=True)) == 0  # backfilled
@@ -145,15 +152,3 @@ def test_a_lived_deployment_is_built_by_vectorctl_commands(tmp_path: Path) -> No
         service.close()
     again = data.lived_deployment(N, cache=tmp_path, verbose=False)
     assert not again.built_now and again.steps == lived.steps
-
-
-def lived_settings(lived: data.LivedDeployment, tmp_path: Path) -> Settings:
-    return load_settings(
-        {
-            "qdrant_edge": str(lived.store_dir),
-            "database_url": lived.sqlite_url,
-            "data_dir": str(tmp_path / "data"),
-        },
-        env={},
-        use_profile=False,
-    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -14,21 +15,23 @@ from core.demo import build_demo
 from core.embedding import RANDOM_LABEL, EmbedderConfig, load_embedder
 from core.jobs import COMPLETED, PENDING, RESET
 from core.service import VectorService
-from core.settings import Settings
-from tests.tiny_clip import TINY_MODEL, register_tiny_model, tiny_settings
+from tests.builders import deployment_settings
+from tests.tiny_clip import TINY_CLIP, TINY_MODEL, register_tiny_model
 
 pytestmark = pytest.mark.clip
 
 
 @pytest.fixture
 def service(
-    settings: Settings, tmp_path_factory: pytest.TempPathFactory
+    db_url: str, store_engine: str, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[VectorService]:
-    engine = create_db_engine(settings.database_url)
+    engine = create_db_engine(db_url)
     upgrade(engine)
     engine.dispose()
     register_tiny_model(tmp_path_factory.mktemp("clip"))
-    service = VectorService(tiny_settings(settings))
+    service = VectorService(
+        deployment_settings(tmp_path, store_engine, database_url=db_url, **TINY_CLIP)
+    )
     yield service
     service.close()
 

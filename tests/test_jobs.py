@@ -25,15 +25,16 @@ from core.jobs import (
     run_worker,
 )
 from core.progress import ProgressEvent
-from core.settings import Settings, load_settings
+from core.settings import Settings, with_overrides
 from core.store.base import F_DIRS, VectorStore
+from tests.builders import deployment_settings
 from tests.tiny_clip import (
+    TINY_CLIP,
     TINY_DIM,
     TINY_MODEL,
     LockedStore,
     make_images,
     register_tiny_model,
-    tiny_settings,
     write_corrupt,
 )
 
@@ -51,8 +52,8 @@ def embedder(tmp_path_factory: pytest.TempPathFactory) -> Embedder:
 
 
 @pytest.fixture
-def cfg(settings: Settings) -> Settings:
-    return tiny_settings(settings)
+def cfg(db_url: str, store_engine: str, tmp_path: Path) -> Settings:
+    return deployment_settings(tmp_path, store_engine, database_url=db_url, **TINY_CLIP)
 
 
 @pytest.fixture
@@ -326,7 +327,7 @@ def test_wrong_vector_size_is_refused_before_anything_is_claimed(
 def test_empty_queue_returns_without_loading_a_model(
     cfg: Settings, engine: Engine, store: VectorStore
 ) -> None:
-    broken = tiny_settings(cfg, pretrained="/nowhere/weights.bin")
+    broken = with_overrides(cfg, clip_pretrained="/nowhere/weights.bin")
     result = run_worker(broken, db=session_factory(engine), store=store)
     assert (result.embedded, result.failed, result.weights) == (0, 0, None)
 
@@ -336,17 +337,7 @@ def test_two_workers_sharing_a_postgres_queue_never_do_a_job_twice(
 ) -> None:
     from core.store import open_store
 
-    cfg = tiny_settings(
-        load_settings(
-            {
-                "database_url": postgres_url,
-                "qdrant_path": str(tmp_path / "store"),
-                "data_dir": str(tmp_path / "data"),
-            },
-            env={},
-            use_profile=False,
-        )
-    )
+    cfg = deployment_settings(tmp_path, "local", database_url=postgres_url, **TINY_CLIP)
     engine = create_db_engine(cfg.database_url)
     upgrade(engine)
     root = tmp_path / "many"

@@ -26,7 +26,8 @@ from core.retrain import retrain
 from core.service import VectorService
 from core.settings import RESET_PHRASE, Settings, with_overrides
 from core.store.base import Selector
-from tests.tiny_clip import TINY_MODEL, make_images, register_tiny_model, tiny_settings
+from tests.builders import deployment_settings
+from tests.tiny_clip import TINY_CLIP, TINY_MODEL, make_images, register_tiny_model
 
 pytestmark = pytest.mark.clip
 
@@ -38,11 +39,11 @@ def embedder(tmp_path_factory: pytest.TempPathFactory) -> Embedder:
 
 
 @pytest.fixture
-def cfg(settings: Settings) -> Settings:
-    engine = create_db_engine(settings.database_url)
+def cfg(db_url: str, store_engine: str, tmp_path: Path) -> Settings:
+    engine = create_db_engine(db_url)
     upgrade(engine)
     engine.dispose()
-    return tiny_settings(settings)
+    return deployment_settings(tmp_path, store_engine, database_url=db_url, **TINY_CLIP)
 
 
 @pytest.fixture

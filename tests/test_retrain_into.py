@@ -22,8 +22,8 @@ from core.jobs import COMPLETED, INTO_SESSION_PREFIX, PENDING, queue_session, ru
 from core.progress import ProgressEvent
 from core.retrain import RETRAIN_INTO, retrain_into
 from core.service import VectorService
-from core.settings import Settings
-from tests.tiny_clip import TINY_DIM, TINY_MODEL, make_images, register_tiny_model, tiny_settings
+from tests.builders import deployment_settings
+from tests.tiny_clip import TINY_CLIP, TINY_DIM, TINY_MODEL, make_images, register_tiny_model
 
 pytestmark = pytest.mark.clip
 
@@ -35,11 +35,13 @@ def embedder(tmp_path_factory: pytest.TempPathFactory) -> Embedder:
 
 
 @pytest.fixture
-def service(settings: Settings) -> Iterator[VectorService]:
-    engine = create_db_engine(settings.database_url)
+def service(db_url: str, store_engine: str, tmp_path: Path) -> Iterator[VectorService]:
+    engine = create_db_engine(db_url)
     upgrade(engine)
     engine.dispose()
-    service = VectorService(tiny_settings(settings))
+    service = VectorService(
+        deployment_settings(tmp_path, store_engine, database_url=db_url, **TINY_CLIP)
+    )
     yield service
     service.close()
 

@@ -44,15 +44,15 @@ from core.jobs import (
 )
 from core.liveness import ProcessIdentity
 from core.settings import Settings
+from tests.builders import deployment_settings
 from tests.commands import global_options
-from tests.conftest import make_settings
 from tests.tiny_clip import (
+    TINY_CLIP,
     TINY_CONFIG,
     TINY_DIM,
     TINY_MODEL,
     make_images,
     register_tiny_model,
-    tiny_settings,
 )
 
 pytestmark = pytest.mark.clip
@@ -70,7 +70,7 @@ def embedder(tmp_path_factory: pytest.TempPathFactory) -> Embedder:
 
 @pytest.fixture
 def cfg(db_url: str, tmp_path: Path) -> Settings:
-    return tiny_settings(make_settings(db_url, "local", tmp_path))
+    return deployment_settings(tmp_path, "local", database_url=db_url, **TINY_CLIP)
 
 
 @pytest.fixture

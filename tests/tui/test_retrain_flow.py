@@ -14,10 +14,10 @@ from core.jobs import run_worker
 from core.service import VectorService
 from core.settings import RESET_PHRASE
 from core.store.base import Selector
+from tests.builders import deployment_settings
 from tests.conftest import upgraded
-from tests.tiny_clip import make_images, register_tiny_model, tiny_settings
+from tests.tiny_clip import TINY_CLIP, make_images, register_tiny_model
 from tests.tui.conftest import settle
-from tests.tui.library import deployment_settings
 from tui.app import JobProgress, VectorctlApp
 from tui.modals.retrain import RetrainModal
 from tui.screens.directories import DirectoriesScreen
@@ -29,7 +29,7 @@ pytestmark = [pytest.mark.anyio, pytest.mark.clip]
 async def test_retrain_runs_with_progress_and_refreshes_the_tree(tmp_path: Path) -> None:
     (tmp_path / "clip").mkdir()
     register_tiny_model(tmp_path / "clip")
-    settings = tiny_settings(deployment_settings(tmp_path))
+    settings = deployment_settings(tmp_path, **TINY_CLIP)
     upgraded(settings.database_url)
     service = VectorService(settings)
     root = (tmp_path / "photos").resolve()
@@ -88,7 +88,7 @@ async def test_the_queued_jobs_of_a_stopped_retrain_run_from_the_sessions_screen
 
     (tmp_path / "clip").mkdir()
     register_tiny_model(tmp_path / "clip")
-    settings = tiny_settings(deployment_settings(tmp_path))
+    settings = deployment_settings(tmp_path, **TINY_CLIP)
     upgraded(settings.database_url)
     service = VectorService(settings)
     root = (tmp_path / "photos").resolve()
@@ -122,7 +122,7 @@ async def test_marked_directories_are_retrained_as_one_audited_job(tmp_path: Pat
     progress bar), one RETRAIN audit entry naming both, both embedded again."""
     (tmp_path / "clip").mkdir()
     register_tiny_model(tmp_path / "clip")
-    settings = tiny_settings(deployment_settings(tmp_path))
+    settings = deployment_settings(tmp_path, **TINY_CLIP)
     upgraded(settings.database_url)
     service = VectorService(settings)
     root = (tmp_path / "photos").resolve()
