@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 
 from core.db.engine import create_db_engine
 from core.db.migrate import upgrade
+from core.embedding import Embedder, EmbedderConfig, load_embedder
 from core.service import VectorService
 from core.settings import Settings
 from core.store.base import Record
@@ -31,6 +32,7 @@ from tests.builders import (
     vector_for,
 )
 from tests.commands import Run, global_options
+from tests.tiny_clip import TINY_MODEL, register_tiny_model
 
 POSTGRES_ENV = "VECTORCTL_TEST_POSTGRES_URL"
 DB_BACKENDS = ["sqlite", "postgresql"]
@@ -139,6 +141,14 @@ def service(settings: Settings) -> Iterator[VectorService]:
     svc.ensure_collection()
     yield svc
     svc.close()
+
+
+@pytest.fixture(scope="module")
+def embedder(tmp_path_factory: pytest.TempPathFactory) -> Embedder:
+    """The tiny model with its seeded random weights, loaded once per module: loading costs
+    more than a small test's embedding, and the model keeps nothing between calls."""
+    register_tiny_model(tmp_path_factory.mktemp("clip"))
+    return load_embedder(EmbedderConfig(TINY_MODEL, "random", "cpu"))
 
 
 @pytest.fixture(params=[("sqlite", "edge"), ("postgresql", "local")], ids=lambda p: "-".join(p))

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, func, select
 from core.db.engine import create_db_engine, session_factory
 from core.db.migrate import upgrade
 from core.db.models import Category, ImageAsset, TrainingEvidence, TrainingJob, TrainingSession
-from core.embedding import RANDOM_LABEL, Embedder, EmbedderConfig, load_embedder, vector_checksum
+from core.embedding import RANDOM_LABEL, Embedder, vector_checksum
 from core.errors import NotFoundError, StoreMismatch, ValidationError
 from core.ingest import scan
 from core.jobs import (
@@ -34,7 +34,6 @@ from tests.tiny_clip import (
     TINY_MODEL,
     LockedStore,
     make_images,
-    register_tiny_model,
     write_corrupt,
 )
 
@@ -43,12 +42,6 @@ pytestmark = pytest.mark.clip
 LAYOUT = [f"2024/trip/img{i:02}.jpg" for i in range(8)] + [
     f"2024/party/img{i:02}.png" for i in range(6)
 ]
-
-
-@pytest.fixture(scope="module")
-def embedder(tmp_path_factory: pytest.TempPathFactory) -> Embedder:
-    register_tiny_model(tmp_path_factory.mktemp("clip"))
-    return load_embedder(EmbedderConfig(TINY_MODEL, "random", "cpu"))
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ from sqlalchemy import Engine, select
 from core.db.engine import create_db_engine, session_factory
 from core.db.migrate import upgrade
 from core.db.models import ImageAsset, TrainingEvidence, TrainingJob, TrainingSession, utcnow
-from core.embedding import Embedder, EmbedderConfig, load_embedder
+from core.embedding import Embedder
 from core.ingest import scan
 from core.jobs import (
     COMPLETED,
@@ -46,26 +46,13 @@ from core.liveness import ProcessIdentity
 from core.settings import Settings
 from tests.builders import deployment_settings
 from tests.commands import global_options
-from tests.tiny_clip import (
-    TINY_CLIP,
-    TINY_CONFIG,
-    TINY_DIM,
-    TINY_MODEL,
-    make_images,
-    register_tiny_model,
-)
+from tests.tiny_clip import TINY_CLIP, TINY_CONFIG, TINY_DIM, TINY_MODEL, make_images
 
 pytestmark = pytest.mark.clip
 
 ROOT = Path(__file__).resolve().parents[1]
 ELSEWHERE = "gpu-7.elsewhere:4242:99:0a1b2c3d:4026531836:abcdef"  # a worker on another host
 T = TypeVar("T")
-
-
-@pytest.fixture(scope="module")
-def embedder(tmp_path_factory: pytest.TempPathFactory) -> Embedder:
-    register_tiny_model(tmp_path_factory.mktemp("clip"))
-    return load_embedder(EmbedderConfig(TINY_MODEL, "random", "cpu"))
 
 
 @pytest.fixture
