@@ -127,7 +127,6 @@ def test_a_process_is_measured_by_its_own_peak_memory_not_the_benchmarks() -> No
     assert 0 < small.seconds < large.seconds + 5
 
 
-@pytest.mark.slow  # four vectorctl processes (and two optimiser children): some 8 s
 def test_a_lived_deployment_is_built_by_vectorctl_commands(tmp_path: Path) -> None:
     lived = data.lived_deployment(N, cache=tmp_path, verbose=False)
     assert list(lived.steps) == [

@@ -187,7 +187,6 @@ def _cli(cfg: Settings, *args: str) -> Result:
 # -- a worker killed or stopped -----------------------------------------------------------------
 
 
-@pytest.mark.slow  # a process of its own: torch loads in it
 def test_second_worker_reclaims_jobs_of_killed_worker_at_once(
     cfg: Settings, engine: Engine, embedder: Embedder, tmp_path: Path
 ) -> None:
@@ -245,7 +244,6 @@ def test_second_worker_reclaims_jobs_of_killed_worker_at_once(
     assert (session.status, session.processed_images, session.failed_images) == (COMPLETED, 10, 0)
 
 
-@pytest.mark.slow  # a process of its own: torch loads in it
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_sigterm_finishes_the_batch_hands_back_the_rest_and_exits_0_when_following(
     cfg: Settings, engine: Engine, tmp_path: Path
