@@ -6,6 +6,7 @@ import math
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -13,9 +14,11 @@ import numpy as np
 from core.db.models import Category, ImageAsset, TrainingJob, TrainingSession
 from core.paths import ancestor_dirs, parent_dir
 from core.service import VectorService
+from core.settings import Settings, load_settings
 from core.store.base import Record
 
 VECTOR_SIZE = 8
+STORE_SETTING = {"local": "qdrant_path", "edge": "qdrant_edge"}  # the setting naming its directory
 # The library fault tests kill processes in (`deployment` in conftest): 6 points to keep,
 # 12 under /lib/go in two directories; its last point has only the service's payload, and
 # one more point has a UUID id.
@@ -24,6 +27,26 @@ FAULT_LIBRARY = [f"/lib/keep/{i:02d}.jpg" for i in range(6)] + [
 ]
 # The library the command-line tests run on (`populated` in conftest).
 CLI_LIBRARY = ["/photos/2024/a.jpg", "/photos/2024/b.jpg", "/photos/2024-old/c.jpg"]
+
+
+def deployment_settings(base: Path, store_engine: str = "edge", **values: object) -> Settings:
+    """The settings of a deployment that is the test's alone: nothing is read from the
+    environment or a profile (a developer's VECTORCTL_* must not reach a test), and its
+    database, store and data directory are under `base`. `values` replace any of them as flags
+    do; with a `qdrant_url` the deployment is on that server instead of an embedded store."""
+    store = {} if "qdrant_url" in values else {STORE_SETTING[store_engine]: str(base / "store")}
+    return load_settings(
+        {
+            "database_url": f"sqlite:///{base / 'vectorctl.sqlite3'}",
+            **store,
+            "data_dir": str(base / "data"),
+            "operator": "tester@test",
+            "vector_size": VECTOR_SIZE,
+            **values,
+        },
+        env={},
+        use_profile=False,
+    )
 
 
 def vector_for(seed: int | str, size: int = VECTOR_SIZE) -> list[float]:

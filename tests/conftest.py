@@ -18,19 +18,21 @@ from sqlalchemy.engine import make_url
 
 from core.db.engine import create_db_engine
 from core.db.migrate import upgrade
+from core.embedding import Embedder, EmbedderConfig, load_embedder
 from core.service import VectorService
-from core.settings import Settings, load_settings
+from core.settings import Settings
 from core.store.base import Record
 from tests.builders import (
     CLI_LIBRARY,
     FAULT_LIBRARY,
-    VECTOR_SIZE,
     add_session,
+    deployment_settings,
     index_assets,
     legacy_payload,
     vector_for,
 )
 from tests.commands import Run, global_options
+from tests.tiny_clip import TINY_MODEL, register_tiny_model
 
 POSTGRES_ENV = "VECTORCTL_TEST_POSTGRES_URL"
 DB_BACKENDS = ["sqlite", "postgresql"]
@@ -94,24 +96,7 @@ def store_engine(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def settings(db_url: str, store_engine: str, tmp_path: Path) -> Settings:
-    return make_settings(db_url, store_engine, tmp_path)
-
-
-def make_settings(db_url: str, store_engine: str, tmp_path: Path, **extra: object) -> Settings:
-    """Settings for one isolated deployment: its own database, store directory and data dir."""
-    store = {"local": "qdrant_path", "edge": "qdrant_edge"}[store_engine]
-    return load_settings(
-        {
-            "database_url": db_url,
-            store: str(tmp_path / f"store-{store_engine}"),
-            "data_dir": str(tmp_path / "data"),
-            "operator": "tester@test",
-            "vector_size": VECTOR_SIZE,
-            **extra,
-        },
-        env={},
-        use_profile=False,
-    )
+    return deployment_settings(tmp_path, store_engine, database_url=db_url)
 
 
 def upgraded(url: str) -> str:
@@ -158,6 +143,14 @@ def service(settings: Settings) -> Iterator[VectorService]:
     svc.close()
 
 
+@pytest.fixture(scope="module")
+def embedder(tmp_path_factory: pytest.TempPathFactory) -> Embedder:
+    """The tiny model with its seeded random weights, loaded once per module: loading costs
+    more than a small test's embedding, and the model keeps nothing between calls."""
+    register_tiny_model(tmp_path_factory.mktemp("clip"))
+    return load_embedder(EmbedderConfig(TINY_MODEL, "random", "cpu"))
+
+
 @pytest.fixture(params=[("sqlite", "edge"), ("postgresql", "local")], ids=lambda p: "-".join(p))
 def deployment(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
     """FAULT_LIBRARY on a real database and store (two of the four pairings), closed
@@ -168,7 +161,7 @@ def deployment(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
         if db_kind == "sqlite"
         else request.getfixturevalue("postgres_url")
     )
-    settings = make_settings(upgraded(url), engine, tmp_path)
+    settings = deployment_settings(tmp_path, engine, database_url=upgraded(url))
     service = VectorService(settings)
     service.ensure_collection()
     ids = index_assets(service, FAULT_LIBRARY[:-2])

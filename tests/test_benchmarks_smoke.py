@@ -23,10 +23,10 @@ from benchmarks.scale_reference import (
 )
 from benchmarks.scale_report import Row, print_report
 from core.service import VectorService
-from core.settings import Settings, load_settings
 from core.store import open_store
 from core.store.base import Selector
 from core.targets import Target, TargetKind
+from tests.builders import deployment_settings
 
 N = 2_000
 
@@ -135,7 +135,6 @@ def test_a_process_is_measured_by_its_own_peak_memory_not_the_benchmarks() -> No
     assert 0 < small.seconds < large.seconds + 5
 
 
-@pytest.mark.slow  # four vectorctl processes (and two optimiser children): some 8 s
 def test_a_lived_deployment_is_built_by_vectorctl_commands(tmp_path: Path) -> None:
     lived = data.lived_deployment(N, cache=tmp_path, verbose=False)
     assert list(lived.steps) == [
@@ -144,7 +143,14 @@ def test_a_lived_deployment_is_built_by_vectorctl_commands(tmp_path: Path) -> No
         "restore it",
         "store optimize",
     ]
-    service = VectorService(lived_settings(lived, tmp_path))
+    service = VectorService(
+        deployment_settings(
+            tmp_path,
+            database_url=lived.sqlite_url,
+            qdrant_edge=str(lived.store_dir),
+            vector_size=data.VECTOR_SIZE,
+        )
+    )
     try:
         assert service.store.count() == N
         assert service.store.count(Selector(without_dirs=True)) == 0  # backfilled
@@ -153,15 +159,3 @@ def test_a_lived_deployment_is_built_by_vectorctl_commands(tmp_path: Path) -> No
         service.close()
     again = data.lived_deployment(N, cache=tmp_path, verbose=False)
     assert not again.built_now and again.steps == lived.steps
-
-
-def lived_settings(lived: data.LivedDeployment, tmp_path: Path) -> Settings:
-    return load_settings(
-        {
-            "qdrant_edge": str(lived.store_dir),
-            "database_url": lived.sqlite_url,
-            "data_dir": str(tmp_path / "data"),
-        },
-        env={},
-        use_profile=False,
-    )

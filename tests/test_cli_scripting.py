@@ -14,9 +14,9 @@ from click.testing import CliRunner
 from core.service import VectorService
 from core.settings import Settings
 from core.targets import Target, TargetKind
-from tests.builders import add_session, index_assets
+from tests.builders import add_session, deployment_settings, index_assets
 from tests.commands import ROOT, Run, doc, environment, global_options, vectorctl, vectorctl_on
-from tests.conftest import make_settings, upgraded
+from tests.conftest import upgraded
 
 
 def test_version_is_printed() -> None:
@@ -152,7 +152,8 @@ def test_restore_on_a_script_without_yes_refuses_like_delete(
 
 def test_piped_output_is_not_cut_at_80_columns(tmp_path: Path) -> None:
     deep = "/srv/" + "/".join(f"level-{i:02d}-with-a-long-name" for i in range(6))
-    settings = make_settings(upgraded(f"sqlite:///{tmp_path / 'db.sqlite3'}"), "edge", tmp_path)
+    settings = deployment_settings(tmp_path)
+    upgraded(settings.database_url)
     service = VectorService(settings)
     service.ensure_collection()
     index_assets(service, [f"{deep}/a.jpg"])
@@ -204,7 +205,8 @@ def test_tables_on_an_80_column_terminal_fit_and_say_what_they_left_out(
     tmp_path: Path,
 ) -> None:
     deep = "/srv/exports/customer-images/production/library"
-    settings = make_settings(upgraded(f"sqlite:///{tmp_path / 'db.sqlite3'}"), "edge", tmp_path)
+    settings = deployment_settings(tmp_path)
+    upgraded(settings.database_url)
     service = VectorService(settings)
     service.ensure_collection()
     index_assets(service, [f"{deep}/2024/trip/a.jpg", f"{deep}/2024/party/b.jpg"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -11,33 +12,30 @@ from core.db.engine import create_db_engine
 from core.db.migrate import upgrade
 from core.db.models import TrainingEvidence, TrainingSession
 from core.demo import build_demo
-from core.embedding import RANDOM_LABEL, EmbedderConfig, load_embedder
+from core.embedding import RANDOM_LABEL, Embedder
 from core.jobs import COMPLETED, PENDING, RESET
 from core.service import VectorService
-from core.settings import Settings
-from tests.tiny_clip import TINY_MODEL, register_tiny_model, tiny_settings
+from tests.builders import deployment_settings
+from tests.tiny_clip import TINY_CLIP
 
 pytestmark = pytest.mark.clip
 
 
 @pytest.fixture
-def service(
-    settings: Settings, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[VectorService]:
-    engine = create_db_engine(settings.database_url)
+def service(db_url: str, store_engine: str, tmp_path: Path) -> Iterator[VectorService]:
+    engine = create_db_engine(db_url)
     upgrade(engine)
     engine.dispose()
-    register_tiny_model(tmp_path_factory.mktemp("clip"))
-    service = VectorService(tiny_settings(settings))
+    service = VectorService(
+        deployment_settings(tmp_path, store_engine, database_url=db_url, **TINY_CLIP)
+    )
     yield service
     service.close()
 
 
 def test_demo_builds_a_library_with_a_history_and_is_safe_to_rerun(
-    service: VectorService,
+    service: VectorService, embedder: Embedder
 ) -> None:
-    embedder = load_embedder(EmbedderConfig(TINY_MODEL, "random", "cpu"))
-
     built = build_demo(service, per_event=6, embedder=embedder)
 
     assert built.created and built.images == 9 * 6 + 1 - 5 + 3  # + damaged, - forgotten, + inbox

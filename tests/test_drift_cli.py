@@ -18,8 +18,9 @@ from sqlalchemy import update
 from core.db.models import ImageAsset
 from core.service import VectorService
 from core.settings import Settings
+from tests.builders import deployment_settings
 from tests.commands import Snapshot, archived, audit_entry, paused_at, vectorctl_on
-from tests.conftest import make_settings, upgraded
+from tests.conftest import upgraded
 from tests.drift_library import Drift, build
 
 # Batches of three points: the ten image points drift in four batches, the three face
@@ -40,7 +41,7 @@ def drifted(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Settings, D
         if db_kind == "sqlite"
         else request.getfixturevalue("postgres_url")
     )
-    settings = make_settings(upgraded(url), engine, tmp_path)
+    settings = deployment_settings(tmp_path, engine, database_url=upgraded(url))
     service = VectorService(settings)
     service.ensure_collection()
     planted = build(service)

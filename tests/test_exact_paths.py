@@ -20,8 +20,8 @@ from core.ingest import scan
 from core.retrain import retrain
 from core.service import VectorService
 from core.store.base import Record
-from tests.builders import add_session, index_assets
-from tests.conftest import make_settings, upgraded
+from tests.builders import add_session, deployment_settings, index_assets
+from tests.conftest import upgraded
 from tests.tiny_clip import make_images
 
 INDEXED = datetime(2024, 6, 1, tzinfo=UTC)
@@ -30,7 +30,7 @@ INDEXED = datetime(2024, 6, 1, tzinfo=UTC)
 @pytest.fixture
 def db_service(db_url: str, tmp_path: Path) -> Iterator[VectorService]:
     """A service for what only the database decides (no store is opened)."""
-    svc = VectorService(make_settings(upgraded(db_url), "edge", tmp_path))
+    svc = VectorService(deployment_settings(tmp_path, database_url=upgraded(db_url)))
     yield svc
     svc.close()
 

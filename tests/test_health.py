@@ -16,9 +16,8 @@ from core.health import Check, HealthReport, Rules
 from core.service import VectorService
 from core.settings import RESET_PHRASE, Settings, with_overrides
 from tests import drift_library
-from tests.builders import add_session, index_assets
+from tests.builders import add_session, deployment_settings, index_assets
 from tests.commands import Run, doc
-from tests.conftest import make_settings
 
 LIBRARY = [f"/lib/{i:02d}.jpg" for i in range(30)]
 QUIET = ("--snapshot-max-hours", "0")  # a fresh deployment has no snapshot yet
@@ -174,7 +173,9 @@ def test_a_missing_collection_is_down(db_url: str, tmp_path: Path) -> None:
     from tests.conftest import upgraded
     from tui.cli import cli
 
-    settings = make_settings(upgraded(db_url), "local", tmp_path, collection="nowhere")
+    settings = deployment_settings(
+        tmp_path, "local", database_url=upgraded(db_url), collection="nowhere"
+    )
 
     result = CliRunner().invoke(
         cli, [*global_options(settings), "--collection", "nowhere", "health", "--json"]

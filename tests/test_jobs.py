@@ -13,7 +13,7 @@ from sqlalchemy import Engine, func, select
 from core.db.engine import create_db_engine, session_factory
 from core.db.migrate import upgrade
 from core.db.models import Category, ImageAsset, TrainingEvidence, TrainingJob, TrainingSession
-from core.embedding import RANDOM_LABEL, Embedder, EmbedderConfig, load_embedder, vector_checksum
+from core.embedding import RANDOM_LABEL, Embedder, vector_checksum
 from core.errors import NotFoundError, StoreMismatch, ValidationError
 from core.ingest import scan
 from core.jobs import (
@@ -24,16 +24,16 @@ from core.jobs import (
     claim_jobs,
 )
 from core.progress import ProgressEvent
-from core.settings import Settings, load_settings
+from core.settings import Settings, with_overrides
 from core.store.base import F_DIRS, VectorStore
 from core.worker import run_worker
+from tests.builders import deployment_settings
 from tests.tiny_clip import (
+    TINY_CLIP,
     TINY_DIM,
     TINY_MODEL,
     LockedStore,
     make_images,
-    register_tiny_model,
-    tiny_settings,
     write_corrupt,
 )
 
@@ -44,15 +44,9 @@ LAYOUT = [f"2024/trip/img{i:02}.jpg" for i in range(8)] + [
 ]
 
 
-@pytest.fixture(scope="module")
-def embedder(tmp_path_factory: pytest.TempPathFactory) -> Embedder:
-    register_tiny_model(tmp_path_factory.mktemp("clip"))
-    return load_embedder(EmbedderConfig(TINY_MODEL, "random", "cpu"))
-
-
 @pytest.fixture
-def cfg(settings: Settings) -> Settings:
-    return tiny_settings(settings)
+def cfg(db_url: str, store_engine: str, tmp_path: Path) -> Settings:
+    return deployment_settings(tmp_path, store_engine, database_url=db_url, **TINY_CLIP)
 
 
 @pytest.fixture
@@ -326,7 +320,7 @@ def test_wrong_vector_size_is_refused_before_anything_is_claimed(
 def test_empty_queue_returns_without_loading_a_model(
     cfg: Settings, engine: Engine, store: VectorStore
 ) -> None:
-    broken = tiny_settings(cfg, pretrained="/nowhere/weights.bin")
+    broken = with_overrides(cfg, clip_pretrained="/nowhere/weights.bin")
     result = run_worker(broken, db=session_factory(engine), store=store)
     assert (result.embedded, result.failed, result.weights) == (0, 0, None)
 
@@ -336,17 +330,7 @@ def test_two_workers_sharing_a_postgres_queue_never_do_a_job_twice(
 ) -> None:
     from core.store import open_store
 
-    cfg = tiny_settings(
-        load_settings(
-            {
-                "database_url": postgres_url,
-                "qdrant_path": str(tmp_path / "store"),
-                "data_dir": str(tmp_path / "data"),
-            },
-            env={},
-            use_profile=False,
-        )
-    )
+    cfg = deployment_settings(tmp_path, "local", database_url=postgres_url, **TINY_CLIP)
     engine = create_db_engine(cfg.database_url)
     upgrade(engine)
     root = tmp_path / "many"

@@ -23,7 +23,7 @@ from tests.bracketed import (
     REASON,
     populate_bracketed,
 )
-from tests.conftest import make_settings
+from tests.builders import deployment_settings
 from tui import output
 
 
@@ -50,9 +50,7 @@ class Cli:
 
 @pytest.fixture
 def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cli:
-    settings = make_settings(
-        f"sqlite:///{tmp_path / 'db.sqlite3'}", "edge", tmp_path, operator=OPERATOR
-    )
+    settings = deployment_settings(tmp_path, operator=OPERATOR)
     service = VectorService(settings)
     session = populate_bracketed(service)
     service.close()

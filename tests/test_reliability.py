@@ -33,9 +33,9 @@ from core.service import VectorService
 from core.settings import RESET_PHRASE, Settings, with_overrides
 from core.store.base import Record
 from core.targets import Target, TargetKind
-from tests.builders import index_assets, tool_payload, vector_for
+from tests.builders import deployment_settings, index_assets, tool_payload, vector_for
 from tests.commands import audit_entry, paused_at
-from tests.conftest import make_settings, upgraded
+from tests.conftest import upgraded
 
 DIR = TargetKind.DIRECTORY
 LIBRARY = [f"/lib/keep/{i}.jpg" for i in range(3)] + [f"/lib/go/{i}.jpg" for i in range(6)]
@@ -145,8 +145,10 @@ def test_deployments_sharing_a_data_directory_never_share_an_archive(
     shared = tmp_path / "shared-data"
     deployments = []
     for name in ("a", "b"):
-        settings = make_settings(
-            upgraded(f"sqlite:///{tmp_path / name}.sqlite3"), store_engine, tmp_path / name
+        settings = deployment_settings(
+            tmp_path / name,
+            store_engine,
+            database_url=upgraded(f"sqlite:///{tmp_path / name}.sqlite3"),
         )
         settings = with_overrides(settings, data_dir=shared)
         service = VectorService(settings)
@@ -276,7 +278,7 @@ def _block(url: str, allowed: bool) -> None:
 
 @pytest.fixture
 def on_postgres(postgres_url: str, store_engine: str, tmp_path: Path) -> Iterator[Settings]:
-    settings = make_settings(upgraded(postgres_url), store_engine, tmp_path)
+    settings = deployment_settings(tmp_path, store_engine, database_url=upgraded(postgres_url))
     yield settings
     _block(postgres_url, True)  # the janitor must be able to drop it
 
@@ -303,7 +305,9 @@ def test_a_finish_the_database_refused_is_journalled_and_applied_only_to_its_dat
 
     # Another deployment sharing the data directory: the entry is not applied there.
     other = with_overrides(
-        make_settings(upgraded(f"sqlite:///{tmp_path / 'other.sqlite3'}"), "edge", tmp_path / "o"),
+        deployment_settings(
+            tmp_path / "o", database_url=upgraded(f"sqlite:///{tmp_path / 'other.sqlite3'}")
+        ),
         data_dir=on_postgres.data_dir,
     )
     elsewhere = VectorService(other)
@@ -432,7 +436,9 @@ def _fill(disk: Path, leave: int) -> Path:
 def test_a_full_disk_refuses_the_delete_and_leaves_no_partial_archive(
     db_url: str, store_engine: str, tmp_path: Path, small_disk: Path
 ) -> None:
-    settings = make_settings(upgraded(db_url), store_engine, tmp_path, data_dir=str(small_disk))
+    settings = deployment_settings(
+        tmp_path, store_engine, database_url=upgraded(db_url), data_dir=str(small_disk)
+    )
     service = VectorService(settings)
     service.ensure_collection()
     many = [f"/lib/go/{i:03d}.jpg" for i in range(150)]

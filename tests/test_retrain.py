@@ -17,7 +17,7 @@ from core.db.models import (
     TrainingSession,
     VectorDeletionLog,
 )
-from core.embedding import Embedder, EmbedderConfig, ModelUnavailable, load_embedder
+from core.embedding import Embedder, ModelUnavailable
 from core.errors import NotFoundError, ReadOnlyError, ValidationError
 from core.ingest import scan
 from core.jobs import CANCELLED, COMPLETED, PENDING, RESET
@@ -27,23 +27,18 @@ from core.service import VectorService
 from core.settings import RESET_PHRASE, Settings, with_overrides
 from core.store.base import Selector
 from core.worker import run_worker
-from tests.tiny_clip import TINY_MODEL, make_images, register_tiny_model, tiny_settings
+from tests.builders import deployment_settings
+from tests.tiny_clip import TINY_CLIP, make_images
 
 pytestmark = pytest.mark.clip
 
 
-@pytest.fixture(scope="module")
-def embedder(tmp_path_factory: pytest.TempPathFactory) -> Embedder:
-    register_tiny_model(tmp_path_factory.mktemp("clip"))
-    return load_embedder(EmbedderConfig(TINY_MODEL, "random", "cpu"))
-
-
 @pytest.fixture
-def cfg(settings: Settings) -> Settings:
-    engine = create_db_engine(settings.database_url)
+def cfg(db_url: str, store_engine: str, tmp_path: Path) -> Settings:
+    engine = create_db_engine(db_url)
     upgrade(engine)
     engine.dispose()
-    return tiny_settings(settings)
+    return deployment_settings(tmp_path, store_engine, database_url=db_url, **TINY_CLIP)
 
 
 @pytest.fixture

@@ -15,32 +15,32 @@ from sqlalchemy import select
 from core.db.engine import create_db_engine
 from core.db.migrate import upgrade
 from core.db.models import TrainingJob, TrainingSession
-from core.embedding import Embedder, EmbedderConfig, load_embedder
+from core.embedding import Embedder
 from core.errors import StoreMismatch, ValidationError
 from core.ingest import scan
 from core.jobs import COMPLETED, INTO_SESSION_PREFIX, PENDING, queue_session
 from core.progress import ProgressEvent
 from core.retrain import RETRAIN_INTO, retrain_into
 from core.service import VectorService
-from core.settings import Settings
 from core.worker import run_worker
-from tests.tiny_clip import TINY_DIM, TINY_MODEL, make_images, register_tiny_model, tiny_settings
+from tests.builders import deployment_settings
+from tests.tiny_clip import (
+    TINY_CLIP,
+    TINY_DIM,
+    make_images,
+)
 
 pytestmark = pytest.mark.clip
 
 
-@pytest.fixture(scope="module")
-def embedder(tmp_path_factory: pytest.TempPathFactory) -> Embedder:
-    register_tiny_model(tmp_path_factory.mktemp("clip"))
-    return load_embedder(EmbedderConfig(TINY_MODEL, "random", "cpu"))
-
-
 @pytest.fixture
-def service(settings: Settings) -> Iterator[VectorService]:
-    engine = create_db_engine(settings.database_url)
+def service(db_url: str, store_engine: str, tmp_path: Path) -> Iterator[VectorService]:
+    engine = create_db_engine(db_url)
     upgrade(engine)
     engine.dispose()
-    service = VectorService(tiny_settings(settings))
+    service = VectorService(
+        deployment_settings(tmp_path, store_engine, database_url=db_url, **TINY_CLIP)
+    )
     yield service
     service.close()
 

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from core.settings import load_settings, mask_url
+from core.settings import mask_url
 from core.store.lock import OWNER_FILE, DirectoryLock
+from tests.builders import deployment_settings
 from tests.commands import vectorctl
 
 # Every form of a credential SQLAlchemy and libpq accept, and what `info` shows for it.
@@ -39,14 +40,10 @@ def test_mask_url_hides_every_credential_form() -> None:
 
 
 def test_info_masks_a_password_given_as_a_query_parameter(tmp_path: Path) -> None:
-    settings = load_settings(
-        {
-            "database_url": "postgresql://ops@db.internal/images?password=hunter2",
-            "qdrant_url": "https://q.internal:6333/?api_key=sekrit",
-            "data_dir": str(tmp_path),
-        },
-        env={},
-        use_profile=False,
+    settings = deployment_settings(
+        tmp_path,
+        database_url="postgresql://ops@db.internal/images?password=hunter2",
+        qdrant_url="https://q.internal:6333/?api_key=sekrit",
     )
     described = repr(settings.describe())
     assert "hunter2" not in described and "sekrit" not in described

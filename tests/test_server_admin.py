@@ -26,9 +26,9 @@ import pytest
 
 from core import collections as collection_admin
 from core import snapshots
-from core.settings import Settings, load_settings
 from core.store import open_store
 from core.store.base import VectorStore
+from tests.builders import deployment_settings
 
 SNAPSHOT_BYTES = b"qdrant snapshot bytes " * 1000
 SNAPSHOT_NAME = "image_assets-123-2026-01-02-03-04-05.snapshot"
@@ -197,15 +197,9 @@ def server() -> Iterator[tuple[str, ServerState]]:
     httpd.server_close()
 
 
-def server_settings(url: str, tmp_path: Path, **extra: Any) -> Settings:
-    return load_settings(
-        {"qdrant_url": url, "data_dir": str(tmp_path), **extra}, env={}, use_profile=False
-    )
-
-
 @pytest.fixture
 def store(server: tuple[str, ServerState], tmp_path: Path) -> Iterator[VectorStore]:
-    opened = open_store(server_settings(server[0], tmp_path, qdrant_api_key="k3y"))
+    opened = open_store(deployment_settings(tmp_path, qdrant_url=server[0], qdrant_api_key="k3y"))
     yield opened
     opened.close()
 

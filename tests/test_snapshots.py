@@ -16,19 +16,18 @@ from core import snapshots
 from core.service import VectorService
 from core.settings import Settings
 from core.targets import Target, TargetKind
-from tests.builders import FAULT_LIBRARY, index_assets
+from tests.builders import FAULT_LIBRARY, deployment_settings, index_assets
 from tests.commands import Snapshot, audit_entry, paused_at, snapshot
 from tests.commands import vectorctl_on as vectorctl
-from tests.conftest import make_settings, upgraded
+from tests.conftest import upgraded
 from tests.test_faults import same_points
 
 
 @pytest.fixture
 def deployed(store_engine: str, tmp_path: Path) -> Settings:
     """FAULT_LIBRARY on SQLite and the engine, closed: the commands open it themselves."""
-    settings = make_settings(
-        upgraded(f"sqlite:///{tmp_path / 'vectorctl.sqlite3'}"), store_engine, tmp_path
-    )
+    settings = deployment_settings(tmp_path, store_engine)
+    upgraded(settings.database_url)
     service = VectorService(settings)
     service.ensure_collection()
     index_assets(service, FAULT_LIBRARY)
@@ -287,9 +286,8 @@ def test_an_edge_restore_killed_between_its_renames_puts_the_old_shard_back(
 ) -> None:
     if store_engine != "edge":
         pytest.skip("the Edge shard swap")
-    settings = make_settings(
-        upgraded(f"sqlite:///{tmp_path / 'vectorctl.sqlite3'}"), "edge", tmp_path
-    )
+    settings = deployment_settings(tmp_path)
+    upgraded(settings.database_url)
     service = VectorService(settings)
     service.ensure_collection()
     index_assets(service, FAULT_LIBRARY)

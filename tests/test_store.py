@@ -17,33 +17,25 @@ from pathlib import Path
 import pytest
 
 from core.errors import ConnectionFailed, StoreMismatch
-from core.settings import Settings, load_settings
 from core.store import open_store
 from core.store.base import F_ASSET_ID, F_CATEGORY_ID, F_DIRS, F_PATH, Record, Selector, VectorStore
 from core.store.lock import describe_current_process
-from tests.builders import VECTOR_SIZE, legacy_payload, tool_payload, vector_for
+from tests.builders import (
+    STORE_SETTING,
+    VECTOR_SIZE,
+    deployment_settings,
+    legacy_payload,
+    tool_payload,
+    vector_for,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
-DIRECTORY_SETTING = {"local": "qdrant_path", "edge": "qdrant_edge"}
-
-
-def store_settings(engine: str, tmp_path: Path, **extra: object) -> Settings:
-    return load_settings(
-        {
-            DIRECTORY_SETTING[engine]: str(tmp_path / f"store-{engine}"),
-            "data_dir": str(tmp_path / "data"),
-            "vector_size": VECTOR_SIZE,
-            **extra,
-        },
-        env={},
-        use_profile=False,
-    )
 
 
 @pytest.fixture
 def store(store_engine: str, tmp_path: Path) -> Iterator[VectorStore]:
     """An empty collection in a fresh embedded store."""
-    opened = open_store(store_settings(store_engine, tmp_path))
+    opened = open_store(deployment_settings(tmp_path, store_engine))
     opened.ensure_collection(VECTOR_SIZE)
     yield opened
     opened.close()
@@ -108,7 +100,7 @@ def test_ensure_collection_with_another_vector_size_raises_store_mismatch(
 def test_collection_info_says_a_missing_collection_does_not_exist(
     store_engine: str, tmp_path: Path
 ) -> None:
-    fresh = open_store(store_settings(store_engine, tmp_path, collection="other"))
+    fresh = open_store(deployment_settings(tmp_path, store_engine, collection="other"))
     try:
         assert fresh.collection_info().exists is False
         with pytest.raises(StoreMismatch, match="'other' does not exist"):
@@ -120,7 +112,7 @@ def test_collection_info_says_a_missing_collection_does_not_exist(
 def test_recreate_collection_empties_it_and_keeps_vector_config_and_indexes(
     store_engine: str, tmp_path: Path
 ) -> None:
-    store = open_store(store_settings(store_engine, tmp_path))
+    store = open_store(deployment_settings(tmp_path, store_engine))
     try:
         store.ensure_collection(VECTOR_SIZE, "dot")
         store.upsert(copy.deepcopy(LIBRARY))
@@ -138,14 +130,14 @@ def test_recreate_collection_empties_it_and_keeps_vector_config_and_indexes(
 def test_edge_reads_the_engines_configuration_of_a_shard_without_vectorctl_file(
     tmp_path: Path,
 ) -> None:
-    settings = store_settings("edge", tmp_path)
+    settings = deployment_settings(tmp_path)
     first = open_store(settings)
     first.ensure_collection(VECTOR_SIZE)
     first.upsert([point(1, "/a/x.jpg")])
     first.close()
     # As if created by another tool: no vectorctl file. Without the engine's own file too,
     # the engine derives its configuration from the segments when it loads the shard.
-    shard = tmp_path / "store-edge" / "image_assets"
+    shard = Path(str(settings.qdrant_edge)) / "image_assets"
     (shard / "vectorctl-collection.json").unlink()
     (shard / "edge_config.json").unlink()
     store = open_store(settings)
@@ -166,7 +158,7 @@ def test_create_snapshot_is_none_on_embedded_engines(store: VectorStore) -> None
 
 
 def test_reopened_store_sees_persisted_points(store_engine: str, tmp_path: Path) -> None:
-    settings = store_settings(store_engine, tmp_path)
+    settings = deployment_settings(tmp_path, store_engine)
     first = open_store(settings)
     first.ensure_collection(VECTOR_SIZE)
     first.upsert(copy.deepcopy(LIBRARY))
@@ -394,7 +386,7 @@ def test_a_store_opened_in_one_thread_works_in_another(library: VectorStore) -> 
 
 
 def test_open_store_chooses_the_engine_from_the_settings(store_engine: str, tmp_path: Path) -> None:
-    settings = store_settings(store_engine, tmp_path)
+    settings = deployment_settings(tmp_path, store_engine)
     opened = open_store(settings)
     try:
         assert (opened.kind, opened.location) == (store_engine, settings.store_location)
@@ -410,7 +402,7 @@ def test_a_second_process_is_told_which_process_holds_the_store(
         "from core.errors import ConnectionFailed\n"
         "from core.settings import load_settings\n"
         "from core.store import open_store\n"
-        f"settings = load_settings({{{DIRECTORY_SETTING[store_engine]!r}: {store.location!r}}},"
+        f"settings = load_settings({{{STORE_SETTING[store_engine]!r}: {store.location!r}}},"
         " env={}, use_profile=False)\n"
         "try:\n"
         "    open_store(settings)\n"
@@ -453,7 +445,7 @@ def test_a_second_open_in_the_same_process_fails_without_breaking_the_first(
     store: VectorStore, store_engine: str, tmp_path: Path
 ) -> None:
     with pytest.raises(ConnectionFailed, match=f"pid {os.getpid()}"):
-        open_store(store_settings(store_engine, tmp_path))
+        open_store(deployment_settings(tmp_path, store_engine))
     store.upsert([point(1, "/still/works.jpg")])
     assert store.count() == 1
 
@@ -461,14 +453,8 @@ def test_a_second_open_in_the_same_process_fails_without_breaking_the_first(
 def test_unreachable_server_fails_with_one_line_naming_the_url_but_not_the_key(
     tmp_path: Path,
 ) -> None:
-    settings = load_settings(
-        {
-            "qdrant_url": "http://127.0.0.1:9",
-            "qdrant_api_key": "s3cret-key",
-            "data_dir": str(tmp_path),
-        },
-        env={},
-        use_profile=False,
+    settings = deployment_settings(
+        tmp_path, qdrant_url="http://127.0.0.1:9", qdrant_api_key="s3cret-key"
     )
     with pytest.raises(ConnectionFailed) as caught:
         open_store(settings)
@@ -538,9 +524,7 @@ def test_server_older_than_1_19_is_served_without_prefix_match(
     prefix_match: bool,
 ) -> None:
     monkeypatch.setattr(_StubQdrant, "version", version)
-    settings = load_settings(
-        {"qdrant_url": stub_server, "data_dir": str(tmp_path)}, env={}, use_profile=False
-    )
+    settings = deployment_settings(tmp_path, qdrant_url=stub_server)
     store = open_store(settings)
     try:
         assert (store.kind, store.location) == ("server", stub_server)
@@ -552,11 +536,7 @@ def test_server_older_than_1_19_is_served_without_prefix_match(
 def test_refused_api_key_fails_with_one_line_that_does_not_show_the_key(
     stub_server: str, tmp_path: Path
 ) -> None:
-    settings = load_settings(
-        {"qdrant_url": stub_server, "qdrant_api_key": "s3cret-key", "data_dir": str(tmp_path)},
-        env={},
-        use_profile=False,
-    )
+    settings = deployment_settings(tmp_path, qdrant_url=stub_server, qdrant_api_key="s3cret-key")
     store = open_store(settings)
     try:
         with pytest.raises(ConnectionFailed) as caught:

@@ -20,8 +20,14 @@ from core.service import VectorService
 from core.store import edge_store
 from core.store.base import F_DIRS, F_PATH, Record, Selector
 from core.store.edge_store import EdgeStore
-from tests.builders import VECTOR_SIZE, legacy_payload, tool_payload, vector_for
-from tests.conftest import make_settings, upgraded
+from tests.builders import (
+    VECTOR_SIZE,
+    deployment_settings,
+    legacy_payload,
+    tool_payload,
+    vector_for,
+)
+from tests.conftest import upgraded
 
 COLLECTION = "image_assets"
 PATHS = [
@@ -218,7 +224,7 @@ def test_directories_select_legacy_points_without_a_path_index(tmp_path: Path) -
 def service_deployment(db_url: str, tmp_path: Path) -> Iterator[VectorService]:
     """The image-search service's own deployment: its assets, and a shard it filled with its
     payload only (no `dirs`, no payload index)."""
-    settings = make_settings(upgraded(db_url), "edge", tmp_path)
+    settings = deployment_settings(tmp_path, database_url=upgraded(db_url))
     service_shard(Path(str(settings.qdrant_edge)), records(legacy=True))
     service = VectorService(settings)
     yield service
@@ -275,7 +281,7 @@ def test_local_mode_past_its_size_suggests_migrating_to_edge(
     from core.services import reads as service_module
 
     monkeypatch.setattr(service_module, "LOCAL_MODE_POINTS", 5)
-    service = VectorService(make_settings(upgraded(db_url), "local", tmp_path))
+    service = VectorService(deployment_settings(tmp_path, "local", database_url=upgraded(db_url)))
     try:
         service.ensure_collection()
         service.store.upsert(records(legacy=False)[:6])

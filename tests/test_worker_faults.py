@@ -29,7 +29,7 @@ from sqlalchemy import Engine, select
 from core.db.engine import create_db_engine, session_factory
 from core.db.migrate import upgrade
 from core.db.models import ImageAsset, TrainingEvidence, TrainingJob, TrainingSession, utcnow
-from core.embedding import Embedder, EmbedderConfig, load_embedder
+from core.embedding import Embedder
 from core.ingest import scan
 from core.jobs import (
     COMPLETED,
@@ -43,16 +43,9 @@ from core.liveness import ProcessIdentity
 from core.results import WorkerResult
 from core.settings import Settings
 from core.worker import point_payload, run_worker
+from tests.builders import deployment_settings
 from tests.commands import global_options
-from tests.conftest import make_settings
-from tests.tiny_clip import (
-    TINY_CONFIG,
-    TINY_DIM,
-    TINY_MODEL,
-    make_images,
-    register_tiny_model,
-    tiny_settings,
-)
+from tests.tiny_clip import TINY_CLIP, TINY_CONFIG, TINY_DIM, TINY_MODEL, make_images
 
 pytestmark = pytest.mark.clip
 
@@ -61,15 +54,9 @@ ELSEWHERE = "gpu-7.elsewhere:4242:99:0a1b2c3d:4026531836:abcdef"  # a worker on 
 T = TypeVar("T")
 
 
-@pytest.fixture(scope="module")
-def embedder(tmp_path_factory: pytest.TempPathFactory) -> Embedder:
-    register_tiny_model(tmp_path_factory.mktemp("clip"))
-    return load_embedder(EmbedderConfig(TINY_MODEL, "random", "cpu"))
-
-
 @pytest.fixture
 def cfg(db_url: str, tmp_path: Path) -> Settings:
-    return tiny_settings(make_settings(db_url, "local", tmp_path))
+    return deployment_settings(tmp_path, "local", database_url=db_url, **TINY_CLIP)
 
 
 @pytest.fixture
@@ -199,7 +186,6 @@ def _cli(cfg: Settings, *args: str) -> Result:
 # -- a worker killed or stopped -----------------------------------------------------------------
 
 
-@pytest.mark.slow  # a process of its own: torch loads in it
 def test_second_worker_reclaims_jobs_of_killed_worker_at_once(
     cfg: Settings, engine: Engine, embedder: Embedder, tmp_path: Path
 ) -> None:
@@ -257,7 +243,6 @@ def test_second_worker_reclaims_jobs_of_killed_worker_at_once(
     assert (session.status, session.processed_images, session.failed_images) == (COMPLETED, 10, 0)
 
 
-@pytest.mark.slow  # a process of its own: torch loads in it
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_sigterm_finishes_the_batch_hands_back_the_rest_and_exits_0_when_following(
     cfg: Settings, engine: Engine, tmp_path: Path

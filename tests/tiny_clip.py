@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from core.settings import Settings, with_overrides
 from core.store.base import VectorStore
 
 TINY_MODEL = "vectorctl-tiny-test"
@@ -31,6 +30,13 @@ TINY_CONFIG = {
     },
     "text_cfg": {"context_length": 8, "vocab_size": 64, "width": 32, "heads": 2, "layers": 1},
 }
+# A deployment on the tiny model: `deployment_settings(base, **TINY_CLIP)`.
+TINY_CLIP = {
+    "clip_model": TINY_MODEL,
+    "clip_pretrained": "random",
+    "device": "cpu",
+    "vector_size": TINY_DIM,
+}
 
 _registered: list[Path] = []
 
@@ -45,16 +51,6 @@ def register_tiny_model(directory: Path) -> str:
         open_clip.add_model_config(path)
         _registered.append(path)
     return TINY_MODEL
-
-
-def tiny_settings(settings: Settings, pretrained: str = "random") -> Settings:
-    return with_overrides(
-        settings,
-        clip_model=TINY_MODEL,
-        clip_pretrained=pretrained,
-        device="cpu",
-        vector_size=TINY_DIM,
-    )
 
 
 def make_images(root: Path, relative_paths: Sequence[str], seed: int = 0) -> list[Path]:

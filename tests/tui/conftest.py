@@ -13,7 +13,8 @@ from textual.pilot import Pilot
 from textual.worker import WorkerCancelled
 
 from core.service import VectorService
-from tests.tui.library import deployment_settings, populate
+from tests.builders import deployment_settings
+from tests.tui.library import populate
 
 
 @pytest.fixture(params=["edge", "local"])

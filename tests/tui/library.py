@@ -6,16 +6,13 @@ Everything is deterministic (ids, paths, timestamps), so snapshots of it are sta
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 
 from sqlalchemy import update
 
 from core.db.models import VectorDeletionLog
 from core.service import VectorService
-from core.settings import Settings, load_settings
 from core.targets import Target, TargetKind
 from tests.builders import (
-    VECTOR_SIZE,
     add_assets,
     add_category,
     add_session,
@@ -25,22 +22,6 @@ from tests.builders import (
 from tests.conftest import upgraded
 
 FIXED_TIME = datetime(2024, 6, 1, 9, 30, tzinfo=UTC)
-
-
-def deployment_settings(base: Path, store_engine: str = "edge", **extra: object) -> Settings:
-    store = {"local": "qdrant_path", "edge": "qdrant_edge"}[store_engine]
-    return load_settings(
-        {
-            "database_url": f"sqlite:///{base / 'vectorctl.sqlite3'}",
-            store: str(base / "store"),
-            "data_dir": str(base / "data"),
-            "operator": "tester@test",
-            "vector_size": VECTOR_SIZE,
-            **extra,
-        },
-        env={},
-        use_profile=False,
-    )
 
 
 def populate(service: VectorService) -> None:

@@ -10,9 +10,9 @@ from textual.widgets import Button, DataTable, Input, OptionList
 
 from core.service import VectorService
 from core.store.base import Record
-from tests.builders import tool_payload
+from tests.builders import deployment_settings, tool_payload
 from tests.tui.conftest import screen_text, settle
-from tests.tui.library import deployment_settings, populate
+from tests.tui.library import populate
 from tui.app import VectorctlApp
 from tui.modals.confirm import ConfirmModal
 from tui.modals.points_preview import PointsPreviewModal

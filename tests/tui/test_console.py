@@ -15,8 +15,9 @@ from core.db.models import VectorDeletionLog
 from core.service import VectorService
 from core.settings import RESET_PHRASE, Settings
 from core.store.base import Selector, VectorStore
+from tests.builders import deployment_settings
 from tests.tui.conftest import screen_text, settle
-from tests.tui.library import deployment_settings, populate
+from tests.tui.library import populate
 from tui.app import VectorctlApp
 from tui.modals.confirm import ConfirmModal
 from tui.modals.confirm_delete import ConfirmDeleteModal

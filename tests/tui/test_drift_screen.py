@@ -12,8 +12,9 @@ from textual.widgets import DataTable
 
 from core.db.models import ImageAsset, TrainingJob, TrainingSession
 from core.service import VectorService
+from tests.builders import deployment_settings
 from tests.tui.conftest import screen_text, settle
-from tests.tui.library import deployment_settings, populate
+from tests.tui.library import populate
 from tui.app import VectorctlApp
 from tui.modals.confirm_repair import ConfirmRepairModal
 from tui.screens.directories import DirectoriesScreen

@@ -22,8 +22,8 @@ from tests.bracketed import (
     REASON,
     populate_bracketed,
 )
+from tests.builders import deployment_settings
 from tests.tui.conftest import screen_text, settle
-from tests.tui.library import deployment_settings
 from tui.app import VectorctlApp
 from tui.modals.audit_detail import AuditDetailModal
 from tui.modals.confirm_delete import ConfirmDeleteModal

@@ -14,8 +14,9 @@ from core.service import VectorService
 from core.settings import RESET_PHRASE
 from core.store.base import Selector
 from core.targets import Target, TargetKind
+from tests.builders import deployment_settings
 from tests.tui.conftest import screen_text, settle
-from tests.tui.library import DEEP_ROOT, deployment_settings, populate, populate_deep
+from tests.tui.library import DEEP_ROOT, populate, populate_deep
 from tui import log_setup
 from tui.app import VectorctlApp
 from tui.modals.confirm_delete import ConfirmDeleteModal

@@ -8,16 +8,16 @@ import pytest
 from textual.message import Message
 from textual.widgets import DataTable
 
-from core.embedding import EmbedderConfig, load_embedder
+from core.embedding import Embedder
 from core.ingest import scan
 from core.service import VectorService
 from core.settings import RESET_PHRASE
 from core.store.base import Selector
 from core.worker import run_worker
+from tests.builders import deployment_settings
 from tests.conftest import upgraded
-from tests.tiny_clip import make_images, register_tiny_model, tiny_settings
+from tests.tiny_clip import TINY_CLIP, make_images
 from tests.tui.conftest import settle
-from tests.tui.library import deployment_settings
 from tui.app import JobProgress, VectorctlApp
 from tui.modals.retrain import RetrainModal
 from tui.screens.directories import DirectoriesScreen
@@ -26,16 +26,15 @@ from tui.widgets.directory_tree import DirectoryTree
 pytestmark = [pytest.mark.anyio, pytest.mark.clip]
 
 
-async def test_retrain_runs_with_progress_and_refreshes_the_tree(tmp_path: Path) -> None:
-    (tmp_path / "clip").mkdir()
-    register_tiny_model(tmp_path / "clip")
-    settings = tiny_settings(deployment_settings(tmp_path))
+async def test_retrain_runs_with_progress_and_refreshes_the_tree(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    settings = deployment_settings(tmp_path, **TINY_CLIP)
     upgraded(settings.database_url)
     service = VectorService(settings)
     root = (tmp_path / "photos").resolve()
     make_images(root / "2024", [f"trip/t{i}.jpg" for i in range(6)])
     scan(service.db, root / "2024")
-    embedder = load_embedder(EmbedderConfig.from_settings(settings))
     run_worker(settings, db=service.db, store=service.store, embedder=embedder)
     directory = f"{root}/2024"
     messages: list[Message] = []
@@ -80,15 +79,13 @@ async def test_retrain_runs_with_progress_and_refreshes_the_tree(tmp_path: Path)
 
 
 async def test_the_queued_jobs_of_a_stopped_retrain_run_from_the_sessions_screen(
-    tmp_path: Path,
+    tmp_path: Path, embedder: Embedder
 ) -> None:
     """An embedded store: no `vectorctl worker` can open it beside the console, so the
     console runs the queued jobs itself (w)."""
     from core.retrain import retrain
 
-    (tmp_path / "clip").mkdir()
-    register_tiny_model(tmp_path / "clip")
-    settings = tiny_settings(deployment_settings(tmp_path))
+    settings = deployment_settings(tmp_path, **TINY_CLIP)
     upgraded(settings.database_url)
     service = VectorService(settings)
     root = (tmp_path / "photos").resolve()
@@ -96,7 +93,6 @@ async def test_the_queued_jobs_of_a_stopped_retrain_run_from_the_sessions_screen
     make_images(root / "2023", ["a.jpg"])
     scan(service.db, root / "2024")
     scan(service.db, root / "2023")
-    embedder = load_embedder(EmbedderConfig.from_settings(settings))
     run_worker(settings, db=service.db, store=service.store, embedder=embedder)
     queued = retrain(service, f"{root}/2024", embedder=embedder)  # deleted, queued, not run
     assert service.store.count() == 1
@@ -117,12 +113,12 @@ async def test_the_queued_jobs_of_a_stopped_retrain_run_from_the_sessions_screen
         service.close()
 
 
-async def test_marked_directories_are_retrained_as_one_audited_job(tmp_path: Path) -> None:
+async def test_marked_directories_are_retrained_as_one_audited_job(
+    tmp_path: Path, embedder: Embedder
+) -> None:
     """Space marks 2023 and 2024; t retrains both as one confirmed operation: one job (one
     progress bar), one RETRAIN audit entry naming both, both embedded again."""
-    (tmp_path / "clip").mkdir()
-    register_tiny_model(tmp_path / "clip")
-    settings = tiny_settings(deployment_settings(tmp_path))
+    settings = deployment_settings(tmp_path, **TINY_CLIP)
     upgraded(settings.database_url)
     service = VectorService(settings)
     root = (tmp_path / "photos").resolve()
@@ -131,7 +127,6 @@ async def test_marked_directories_are_retrained_as_one_audited_job(tmp_path: Pat
     make_images(root / "2024", [f"trip/t{i}.jpg" for i in range(3)])
     for year in ("2022", "2023", "2024"):
         scan(service.db, root / year)
-    embedder = load_embedder(EmbedderConfig.from_settings(settings))
     run_worker(settings, db=service.db, store=service.store, embedder=embedder)
     messages: list[Message] = []
     app = VectorctlApp(service)

@@ -20,11 +20,11 @@ from textual.widgets import Input
 from core.db.models import VectorDeletionLog
 from core.service import VectorService
 from core.targets import Target, TargetKind
+from tests.builders import deployment_settings
 from tests.tui.conftest import settle
 from tests.tui.library import (
     DEEP_ROOT,
     FIXED_TIME,
-    deployment_settings,
     populate,
     populate_deep,
 )
