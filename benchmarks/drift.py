@@ -43,16 +43,16 @@ from sqlalchemy import insert, text
 
 from benchmarks.measure import peak_python_memory, timed
 from benchmarks.scale_data import leaf_of, path_of
-from core.db.engine import create_db_engine
-from core.db.migrate import upgrade
-from core.db.models import Category, ImageAsset, TrainingJob, TrainingSession
-from core.drift.rules import CATEGORY, MISSING, ORPHANS, PATH
-from core.paths import ancestor_dirs, parent_dir
-from core.progress import ProgressEvent
-from core.service import VectorService
-from core.settings import Settings, load_settings
-from core.store import open_store
-from core.store.base import F_ASSET_ID, F_CATEGORY_ID, F_DIR, F_PATH, Record, VectorStore
+from vectorctl.core.db.engine import create_db_engine
+from vectorctl.core.db.migrate import upgrade
+from vectorctl.core.db.models import Category, ImageAsset, TrainingJob, TrainingSession
+from vectorctl.core.drift.rules import CATEGORY, MISSING, ORPHANS, PATH
+from vectorctl.core.paths import ancestor_dirs, parent_dir
+from vectorctl.core.progress import ProgressEvent
+from vectorctl.core.service import VectorService
+from vectorctl.core.settings import Settings, load_settings
+from vectorctl.core.store import open_store
+from vectorctl.core.store.base import F_ASSET_ID, F_CATEGORY_ID, F_DIR, F_PATH, Record, VectorStore
 
 VERSION = 1
 VECTOR_SIZE = 512

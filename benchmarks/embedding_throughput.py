@@ -19,12 +19,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from core.db.engine import create_db_engine, session_factory
-from core.db.migrate import upgrade
-from core.embedding import EmbedderConfig, load_embedder
-from core.ingest import scan
-from core.settings import load_settings, with_overrides
-from core.worker import default_decode_threads, run_worker
+from vectorctl.core.db.engine import create_db_engine, session_factory
+from vectorctl.core.db.migrate import upgrade
+from vectorctl.core.embedding import EmbedderConfig, load_embedder
+from vectorctl.core.ingest import scan
+from vectorctl.core.settings import load_settings, with_overrides
+from vectorctl.core.worker import default_decode_threads, run_worker
 
 
 def main() -> None:
@@ -70,7 +70,7 @@ def main() -> None:
         upgrade(engine)
         db = session_factory(engine)
         scan(db, work / "photos")
-        from core.store import open_store
+        from vectorctl.core.store import open_store
 
         store = open_store(settings)
         batches = _raw_batches(embedder, paths, args.batch_size)

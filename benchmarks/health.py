@@ -34,9 +34,9 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.scale_data import TEN_PERCENT_DIR, deployment
-from core import backup, search
-from core.health import Rules
-from core.service import VectorService
+from vectorctl.core import backup, search
+from vectorctl.core.health import Rules
+from vectorctl.core.service import VectorService
 
 SEARCHES = 200
 

@@ -56,12 +56,12 @@ from benchmarks.scale_reference import (
     stats_json_equal,
 )
 from benchmarks.scale_report import Row, fmt, print_report
-from core import stats
-from core.db.models import ImageAsset
-from core.service import VectorService
-from core.settings import Settings
-from core.store.base import Record, Selector, VectorStore
-from core.targets import Target, TargetKind
+from vectorctl.core import stats
+from vectorctl.core.db.models import ImageAsset
+from vectorctl.core.service import VectorService
+from vectorctl.core.settings import Settings
+from vectorctl.core.store.base import Record, Selector, VectorStore
+from vectorctl.core.targets import Target, TargetKind
 
 LOCAL_MAX = 100_000
 OPS = ("stats", "orphans", "delete", "whole", "tui")

@@ -44,13 +44,13 @@ from sqlalchemy import func, insert, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from core import stats
-from core.db.engine import create_db_engine
-from core.db.migrate import upgrade
-from core.db.models import ImageAsset, TrainingSession
-from core.paths import ancestor_dirs, parent_dir
-from core.settings import Settings, load_settings
-from core.store.base import Record, VectorStore
+from vectorctl.core import stats
+from vectorctl.core.db.engine import create_db_engine
+from vectorctl.core.db.migrate import upgrade
+from vectorctl.core.db.models import ImageAsset, TrainingSession
+from vectorctl.core.paths import ancestor_dirs, parent_dir
+from vectorctl.core.settings import Settings, load_settings
+from vectorctl.core.store.base import Record, VectorStore
 
 VERSION = 1
 VECTOR_SIZE = 512
@@ -256,7 +256,7 @@ def deployment(engine: str, n: int, *, cache: Path = CACHE, verbose: bool = True
     started = time.perf_counter()
     dep = Deployment(engine, n, root, 0.0, built_now=True)
     fill_database(dep.sqlite_url, n)
-    from core.store import open_store
+    from vectorctl.core.store import open_store
 
     store = open_store(dep.settings(root / "data"))
     try:
@@ -388,7 +388,7 @@ class LivedDeployment:
 
 def vectorctl(*args: str) -> list[str]:
     """A `vectorctl` command line running this checkout's code."""
-    return [sys.executable, "-m", "tui", *args]
+    return [sys.executable, "-m", "vectorctl.tui", *args]
 
 
 def lived_deployment(n: int, *, cache: Path = CACHE, verbose: bool = True) -> LivedDeployment:

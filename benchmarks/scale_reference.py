@@ -21,11 +21,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.db.models import ImageAsset
-from core.orphans import asset_id_of
-from core.paths import ancestor_dirs, parent_dir
-from core.results import DirectoryStats
-from core.store.base import F_ASSET_ID, F_DIR, F_PATH, PointId, Selector, VectorStore
+from vectorctl.core.db.models import ImageAsset
+from vectorctl.core.orphans import asset_id_of
+from vectorctl.core.paths import ancestor_dirs, parent_dir
+from vectorctl.core.results import DirectoryStats
+from vectorctl.core.store.base import F_ASSET_ID, F_DIR, F_PATH, PointId, Selector, VectorStore
 
 # -- statistics -----------------------------------------------------------------------------
 

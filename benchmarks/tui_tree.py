@@ -24,8 +24,8 @@ from pathlib import Path
 from textual.app import App, ComposeResult
 from textual.pilot import Pilot
 
-from core.results import DirectoryStats
-from tui.widgets.directory_tree import DirectoryTree
+from vectorctl.core.results import DirectoryStats
+from vectorctl.tui.widgets.directory_tree import DirectoryTree
 
 SIZES = ((10, 100), (1_000, 10_000), (10_000, 100_000))  # (directories, vectors)
 TERMINAL = (80, 24)
@@ -115,11 +115,11 @@ async def _filter(tree: DirectoryTree, text: str) -> None:
 
 
 def build_store(base: Path, rows: list[DirectoryStats], vectors: int) -> None:
-    from core.service import VectorService
-    from core.store.base import Record
     from tests.builders import add_assets, tool_payload, vector_for
     from tests.conftest import upgraded
     from tests.tui.library import deployment_settings
+    from vectorctl.core.service import VectorService
+    from vectorctl.core.store.base import Record
 
     settings = deployment_settings(base)
     upgraded(settings.database_url)
@@ -137,9 +137,9 @@ def build_store(base: Path, rows: list[DirectoryStats], vectors: int) -> None:
 
 
 async def store_run(directories: int, vectors: int) -> None:
-    from core.service import VectorService
     from tests.tui.library import deployment_settings
-    from tui.app import VectorctlApp
+    from vectorctl.core.service import VectorService
+    from vectorctl.tui.app import VectorctlApp
 
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)

@@ -26,10 +26,10 @@ import sys
 import time
 from pathlib import Path
 
-from core.paths import is_under
-from core.settings import Settings, load_settings
-from core.store import open_store
-from core.store.base import F_DIR, F_PATH
+from vectorctl.core.paths import is_under
+from vectorctl.core.settings import Settings, load_settings
+from vectorctl.core.store import open_store
+from vectorctl.core.store.base import F_DIR, F_PATH
 
 SPAWNED_AT = "BENCH_SPAWNED_AT"
 
@@ -51,7 +51,7 @@ def reference_stats(store_dir: str, database_url: str) -> None:
     # numpy that importing benchmarks.scale would add (about 0.7 s and 25 MiB, which made
     # earlier ratios look better than they were).
     from benchmarks.scale_reference import reference_stats as scroll_and_group
-    from core.db.engine import create_db_engine, session_factory
+    from vectorctl.core.db.engine import create_db_engine, session_factory
 
     engine = create_db_engine(database_url)
     store = open_store(settings(store_dir, database_url))
@@ -99,9 +99,9 @@ def open_close(store_dir: str, database_url: str) -> None:
 
 
 def console(store_dir: str, database_url: str, data_dir: str) -> None:
-    from core.service import VectorService
-    from tui.app import VectorctlApp
-    from tui.widgets.directory_tree import DirectoryTree
+    from vectorctl.core.service import VectorService
+    from vectorctl.tui.app import VectorctlApp
+    from vectorctl.tui.widgets.directory_tree import DirectoryTree
 
     async def run() -> float:
         service = VectorService(settings(store_dir, database_url, data_dir))

@@ -23,12 +23,12 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.db.engine import transaction
-from core.db.models import VectorDeletionLog, utcnow
-from core.deployment import Deployment
-from core.errors import NotFoundError, ValidationError
-from core.liveness import ProcessIdentity
-from core.results import AuditEntry
+from vectorctl.core.db.engine import transaction
+from vectorctl.core.db.models import VectorDeletionLog, utcnow
+from vectorctl.core.deployment import Deployment
+from vectorctl.core.errors import NotFoundError, ValidationError
+from vectorctl.core.liveness import ProcessIdentity
+from vectorctl.core.results import AuditEntry
 
 STATUSES = ("started", "completed", "failed", "partial", "cancelled", "interrupted")
 # A running operation renews its heartbeat this often...

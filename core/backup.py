@@ -33,8 +33,8 @@ from typing import IO, Any
 
 import numpy as np
 
-from core.errors import ValidationError
-from core.store.base import PointId, Record
+from vectorctl.core.errors import ValidationError
+from vectorctl.core.store.base import PointId, Record
 
 FORMAT = "vectorctl-backup/2"
 FORMAT_V1 = "vectorctl-backup/1"  # no deployment, no checksums: still restorable

@@ -15,8 +15,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from core import backup as archives
-from core.results import AuditEntry, JsonResult
+from vectorctl.core import backup as archives
+from vectorctl.core.results import AuditEntry, JsonResult
 
 # What an archive's `state` says.
 OK = "ok"  # readable manifest, bound to its audit entry

@@ -7,8 +7,8 @@ from __future__ import annotations
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from core.db import models
-from core.paths import ancestor_dirs
+from vectorctl.core.db import models
+from vectorctl.core.paths import ancestor_dirs
 
 # The id column each kind completes.
 ID_COLUMNS = {

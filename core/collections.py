@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from core import protocol
-from core.errors import SelectionChanged, Unsupported, ValidationError, VectorctlError
-from core.progress import CancelToken, ProgressCallback
-from core.results import JsonResult
-from core.store.base import (
+from vectorctl.core import protocol
+from vectorctl.core.errors import SelectionChanged, Unsupported, ValidationError, VectorctlError
+from vectorctl.core.progress import CancelToken, ProgressCallback
+from vectorctl.core.results import JsonResult
+from vectorctl.core.store.base import (
     F_ASSET_ID,
     F_CATEGORY_ID,
     F_DIR,
@@ -30,8 +30,8 @@ from core.store.base import (
     PayloadIndex,
     VectorStore,
 )
-from core.store.common import INDEXES, IndexSpec, QdrantEngineStore, indexes_to_create
-from core.targets import ALIAS_SWITCH, PAYLOAD_INDEX
+from vectorctl.core.store.common import INDEXES, IndexSpec, QdrantEngineStore, indexes_to_create
+from vectorctl.core.targets import ALIAS_SWITCH, PAYLOAD_INDEX
 
 # What each of vectorctl's payload indexes makes fast (or, on a server, possible at all).
 NEEDED_FOR = {

@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
-    from core.audit import AuditLog
-    from core.progress import CancelToken, ProgressCallback
-    from core.protocol import Environment
-    from core.results import AuditEntry, DeleteResult, OrphanReport
-    from core.settings import Settings
-    from core.store.base import VectorStore
-    from core.targets import Target
+    from vectorctl.core.audit import AuditLog
+    from vectorctl.core.progress import CancelToken, ProgressCallback
+    from vectorctl.core.protocol import Environment
+    from vectorctl.core.results import AuditEntry, DeleteResult, OrphanReport
+    from vectorctl.core.settings import Settings
+    from vectorctl.core.store.base import VectorStore
+    from vectorctl.core.targets import Target
 
 
 class ServiceContext(Protocol):

@@ -19,11 +19,11 @@ from pathlib import Path
 
 from sqlalchemy import delete, func, select
 
-from core.context import ServiceContext
-from core.db.engine import transaction
-from core.db.models import Category, ImageAsset, TrainingEvidence, TrainingJob
-from core.db.paths import inside
-from core.embedding import (
+from vectorctl.core.context import ServiceContext
+from vectorctl.core.db.engine import transaction
+from vectorctl.core.db.models import Category, ImageAsset, TrainingEvidence, TrainingJob
+from vectorctl.core.db.paths import inside
+from vectorctl.core.embedding import (
     RANDOM,
     RANDOM_LABEL,
     Embedder,
@@ -31,15 +31,15 @@ from core.embedding import (
     load_embedder,
     require_clip,
 )
-from core.ingest import scan
-from core.jobs import FAILED
-from core.orphans import asset_id_of
-from core.progress import CancelToken, ProgressCallback, ProgressEvent, report
-from core.results import DemoResult
-from core.retrain import retrain
-from core.store.base import F_ASSET_ID, Selector
-from core.targets import Target, TargetKind
-from core.worker import run_worker
+from vectorctl.core.ingest import scan
+from vectorctl.core.jobs import FAILED
+from vectorctl.core.orphans import asset_id_of
+from vectorctl.core.progress import CancelToken, ProgressCallback, ProgressEvent, report
+from vectorctl.core.results import DemoResult
+from vectorctl.core.retrain import retrain
+from vectorctl.core.store.base import F_ASSET_ID, Selector
+from vectorctl.core.targets import Target, TargetKind
+from vectorctl.core.worker import run_worker
 
 DEMO_DIR = "demo-photos"
 MARKER = ".vectorctl-demo"

@@ -17,8 +17,8 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.db.engine import transaction
-from core.db.models import VectorctlInstance
+from vectorctl.core.db.engine import transaction
+from vectorctl.core.db.models import VectorctlInstance
 
 
 @dataclass(frozen=True)

@@ -23,12 +23,12 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from core.errors import ModelUnavailable, StoreMismatch, ValidationError
+from vectorctl.core.errors import ModelUnavailable, StoreMismatch, ValidationError
 
 if TYPE_CHECKING:
     from PIL.Image import Image
 
-    from core.settings import Settings
+    from vectorctl.core.settings import Settings
 
 MODEL_NAME = "OpenCLIP"  # training_evidence.model_name, as the image-search service writes it
 RANDOM = "random"

@@ -11,10 +11,16 @@ import json
 from dataclasses import dataclass
 from typing import IO
 
-from core.paths import normalize_prefix
-from core.progress import CancelToken, ProgressCallback, ProgressEvent, check_cancel, report
-from core.results import JsonResult
-from core.store.base import Selector, VectorStore
+from vectorctl.core.paths import normalize_prefix
+from vectorctl.core.progress import (
+    CancelToken,
+    ProgressCallback,
+    ProgressEvent,
+    check_cancel,
+    report,
+)
+from vectorctl.core.results import JsonResult
+from vectorctl.core.store.base import Selector, VectorStore
 
 # Points per page. With vectors a point is about 16 KB as Python objects at 512 dimensions (a
 # list of boxed floats) plus its JSON text: a page of 500 keeps the heap about 30 MB above

@@ -21,11 +21,11 @@ from typing import Any
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from core import search, snapshots
-from core.db.models import TrainingJob
-from core.errors import Unsupported, VectorctlError
-from core.results import JsonResult
-from core.store.base import CollectionSummary, VectorStore
+from vectorctl.core import search, snapshots
+from vectorctl.core.db.models import TrainingJob
+from vectorctl.core.errors import Unsupported, VectorctlError
+from vectorctl.core.results import JsonResult
+from vectorctl.core.store.base import CollectionSummary, VectorStore
 
 OK, DEGRADED, DOWN, SKIPPED = "ok", "degraded", "down", "skipped"
 HEALTHY = "healthy"

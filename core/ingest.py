@@ -17,13 +17,19 @@ from pathlib import Path
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.db.engine import transaction
-from core.db.models import Category, ImageAsset, TrainingJob
-from core.db.paths import inside
-from core.errors import NotFoundError, ValidationError
-from core.jobs import PENDING, RUNNING, queue_session
-from core.progress import CancelToken, ProgressCallback, ProgressEvent, check_cancel, report
-from core.results import ScanResult
+from vectorctl.core.db.engine import transaction
+from vectorctl.core.db.models import Category, ImageAsset, TrainingJob
+from vectorctl.core.db.paths import inside
+from vectorctl.core.errors import NotFoundError, ValidationError
+from vectorctl.core.jobs import PENDING, RUNNING, queue_session
+from vectorctl.core.progress import (
+    CancelToken,
+    ProgressCallback,
+    ProgressEvent,
+    check_cancel,
+    report,
+)
+from vectorctl.core.results import ScanResult
 
 IMAGE_SUFFIXES = frozenset(
     {".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp", ".tif", ".tiff", ".jfif"}

@@ -39,10 +39,10 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, case, func, insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.db.engine import transaction
-from core.db.models import ImageAsset, TrainingJob, TrainingSession, utcnow
-from core.liveness import ProcessIdentity
-from core.results import JobHolder
+from vectorctl.core.db.engine import transaction
+from vectorctl.core.db.models import ImageAsset, TrainingJob, TrainingSession, utcnow
+from vectorctl.core.liveness import ProcessIdentity
+from vectorctl.core.results import JobHolder
 
 # Job and session statuses, as the image-search service spells them.
 PENDING = "PENDING"

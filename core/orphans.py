@@ -14,11 +14,17 @@ from collections.abc import Iterator
 from sqlalchemy import ColumnElement, String, cast, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.db.ids import max_id
-from core.db.models import ImageAsset
-from core.progress import CancelToken, ProgressCallback, ProgressEvent, check_cancel, report
-from core.results import OrphanReport, PointSample
-from core.store.base import (
+from vectorctl.core.db.ids import max_id
+from vectorctl.core.db.models import ImageAsset
+from vectorctl.core.progress import (
+    CancelToken,
+    ProgressCallback,
+    ProgressEvent,
+    check_cancel,
+    report,
+)
+from vectorctl.core.results import OrphanReport, PointSample
+from vectorctl.core.store.base import (
     F_ASSET_ID,
     F_CATEGORY_ID,
     F_PATH,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import posixpath
 
-from core.errors import ValidationError
+from vectorctl.core.errors import ValidationError
 
 
 def normalize_prefix(prefix: str) -> str:

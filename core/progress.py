@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from core.errors import Cancelled
+from vectorctl.core.errors import Cancelled
 
 
 @dataclass(frozen=True)

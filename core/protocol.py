@@ -30,11 +30,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from core import backup as archives
-from core.audit import AuditLog, AuditPending
-from core.backup_catalog import PARTIAL, BackupInfo
-from core.deployment import Deployment
-from core.errors import (
+from vectorctl.core import backup as archives
+from vectorctl.core.audit import AuditLog, AuditPending
+from vectorctl.core.backup_catalog import PARTIAL, BackupInfo
+from vectorctl.core.deployment import Deployment
+from vectorctl.core.errors import (
     AuditDeferred,
     Cancelled,
     OperationFailed,
@@ -43,10 +43,16 @@ from core.errors import (
     ValidationError,
     VectorctlError,
 )
-from core.progress import CancelToken, ProgressCallback, ProgressEvent, check_cancel, report
-from core.results import AuditEntry
-from core.store.base import PointId, Selector, VectorStore
-from core.store.common import normalize_id
+from vectorctl.core.progress import (
+    CancelToken,
+    ProgressCallback,
+    ProgressEvent,
+    check_cancel,
+    report,
+)
+from vectorctl.core.results import AuditEntry
+from vectorctl.core.store.base import PointId, Selector, VectorStore
+from vectorctl.core.store.common import normalize_id
 
 log = logging.getLogger("vectorctl.audit")
 
@@ -702,7 +708,7 @@ def settle_batch(store: VectorStore | None, inflight: dict[str, Any]) -> int:
     if op == "create_collection":
         return 0  # it creates an empty collection: no point is counted either way
     if op in ("snapshot_delete", "snapshot_restore"):
-        from core import snapshots
+        from vectorctl.core import snapshots
 
         check = snapshots.snapshot_gone if op == "snapshot_delete" else snapshots.snapshot_restored
         return done if check(store, inflight) else 0

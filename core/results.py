@@ -6,7 +6,7 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
-from core.targets import Target
+from vectorctl.core.targets import Target
 
 
 def _jsonable(value: Any) -> Any:

@@ -22,13 +22,13 @@ from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from core.context import ServiceContext
-from core.db.engine import transaction
-from core.db.models import Category, ImageAsset, TrainingJob, TrainingSession, utcnow
-from core.db.paths import inside
-from core.embedding import Embedder, EmbedderConfig, load_embedder
-from core.errors import NotFoundError, ValidationError, VectorctlError
-from core.jobs import (
+from vectorctl.core.context import ServiceContext
+from vectorctl.core.db.engine import transaction
+from vectorctl.core.db.models import Category, ImageAsset, TrainingJob, TrainingSession, utcnow
+from vectorctl.core.db.paths import inside
+from vectorctl.core.embedding import Embedder, EmbedderConfig, load_embedder
+from vectorctl.core.errors import NotFoundError, ValidationError, VectorctlError
+from vectorctl.core.jobs import (
     CANCELLED,
     INTO_SESSION_PREFIX,
     PENDING,
@@ -36,14 +36,14 @@ from core.jobs import (
     open_job_count,
     queue_session,
 )
-from core.paths import directory_set
-from core.progress import CancelToken, ProgressCallback
-from core.protocol import AuditedRun, Plan
-from core.results import RetrainResult
-from core.settings import with_overrides
-from core.targets import RETRAIN, RETRAIN_INTO, Target
-from core.validation import check_reason
-from core.worker import run_worker
+from vectorctl.core.paths import directory_set
+from vectorctl.core.progress import CancelToken, ProgressCallback
+from vectorctl.core.protocol import AuditedRun, Plan
+from vectorctl.core.results import RetrainResult
+from vectorctl.core.settings import with_overrides
+from vectorctl.core.targets import RETRAIN, RETRAIN_INTO, Target
+from vectorctl.core.validation import check_reason
+from vectorctl.core.worker import run_worker
 
 
 def retrain(

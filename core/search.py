@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from core.errors import NotFoundError, ValidationError
-from core.results import JsonResult
-from core.store.base import F_ASSET_ID, F_PATH, PointId, VectorStore
-from core.store.common import normalize_id
+from vectorctl.core.errors import NotFoundError, ValidationError
+from vectorctl.core.results import JsonResult
+from vectorctl.core.store.base import F_ASSET_ID, F_PATH, PointId, VectorStore
+from vectorctl.core.store.common import normalize_id
 
 MAX_LIMIT = 1000
 

@@ -9,15 +9,15 @@ retrain, demo). Interfaces know only this module.
 
 from __future__ import annotations
 
-from core.backup_catalog import BackupInfo
-from core.collections import (
+from vectorctl.core.backup_catalog import BackupInfo
+from vectorctl.core.collections import (
     AliasPreview,
     AliasResult,
     CollectionRow,
     CollectionsReport,
     IndexResult,
 )
-from core.drift import (
+from vectorctl.core.drift import (
     KINDS,
     PAYLOAD_KINDS,
     DirectoryDrift,
@@ -26,8 +26,8 @@ from core.drift import (
     DriftPlan,
     DriftReport,
 )
-from core.drift.report import DriftRepair
-from core.health import (
+from vectorctl.core.drift.report import DriftRepair
+from vectorctl.core.health import (
     DEFAULT_P95_MS,
     DEFAULT_RETENTION_DAYS,
     DEFAULT_SEARCHES,
@@ -38,10 +38,10 @@ from core.health import (
     HealthReport,
     Rules,
 )
-from core.search import SimilarResult
-from core.services.administration import Administration
-from core.services.operations import Operations
-from core.snapshots import ARCHIVE_LIMIT, SnapshotChange, SnapshotRow
+from vectorctl.core.search import SimilarResult
+from vectorctl.core.services.administration import Administration
+from vectorctl.core.services.operations import Operations
+from vectorctl.core.snapshots import ARCHIVE_LIMIT, SnapshotChange, SnapshotRow
 
 # The types the service's methods take and return, and the constants interfaces show: the
 # interfaces import them from here, their one door into core (an import-linter contract in

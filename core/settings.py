@@ -22,7 +22,7 @@ import platformdirs
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from core.errors import ValidationError
+from vectorctl.core.errors import ValidationError
 
 DEFAULT_COLLECTION = "image_assets"
 DEFAULT_FACES_COLLECTION = "faces"

@@ -35,12 +35,12 @@ from functools import partial
 from pathlib import Path
 from typing import IO, Any, cast
 
-from core import protocol
-from core.errors import NotFoundError, StoreMismatch, Unsupported, ValidationError
-from core.progress import CancelToken, ProgressCallback, ProgressEvent, report
-from core.results import JsonResult
-from core.store.base import SnapshotInfo, VectorStore
-from core.targets import SNAPSHOT_DELETE, SNAPSHOT_RESTORE
+from vectorctl.core import protocol
+from vectorctl.core.errors import NotFoundError, StoreMismatch, Unsupported, ValidationError
+from vectorctl.core.progress import CancelToken, ProgressCallback, ProgressEvent, report
+from vectorctl.core.results import JsonResult
+from vectorctl.core.store.base import SnapshotInfo, VectorStore
+from vectorctl.core.targets import SNAPSHOT_DELETE, SNAPSHOT_RESTORE
 
 SUFFIX = ".snapshot"
 # A restore archives the points it replaces when the collection holds at most this many.

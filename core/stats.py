@@ -15,11 +15,17 @@ from datetime import UTC, datetime
 from sqlalchemy import case, delete, distinct, func, insert, select
 from sqlalchemy.orm import Session
 
-from core.db.models import DirectoryAssets, TrainingSession
-from core.paths import ancestor_dirs, depth, is_under, parent_dir
-from core.progress import CancelToken, ProgressCallback, ProgressEvent, check_cancel, report
-from core.results import DirectoryStats
-from core.store.base import F_DIR, F_PATH, Selector, VectorStore
+from vectorctl.core.db.models import DirectoryAssets, TrainingSession
+from vectorctl.core.paths import ancestor_dirs, depth, is_under, parent_dir
+from vectorctl.core.progress import (
+    CancelToken,
+    ProgressCallback,
+    ProgressEvent,
+    check_cancel,
+    report,
+)
+from vectorctl.core.results import DirectoryStats
+from vectorctl.core.store.base import F_DIR, F_PATH, Selector, VectorStore
 
 SCAN_PAGE = 10_000
 RESET = "RESET"  # a session whose vectors a retrain deleted (core.jobs.RESET)

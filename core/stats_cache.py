@@ -21,9 +21,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core.db.models import DirectoryAssets, TrainingSession
-from core.results import DirectoryStats
-from core.store.base import VectorStore
+from vectorctl.core.db.models import DirectoryAssets, TrainingSession
+from vectorctl.core.results import DirectoryStats
+from vectorctl.core.store.base import VectorStore
 
 FORMAT = 5
 

@@ -6,11 +6,17 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from core.errors import OperationFailed, StoreMismatch
-from core.paths import ancestor_dirs, parent_dir
-from core.progress import CancelToken, ProgressCallback, ProgressEvent, check_cancel, report
-from core.results import JsonResult
-from core.store.base import F_DIR, F_DIRS, F_PATH, PointId, Selector, VectorStore
+from vectorctl.core.errors import OperationFailed, StoreMismatch
+from vectorctl.core.paths import ancestor_dirs, parent_dir
+from vectorctl.core.progress import (
+    CancelToken,
+    ProgressCallback,
+    ProgressEvent,
+    check_cancel,
+    report,
+)
+from vectorctl.core.results import JsonResult
+from vectorctl.core.store.base import F_DIR, F_DIRS, F_PATH, PointId, Selector, VectorStore
 
 # Legacy points read per page: their updates are grouped by directory, one engine call per
 # directory and page, so a large page makes few calls where a directory's points are spread

@@ -80,7 +80,7 @@ class Target:
         try:
             resolved = aliases.get(kind) or TargetKind(kind)
         except ValueError:
-            from core.errors import ValidationError
+            from vectorctl.core.errors import ValidationError
 
             raise ValidationError(
                 f"unknown target kind {kind!r}: use dir, asset, session or category"
@@ -95,7 +95,7 @@ def parse_id(what: str, value: str) -> int:
     that is not written plainly is a typing mistake, never a request for another id.
     """
     if not (value.isascii() and value.isdigit()):
-        from core.errors import ValidationError
+        from vectorctl.core.errors import ValidationError
 
         raise ValidationError(f"{what} id {value!r} is not a number (digits 0-9 only)")
     return int(value)

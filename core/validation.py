@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib.util
 import re
 
-from core.errors import ValidationError
+from vectorctl.core.errors import ValidationError
 
 EXPORT_FORMATS = ("jsonl", "parquet")
 MAX_REASON = 2000  # characters; a paragraph, not a file

@@ -24,10 +24,16 @@ from typing import Any
 from sqlalchemy import insert, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.db.engine import create_db_engine, session_factory, transaction
-from core.db.models import ImageAsset, TrainingEvidence, utcnow
-from core.embedding import MODEL_NAME, Embedder, EmbedderConfig, load_embedder, vector_checksum
-from core.jobs import (
+from vectorctl.core.db.engine import create_db_engine, session_factory, transaction
+from vectorctl.core.db.models import ImageAsset, TrainingEvidence, utcnow
+from vectorctl.core.embedding import (
+    MODEL_NAME,
+    Embedder,
+    EmbedderConfig,
+    load_embedder,
+    vector_checksum,
+)
+from vectorctl.core.jobs import (
     DEFAULT_LEASE_SECONDS,
     DEFAULT_MAX_ATTEMPTS,
     ClaimedJob,
@@ -42,11 +48,11 @@ from core.jobs import (
     refresh_sessions,
     release_jobs,
 )
-from core.paths import ancestor_dirs, parent_dir
-from core.progress import CancelToken, ProgressCallback, ProgressEvent, report
-from core.results import WorkerResult
-from core.settings import Settings
-from core.store.base import (
+from vectorctl.core.paths import ancestor_dirs, parent_dir
+from vectorctl.core.progress import CancelToken, ProgressCallback, ProgressEvent, report
+from vectorctl.core.results import WorkerResult
+from vectorctl.core.settings import Settings
+from vectorctl.core.store.base import (
     F_ASSET_ID,
     F_CATEGORY_ID,
     F_CREATED_AT,
@@ -115,7 +121,7 @@ def run_worker(
     own_store = store is None
     try:
         if store is None:
-            from core.store import open_store
+            from vectorctl.core.store import open_store
 
             store = open_store(settings)
         worker = _Worker(

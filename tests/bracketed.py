@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from sqlalchemy import update
 
-from core.db.models import TrainingJob
-from core.service import VectorService
-from core.targets import Target, TargetKind
 from tests.builders import add_category, add_session, delete_asset_rows, index_assets
 from tests.conftest import upgraded
+from vectorctl.core.db.models import TrainingJob
+from vectorctl.core.service import VectorService
+from vectorctl.core.targets import Target, TargetKind
 
 DRAFT = "/lib/[draft]"
 FILE = f"{DRAFT}/[x].jpg"

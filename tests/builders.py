@@ -11,11 +11,11 @@ from typing import Any
 
 import numpy as np
 
-from core.db.models import Category, ImageAsset, TrainingJob, TrainingSession
-from core.paths import ancestor_dirs, parent_dir
-from core.service import VectorService
-from core.settings import Settings, load_settings
-from core.store.base import Record
+from vectorctl.core.db.models import Category, ImageAsset, TrainingJob, TrainingSession
+from vectorctl.core.paths import ancestor_dirs, parent_dir
+from vectorctl.core.service import VectorService
+from vectorctl.core.settings import Settings, load_settings
+from vectorctl.core.store.base import Record
 
 VECTOR_SIZE = 8
 STORE_SETTING = {"local": "qdrant_path", "edge": "qdrant_edge"}  # the setting naming its directory

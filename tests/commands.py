@@ -23,9 +23,9 @@ import numpy as np
 import pytest
 from click.testing import Result
 
-from core import backup
-from core.service import VectorService
-from core.settings import Settings
+from vectorctl.core import backup
+from vectorctl.core.service import VectorService
+from vectorctl.core.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 Run = Callable[..., Result]
@@ -70,7 +70,7 @@ def environment(**extra: str) -> dict[str, str]:
 def vectorctl(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """A whole `vectorctl` process."""
     return subprocess.run(
-        [sys.executable, "-m", "tui", *args],
+        [sys.executable, "-m", "vectorctl.tui", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -16,12 +16,6 @@ import pytest
 from click.testing import Result
 from sqlalchemy.engine import make_url
 
-from core.db.engine import create_db_engine
-from core.db.migrate import upgrade
-from core.embedding import Embedder, EmbedderConfig, load_embedder
-from core.service import VectorService
-from core.settings import Settings
-from core.store.base import Record
 from tests.builders import (
     CLI_LIBRARY,
     FAULT_LIBRARY,
@@ -33,6 +27,12 @@ from tests.builders import (
 )
 from tests.commands import Run, global_options
 from tests.tiny_clip import TINY_MODEL, register_tiny_model
+from vectorctl.core.db.engine import create_db_engine
+from vectorctl.core.db.migrate import upgrade
+from vectorctl.core.embedding import Embedder, EmbedderConfig, load_embedder
+from vectorctl.core.service import VectorService
+from vectorctl.core.settings import Settings
+from vectorctl.core.store.base import Record
 
 POSTGRES_ENV = "VECTORCTL_TEST_POSTGRES_URL"
 DB_BACKENDS = ["sqlite", "postgresql"]
@@ -123,7 +123,7 @@ def run(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Run:
     """`vectorctl` on the test deployment, in this process (click's runner)."""
     from click.testing import CliRunner
 
-    from tui.cli import cli
+    from vectorctl.tui.cli import cli
 
     monkeypatch.setenv("VECTORCTL_PROFILE", "")
 

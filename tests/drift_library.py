@@ -16,10 +16,6 @@ from typing import Any
 
 from sqlalchemy import text, update
 
-from core.db.models import Category, ImageAsset
-from core.paths import ancestor_dirs
-from core.service import VectorService
-from core.store.base import Record
 from tests.builders import (
     VECTOR_SIZE,
     add_assets,
@@ -30,6 +26,10 @@ from tests.builders import (
     tool_payload,
     vector_for,
 )
+from vectorctl.core.db.models import Category, ImageAsset
+from vectorctl.core.paths import ancestor_dirs
+from vectorctl.core.service import VectorService
+from vectorctl.core.store.base import Record
 
 FACES = "faces"
 UUID_POINT = "6f1c1a5e-0000-4000-8000-0000000000aa"

@@ -1,8 +1,10 @@
 """Run the real `vectorctl` command line with a breakpoint at a chosen point, so a fault test
 can kill it (kill -9, SIGTERM, SIGHUP) exactly there.
 
-    python -m tests.fault_harness --pause core.store.common:QdrantEngineStore.delete_ids:2:after \\
-        --marker M --release R [--set core.protocol:DELETE_BATCH=3] -- <vectorctl arguments>
+    python -m tests.fault_harness \\
+        --pause vectorctl.core.store.common:QdrantEngineStore.delete_ids:2:after \\
+        --marker M --release R [--set vectorctl.core.protocol:DELETE_BATCH=3] \\
+        -- <vectorctl arguments>
 
 At the Nth call of the named function, before or after it runs, the process writes its pid to
 the marker file and waits until the release file exists. Nothing else is changed: the
@@ -78,7 +80,7 @@ def main() -> None:
     _install_pause(options.pause, options.marker, options.release)
     argv = options.argv[1:] if options.argv[:1] == ["--"] else options.argv
     sys.argv = ["vectorctl", *argv]
-    from tui.cli import main as vectorctl
+    from vectorctl.tui.cli import main as vectorctl
 
     vectorctl()
 

@@ -8,18 +8,18 @@ from pathlib import Path
 
 import pytest
 
-from core.audit import AuditLog
-from core.db.engine import create_db_engine, session_factory
-from core.deployment import Deployment, database_identity
-from core.errors import ValidationError
-from core.retrain import retrain
-from core.service import VectorService
-from core.settings import RESET_PHRASE
-from core.targets import Target, TargetKind
-from core.validation import MAX_REASON
 from tests.builders import add_session, delete_asset_rows, index_assets
 from tests.commands import Run, doc
 from tests.conftest import upgraded
+from vectorctl.core.audit import AuditLog
+from vectorctl.core.db.engine import create_db_engine, session_factory
+from vectorctl.core.deployment import Deployment, database_identity
+from vectorctl.core.errors import ValidationError
+from vectorctl.core.retrain import retrain
+from vectorctl.core.service import VectorService
+from vectorctl.core.settings import RESET_PHRASE
+from vectorctl.core.targets import Target, TargetKind
+from vectorctl.core.validation import MAX_REASON
 
 ROWS = [
     ("/photos/100%", "kept 100% of them"),

@@ -11,14 +11,14 @@ from typing import Any
 import pytest
 from click.testing import Result
 
-from core.db.models import VectorDeletionLog
-from core.service import VectorService
-from core.settings import RESET_PHRASE, Settings
-from core.targets import Target, TargetKind
 from tests.builders import index_assets
 from tests.commands import Run, audit_entry, doc, paused_at
 from tests.commands import vectorctl_on as vectorctl
 from tests.test_reliability import _flip_last_byte_of_member
+from vectorctl.core.db.models import VectorDeletionLog
+from vectorctl.core.service import VectorService
+from vectorctl.core.settings import RESET_PHRASE, Settings
+from vectorctl.core.targets import Target, TargetKind
 
 DIR = TargetKind.DIRECTORY
 LIBRARY = [f"/lib/{d}/{i}.jpg" for d in ("a", "b", "c") for i in range(3)]
@@ -136,7 +136,7 @@ def test_kill_9_during_a_prune_is_settled_to_the_archives_really_removed(
     paused = paused_at(
         deployment,
         tmp_path,
-        "core.protocol:_remove_archive:2:after",
+        "vectorctl.core.protocol:_remove_archive:2:after",
         "backups",
         "prune",
         "--older-than",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from benchmarks import drift as bench
-from core.service import VectorService
+from vectorctl.core.service import VectorService
 
 N = 2_000
 

@@ -22,11 +22,11 @@ from benchmarks.scale_reference import (
     stats_equal,
 )
 from benchmarks.scale_report import Row, print_report
-from core.service import VectorService
-from core.store import open_store
-from core.store.base import Selector
-from core.targets import Target, TargetKind
 from tests.builders import deployment_settings
+from vectorctl.core.service import VectorService
+from vectorctl.core.store import open_store
+from vectorctl.core.store.base import Selector
+from vectorctl.core.targets import Target, TargetKind
 
 N = 2_000
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from core.service import VectorService
-from core.settings import Settings
 from tests.builders import CLI_LIBRARY, delete_asset_rows
 from tests.commands import Run, doc, vectorctl
+from vectorctl.core.service import VectorService
+from vectorctl.core.settings import Settings
 
 
 def test_stats_json_lists_directories(run: Run, populated: dict[str, int]) -> None:
@@ -238,7 +238,7 @@ def test_store_optimize_reports_what_it_did_or_why_it_cannot(
 def test_bulk_writes_say_when_an_optimize_is_due(
     run: Run, populated: dict[str, int], store_engine: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from core.store import edge_store
+    from vectorctl.core.store import edge_store
 
     monkeypatch.setattr(edge_store, "OPTIMIZE_AFTER_WRITES", 4)  # the library wrote 3
     deleted = run("delete", "dir", "/photos/2024", "--yes", "--json")

@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from core.service import VectorService
-from core.settings import Settings
-from core.targets import Target, TargetKind
 from tests.builders import add_session, deployment_settings, index_assets
 from tests.commands import ROOT, Run, doc, environment, global_options, vectorctl, vectorctl_on
 from tests.conftest import upgraded
+from vectorctl.core.service import VectorService
+from vectorctl.core.settings import Settings
+from vectorctl.core.targets import Target, TargetKind
 
 
 def test_version_is_printed() -> None:
@@ -27,7 +27,7 @@ def test_version_is_printed() -> None:
 def test_global_options_are_taken_after_the_command_too(
     settings: Settings, populated: dict[str, int]
 ) -> None:
-    from tui.cli import cli
+    from vectorctl.tui.cli import cli
 
     result = CliRunner().invoke(cli, ["stats", "--json", *global_options(settings)])
     assert result.exit_code == 0, result.output
@@ -44,7 +44,7 @@ def test_help_shows_examples_and_how_to_complete() -> None:
 
 
 def test_the_commands_an_operator_types_most_show_examples_in_their_help() -> None:
-    from tui.cli import cli
+    from vectorctl.tui.cli import cli
 
     for command in ("stats", "preview", "delete", "audit", "restore", "worker", "retrain"):
         result = CliRunner().invoke(cli, [command, "--help"])
@@ -174,7 +174,7 @@ def _on_a_terminal(settings: Settings, *args: str, columns: int) -> tuple[str, s
     master, slave = pty.openpty()
     try:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "tui", *global_options(settings), *args],
+            [sys.executable, "-m", "vectorctl.tui", *global_options(settings), *args],
             cwd=ROOT,
             stdin=subprocess.DEVNULL,
             stdout=slave,
@@ -262,7 +262,7 @@ def test_the_clip_extra_missing_says_how_to_install_it_and_builds_no_demo(
 
     blocked = (
         "import sys; sys.modules['torch'] = None; sys.modules['open_clip'] = None; "
-        "from tui.cli import main; sys.argv = ['vectorctl'] + sys.argv[1:]; main()"
+        "from vectorctl.tui.cli import main; sys.argv = ['vectorctl'] + sys.argv[1:]; main()"
     )
     proc = subprocess.run(
         [sys.executable, "-c", blocked, "demo", "--data-dir", str(tmp_path / "d"), "--no-open"],
@@ -281,8 +281,8 @@ def test_the_clip_extra_missing_says_how_to_install_it_and_builds_no_demo(
 def test_progress_lines_are_few_but_say_each_phase_and_its_end(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from core.progress import ProgressEvent
-    from tui.output import ProgressLines
+    from vectorctl.core.progress import ProgressEvent
+    from vectorctl.tui.output import ProgressLines
 
     lines = ProgressLines(json=False, every=3600)
     for done in range(0, 101):

@@ -8,15 +8,15 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from core.service import VectorService
-from core.settings import Settings
 from tests.commands import global_options
 from tests.tiny_clip import TINY_DIM, make_images, register_tiny_model
+from vectorctl.core.service import VectorService
+from vectorctl.core.settings import Settings
 
 
 @pytest.fixture
 def run(settings: Settings, service: VectorService, tmp_path: Path, monkeypatch):
-    from tui.cli import cli
+    from vectorctl.tui.cli import cli
 
     service.close()
     monkeypatch.setenv("VECTORCTL_PROFILE", "")
@@ -74,7 +74,7 @@ def test_scan_refuses_a_missing_root(run, tmp_path: Path) -> None:
 
 
 def test_demo_builds_its_own_embedded_deployment(tmp_path: Path, monkeypatch) -> None:
-    from tui.cli import cli
+    from vectorctl.tui.cli import cli
 
     model = register_tiny_model(tmp_path)
     # A configured production database must not receive the demo.
@@ -106,7 +106,7 @@ def _stop_after_the_first_batch(monkeypatch: pytest.MonkeyPatch) -> None:
     import os
     import signal
 
-    from core import worker
+    from vectorctl.core import worker
 
     report = worker._Worker._report
     sent: list[bool] = []

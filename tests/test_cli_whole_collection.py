@@ -4,10 +4,10 @@ creates a collection, and the console does not start without a terminal."""
 
 from __future__ import annotations
 
-from core.service import VectorService
-from core.settings import RESET_PHRASE, Settings, with_overrides
 from tests.builders import delete_asset_rows
 from tests.commands import Run, doc, vectorctl_on
+from vectorctl.core.service import VectorService
+from vectorctl.core.settings import RESET_PHRASE, Settings, with_overrides
 
 
 def test_a_directory_holding_every_vector_needs_the_reset_phrase(

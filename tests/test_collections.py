@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from core.service import VectorService
-from core.settings import Settings
-from core.store.base import Record
 from tests.builders import VECTOR_SIZE, index_assets, tool_payload, vector_for
 from tests.commands import Run, audit_entry, doc
+from vectorctl.core.service import VectorService
+from vectorctl.core.settings import Settings
+from vectorctl.core.store.base import Record
 
 LIBRARY = [
     "/photos/2024/a.jpg",

@@ -17,10 +17,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.orm import Session
 
-from core.db import migrate
-from core.db.engine import create_db_engine
-from core.db.migrations import steps
-from core.db.models import (
+from vectorctl.core.db import migrate
+from vectorctl.core.db.engine import create_db_engine
+from vectorctl.core.db.migrations import steps
+from vectorctl.core.db.models import (
     Base,
     ImageAsset,
     TrainingEvidence,
@@ -28,7 +28,7 @@ from core.db.models import (
     TrainingSession,
     VectorDeletionLog,
 )
-from core.errors import SchemaOutOfDate
+from vectorctl.core.errors import SchemaOutOfDate
 
 SERVICE_TABLES = """
 CREATE TABLE categories (id {pk}, name VARCHAR(255) NOT NULL);

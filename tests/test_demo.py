@@ -8,15 +8,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from core.db.engine import create_db_engine
-from core.db.migrate import upgrade
-from core.db.models import TrainingEvidence, TrainingSession
-from core.demo import build_demo
-from core.embedding import RANDOM_LABEL, Embedder
-from core.jobs import COMPLETED, PENDING, RESET
-from core.service import VectorService
 from tests.builders import deployment_settings
 from tests.tiny_clip import TINY_CLIP
+from vectorctl.core.db.engine import create_db_engine
+from vectorctl.core.db.migrate import upgrade
+from vectorctl.core.db.models import TrainingEvidence, TrainingSession
+from vectorctl.core.demo import build_demo
+from vectorctl.core.embedding import RANDOM_LABEL, Embedder
+from vectorctl.core.jobs import COMPLETED, PENDING, RESET
+from vectorctl.core.service import VectorService
 
 pytestmark = pytest.mark.clip
 

@@ -11,14 +11,14 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from core import stats
-from core.db import migrate
-from core.db.engine import create_db_engine
-from core.db.models import DirectoryAssets
-from core.paths import ancestor_dirs
-from core.service import VectorService
 from tests.builders import add_assets
 from tests.test_db_upgrade import build_service_database
+from vectorctl.core import stats
+from vectorctl.core.db import migrate
+from vectorctl.core.db.engine import create_db_engine
+from vectorctl.core.db.models import DirectoryAssets
+from vectorctl.core.paths import ancestor_dirs
+from vectorctl.core.service import VectorService
 
 
 @pytest.fixture

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from core.service import VectorService
 from tests.builders import add_assets, add_session, delete_asset_rows, index_assets
+from vectorctl.core.service import VectorService
 
 
 def test_missing_and_orphans_roll_up_separately(service: VectorService) -> None:

@@ -15,16 +15,16 @@ import numpy as np
 import pytest
 from sqlalchemy import text, update
 
-from core import protocol
-from core.db.models import ImageAsset
-from core.drift import rules
-from core.drift.report import RateEstimate
-from core.errors import Cancelled, OperationFailed, SelectionChanged, ValidationError
-from core.service import VectorService
-from core.settings import Settings
-from core.store.base import Record
 from tests.builders import add_assets, index_assets, vector_for
 from tests.drift_library import FACES, P1, P2, Drift, build, face_point
+from vectorctl.core import protocol
+from vectorctl.core.db.models import ImageAsset
+from vectorctl.core.drift import rules
+from vectorctl.core.drift.report import RateEstimate
+from vectorctl.core.errors import Cancelled, OperationFailed, SelectionChanged, ValidationError
+from vectorctl.core.service import VectorService
+from vectorctl.core.settings import Settings
+from vectorctl.core.store.base import Record
 
 Points = dict[Any, tuple[str, bytes]]
 

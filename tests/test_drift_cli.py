@@ -15,20 +15,25 @@ import numpy as np
 import pytest
 from sqlalchemy import update
 
-from core.db.models import ImageAsset
-from core.service import VectorService
-from core.settings import Settings
 from tests.builders import deployment_settings
 from tests.commands import Snapshot, archived, audit_entry, paused_at, vectorctl_on
 from tests.conftest import upgraded
 from tests.drift_library import Drift, build
+from vectorctl.core.db.models import ImageAsset
+from vectorctl.core.service import VectorService
+from vectorctl.core.settings import Settings
 
 # Batches of three points: the ten image points drift in four batches, the three face
 # points in one.
-SMALL_BATCHES = ("core.protocol:PAYLOAD_BATCH=3", "core.protocol:BACKUP_BATCH=4")
-AFTER_SECOND_BATCH = "core.protocol:AuditedRun.apply:2:after"
-THIRD_ANNOUNCED = "core.audit:AuditLog.progress:3:after"  # two batches done, one announced
-FIRST_FACES_BATCH = "core.protocol:AuditedRun.apply:5:after"
+SMALL_BATCHES = (
+    "vectorctl.core.protocol:PAYLOAD_BATCH=3",
+    "vectorctl.core.protocol:BACKUP_BATCH=4",
+)
+AFTER_SECOND_BATCH = "vectorctl.core.protocol:AuditedRun.apply:2:after"
+THIRD_ANNOUNCED = (
+    "vectorctl.core.audit:AuditLog.progress:3:after"  # two batches done, one announced
+)
+FIRST_FACES_BATCH = "vectorctl.core.protocol:AuditedRun.apply:5:after"
 
 
 @pytest.fixture(params=[("sqlite", "edge"), ("postgresql", "local")], ids=lambda p: "-".join(p))

@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.embedding import (
+from tests.tiny_clip import TINY_DIM, TINY_MODEL, make_images, register_tiny_model
+from vectorctl.core.embedding import (
     RANDOM_LABEL,
     EmbedderConfig,
     load_embedder,
     vector_checksum,
 )
-from core.errors import ModelUnavailable, StoreMismatch
-from tests.tiny_clip import TINY_DIM, TINY_MODEL, make_images, register_tiny_model
+from vectorctl.core.errors import ModelUnavailable, StoreMismatch
 
 pytestmark = pytest.mark.clip
 
@@ -141,7 +141,14 @@ def test_checksum_is_of_the_float32_bytes() -> None:
 
 @pytest.mark.parametrize(
     "module",
-    ["core.jobs", "core.worker", "core.ingest", "core.retrain", "core.demo", "core.embedding"],
+    [
+        "vectorctl.core.jobs",
+        "vectorctl.core.worker",
+        "vectorctl.core.ingest",
+        "vectorctl.core.retrain",
+        "vectorctl.core.demo",
+        "vectorctl.core.embedding",
+    ],
 )
 def test_modules_do_not_import_torch_until_embedding(module: str) -> None:
     code = f"import sys, {module}; assert 'torch' not in sys.modules, 'torch imported'"

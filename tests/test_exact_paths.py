@@ -14,15 +14,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, update
 
-from core.db.models import ImageAsset, TrainingJob, TrainingSession, VectorDeletionLog
-from core.errors import NotFoundError
-from core.ingest import scan
-from core.retrain import retrain
-from core.service import VectorService
-from core.store.base import Record
 from tests.builders import add_session, deployment_settings, index_assets
 from tests.conftest import upgraded
 from tests.tiny_clip import make_images
+from vectorctl.core.db.models import ImageAsset, TrainingJob, TrainingSession, VectorDeletionLog
+from vectorctl.core.errors import NotFoundError
+from vectorctl.core.ingest import scan
+from vectorctl.core.retrain import retrain
+from vectorctl.core.service import VectorService
+from vectorctl.core.store.base import Record
 
 INDEXED = datetime(2024, 6, 1, tzinfo=UTC)
 

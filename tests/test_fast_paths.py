@@ -7,10 +7,6 @@ from collections import Counter
 
 import pytest
 
-from core.paths import ancestor_dirs, is_under, parent_dir
-from core.service import VectorService
-from core.store.base import Record, Selector
-from core.targets import Target, TargetKind
 from tests.builders import (
     add_assets,
     add_session,
@@ -19,6 +15,10 @@ from tests.builders import (
     tool_payload,
     vector_for,
 )
+from vectorctl.core.paths import ancestor_dirs, is_under, parent_dir
+from vectorctl.core.service import VectorService
+from vectorctl.core.store.base import Record, Selector
+from vectorctl.core.targets import Target, TargetKind
 
 
 def random_library(seed: int) -> list[str]:
@@ -116,7 +116,7 @@ def test_maintained_statistics_notice_a_new_session(
 def test_orphan_scan_equals_a_set_difference(service: VectorService, mixed: list[str]) -> None:
     from sqlalchemy import select
 
-    from core.db.models import ImageAsset
+    from vectorctl.core.db.models import ImageAsset
 
     with service.db() as db:
         known = {str(i) for i in db.scalars(select(ImageAsset.id))}
@@ -143,8 +143,8 @@ def test_backfill_gives_legacy_points_ancestors_without_changing_answers(
 def test_copy_collection_to_the_other_embedded_engine(
     service: VectorService, mixed: list[str], tmp_path, store_engine: str
 ) -> None:
-    from core.settings import with_overrides
-    from core.store import open_store
+    from vectorctl.core.settings import with_overrides
+    from vectorctl.core.store import open_store
 
     other = {"local": "qdrant_edge", "edge": "qdrant_path"}[store_engine]
     stores = {"qdrant_path": None, "qdrant_edge": None, other: str(tmp_path / "copy")}
@@ -170,8 +170,8 @@ def reference_orphans(service: VectorService) -> set[object]:
     """Every point judged by `asset_id_of` against the whole asset table."""
     from sqlalchemy import select
 
-    from core.db.models import ImageAsset
-    from core.orphans import asset_id_of
+    from vectorctl.core.db.models import ImageAsset
+    from vectorctl.core.orphans import asset_id_of
 
     with service.db() as db:
         known = set(db.scalars(select(ImageAsset.id)))
@@ -219,9 +219,9 @@ def odd(service: VectorService, mixed: list[str]) -> dict[str, int]:
 def test_orphan_scan_judges_every_point_by_its_payload_asset_id(
     service: VectorService, odd: dict[str, int], page: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import core.orphans
+    import vectorctl.core.orphans
 
-    monkeypatch.setattr(core.orphans, "PAGE", page)  # many pages, some read from payloads
+    monkeypatch.setattr(vectorctl.core.orphans, "PAGE", page)  # many pages, some read from payloads
     expected = reference_orphans(service)
     report = service.find_orphans()
     assert {o.id for o in report.orphans} == expected
@@ -277,11 +277,11 @@ def test_delete_without_backup_reads_large_pages_and_deletes_in_batches(
 ) -> None:
     import threading
 
-    import core.protocol
-    from core.errors import Cancelled
+    import vectorctl.core.protocol
+    from vectorctl.core.errors import Cancelled
 
-    monkeypatch.setattr(core.protocol, "DELETE_BATCH", 3)
-    monkeypatch.setattr(core.protocol, "SCROLL_PAGE", 7)
+    monkeypatch.setattr(vectorctl.core.protocol, "DELETE_BATCH", 3)
+    monkeypatch.setattr(vectorctl.core.protocol, "SCROLL_PAGE", 7)
     target = Target(TargetKind.DIRECTORY, "/photos")
     selector = Selector(directory="/photos")
     expected = service.store.count(selector)

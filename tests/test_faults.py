@@ -16,25 +16,25 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
-from core.db.models import ImageAsset
-from core.service import VectorService
-from core.settings import Settings
-from core.targets import Target, TargetKind
 from tests.builders import delete_asset_rows
 from tests.commands import Console, Snapshot, archived, audit_entry, snapshot
 from tests.commands import paused_at as paused_at_breakpoint
 from tests.commands import vectorctl_on as vectorctl
+from vectorctl.core.db.models import ImageAsset
+from vectorctl.core.service import VectorService
+from vectorctl.core.settings import Settings
+from vectorctl.core.targets import Target, TargetKind
 
 GONE = "/lib/go"  # 12 of the `deployment` library's 18 points: four batches of 3
 SMALL_BATCHES = (
-    "core.protocol:DELETE_BATCH=3",
-    "core.protocol:BACKUP_BATCH=4",
-    "core.protocol:SCROLL_PAGE=5",
+    "vectorctl.core.protocol:DELETE_BATCH=3",
+    "vectorctl.core.protocol:BACKUP_BATCH=4",
+    "vectorctl.core.protocol:SCROLL_PAGE=5",
 )
 # Breakpoints (module:qualified name:call:before|after), engine-independent.
-AFTER_SECOND_DELETE = "core.store.common:QdrantEngineStore.delete_ids:2:after"
-AFTER_THIRD_ANNOUNCE = "core.audit:AuditLog.progress:3:after"
-DURING_BACKUP = "core.backup:BackupWriter.add:2:after"
+AFTER_SECOND_DELETE = "vectorctl.core.store.common:QdrantEngineStore.delete_ids:2:after"
+AFTER_THIRD_ANNOUNCE = "vectorctl.core.audit:AuditLog.progress:3:after"
+DURING_BACKUP = "vectorctl.core.backup:BackupWriter.add:2:after"
 
 
 def paused_at(settings: Settings, tmp_path: Path, breakpoint: str, *args: str) -> Any:
@@ -143,7 +143,7 @@ def test_kill_9_during_a_reset_is_settled(deployment: Settings, tmp_path: Path) 
     paused = paused_at(
         deployment,
         tmp_path,
-        "core.protocol:AuditedRun.complete:1:before",
+        "vectorctl.core.protocol:AuditedRun.complete:1:before",
         "reset",
         "--confirm",
         "DELETE ALL VECTORS",
@@ -159,9 +159,9 @@ def test_kill_9_during_a_reset_is_settled(deployment: Settings, tmp_path: Path) 
 
 def deleted_in_batches_of_4(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> int:
     """Delete GONE in this process, with an archive of three batches of four points."""
-    import core.protocol
+    import vectorctl.core.protocol
 
-    monkeypatch.setattr(core.protocol, "BACKUP_BATCH", 4)
+    monkeypatch.setattr(vectorctl.core.protocol, "BACKUP_BATCH", 4)
     service = VectorService(settings)
     try:
         log_id = service.delete(Target(TargetKind.DIRECTORY, GONE), reason="t").log_id
@@ -179,7 +179,7 @@ def test_kill_9_during_a_restore_is_settled_and_the_restore_can_be_run_again(
     paused = paused_at(
         deployment,
         tmp_path,
-        "core.audit:AuditLog.progress:3:before",  # two upsert batches done, one recorded
+        "vectorctl.core.audit:AuditLog.progress:3:before",  # two upsert batches done, one recorded
         "restore",
         str(log_id),
         "--yes",
@@ -224,7 +224,7 @@ def test_sigterm_during_a_restore_cancels_with_the_true_count(
     paused = paused_at(
         deployment,
         tmp_path,
-        "core.audit:AuditLog.progress:2:after",  # the second upsert batch is announced
+        "vectorctl.core.audit:AuditLog.progress:2:after",  # the second upsert batch is announced
         "restore",
         str(log_id),
         "--yes",
@@ -287,7 +287,8 @@ def test_kill_9_inside_an_edge_reset_leaves_an_empty_collection_of_the_same_size
     paused = paused_at(
         deployment,
         tmp_path,
-        "core.store.edge_store:EdgeStore._create:1:before",  # old shard moved, new not made
+        # old shard moved, new not made
+        "vectorctl.core.store.edge_store:EdgeStore._create:1:before",
         "reset",
         "--confirm",
         "DELETE ALL VECTORS",

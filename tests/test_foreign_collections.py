@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.service import VectorService
-from core.settings import Settings
-from core.store.base import Record
-from core.targets import Target, TargetKind
 from tests.builders import VECTOR_SIZE, legacy_payload, vector_for
 from tests.conftest import upgraded
+from vectorctl.core.service import VectorService
+from vectorctl.core.settings import Settings
+from vectorctl.core.store.base import Record
+from vectorctl.core.targets import Target, TargetKind
 
 PATHS = ["/photos/2024/a.jpg", "/photos/2024/trip/b.jpg", "/photos/2023/c.jpg"]
 ODD = str(uuid.uuid4())

@@ -10,14 +10,14 @@ from typing import Any
 import pytest
 from click.testing import Result
 
-from core import health
-from core.db.models import TrainingJob, VectorDeletionLog
-from core.health import Check, HealthReport, Rules
-from core.service import VectorService
-from core.settings import RESET_PHRASE, Settings, with_overrides
 from tests import drift_library
 from tests.builders import add_session, deployment_settings, index_assets
 from tests.commands import Run, doc
+from vectorctl.core import health
+from vectorctl.core.db.models import TrainingJob, VectorDeletionLog
+from vectorctl.core.health import Check, HealthReport, Rules
+from vectorctl.core.service import VectorService
+from vectorctl.core.settings import RESET_PHRASE, Settings, with_overrides
 
 LIBRARY = [f"/lib/{i:02d}.jpg" for i in range(30)]
 QUIET = ("--snapshot-max-hours", "0")  # a fresh deployment has no snapshot yet
@@ -149,7 +149,7 @@ def test_an_unreachable_database_is_down(
     from click.testing import CliRunner
 
     from tests.commands import global_options
-    from tui.cli import cli
+    from vectorctl.tui.cli import cli
 
     monkeypatch.setenv("VECTORCTL_PROFILE", "")
     gone = with_overrides(settings, database_url="postgresql+psycopg://nobody@127.0.0.1:9/none")
@@ -171,7 +171,7 @@ def test_a_missing_collection_is_down(db_url: str, tmp_path: Path) -> None:
 
     from tests.commands import global_options
     from tests.conftest import upgraded
-    from tui.cli import cli
+    from vectorctl.tui.cli import cli
 
     settings = deployment_settings(
         tmp_path, "local", database_url=upgraded(db_url), collection="nowhere"
@@ -200,7 +200,7 @@ def test_the_first_failing_check_is_the_reason_shown() -> None:
 
 
 def test_the_latency_check_stops_searching_at_its_time_budget(service: VectorService) -> None:
-    from core.search import measure_latency
+    from vectorctl.core.search import measure_latency
 
     index_assets(service, LIBRARY)
 

@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from core.service import VectorService
-from core.settings import Settings
-from core.store.base import Record
 from tests.builders import add_session, index_assets, legacy_payload, vector_for
 from tests.commands import global_options
+from vectorctl.core.service import VectorService
+from vectorctl.core.settings import Settings
+from vectorctl.core.store.base import Record
 
 PATHS = [f"/photos/2024/{i:02}.jpg" for i in range(1, 13)]  # asset ids 1 to 12
 BEYOND_INT32 = 3_000_000_000
@@ -28,7 +28,7 @@ EDGE_ONLY = pytest.mark.parametrize("store_engine", ["edge"])
 
 
 def cli(settings: Settings, *args: str) -> Result:
-    from tui.cli import cli as command
+    from vectorctl.tui.cli import cli as command
 
     return CliRunner().invoke(command, [*global_options(settings), *args])
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import uuid
 
-from core.service import VectorService
-from core.store.base import Record, Selector
-from core.targets import Target, TargetKind
 from tests.builders import add_assets, add_session, legacy_payload, vector_for
+from vectorctl.core.service import VectorService
+from vectorctl.core.store.base import Record, Selector
+from vectorctl.core.targets import Target, TargetKind
 
 INT_UUID, STR_UUID, OTHER_UUID = (str(uuid.uuid4()) for _ in range(3))
 

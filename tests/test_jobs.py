@@ -10,23 +10,6 @@ import numpy as np
 import pytest
 from sqlalchemy import Engine, func, select
 
-from core.db.engine import create_db_engine, session_factory
-from core.db.migrate import upgrade
-from core.db.models import Category, ImageAsset, TrainingEvidence, TrainingJob, TrainingSession
-from core.embedding import RANDOM_LABEL, Embedder, vector_checksum
-from core.errors import NotFoundError, StoreMismatch, ValidationError
-from core.ingest import scan
-from core.jobs import (
-    COMPLETED,
-    FAILED,
-    PENDING,
-    RUNNING,
-    claim_jobs,
-)
-from core.progress import ProgressEvent
-from core.settings import Settings, with_overrides
-from core.store.base import F_DIRS, VectorStore
-from core.worker import run_worker
 from tests.builders import deployment_settings
 from tests.tiny_clip import (
     TINY_CLIP,
@@ -36,6 +19,29 @@ from tests.tiny_clip import (
     make_images,
     write_corrupt,
 )
+from vectorctl.core.db.engine import create_db_engine, session_factory
+from vectorctl.core.db.migrate import upgrade
+from vectorctl.core.db.models import (
+    Category,
+    ImageAsset,
+    TrainingEvidence,
+    TrainingJob,
+    TrainingSession,
+)
+from vectorctl.core.embedding import RANDOM_LABEL, Embedder, vector_checksum
+from vectorctl.core.errors import NotFoundError, StoreMismatch, ValidationError
+from vectorctl.core.ingest import scan
+from vectorctl.core.jobs import (
+    COMPLETED,
+    FAILED,
+    PENDING,
+    RUNNING,
+    claim_jobs,
+)
+from vectorctl.core.progress import ProgressEvent
+from vectorctl.core.settings import Settings, with_overrides
+from vectorctl.core.store.base import F_DIRS, VectorStore
+from vectorctl.core.worker import run_worker
 
 pytestmark = pytest.mark.clip
 
@@ -59,7 +65,7 @@ def engine(db_url: str) -> Iterator[Engine]:
 
 @pytest.fixture
 def store(cfg: Settings) -> Iterator[VectorStore]:
-    from core.store import open_store
+    from vectorctl.core.store import open_store
 
     store = open_store(cfg)
     yield store
@@ -328,7 +334,7 @@ def test_empty_queue_returns_without_loading_a_model(
 def test_two_workers_sharing_a_postgres_queue_never_do_a_job_twice(
     postgres_url: str, tmp_path: Path, embedder: Embedder
 ) -> None:
-    from core.store import open_store
+    from vectorctl.core.store import open_store
 
     cfg = deployment_settings(tmp_path, "local", database_url=postgres_url, **TINY_CLIP)
     engine = create_db_engine(cfg.database_url)

@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from core.service import VectorService
 from tests.bracketed import (
     DRAFT,
     EMOJI_DIR,
@@ -24,7 +23,8 @@ from tests.bracketed import (
     populate_bracketed,
 )
 from tests.builders import deployment_settings
-from tui import output
+from vectorctl.core.service import VectorService
+from vectorctl.tui import output
 
 
 @dataclass
@@ -35,7 +35,7 @@ class Cli:
     session: int  # the training session over DRAFT
 
     def __call__(self, *args: str) -> Result:
-        from tui.cli import cli
+        from vectorctl.tui.cli import cli
 
         result = CliRunner().invoke(cli, [*self.options, *args])
         assert "Traceback" not in result.output

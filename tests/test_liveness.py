@@ -7,7 +7,7 @@ import dataclasses
 import subprocess
 import time
 
-from core.liveness import ProcessIdentity, _stat
+from vectorctl.core.liveness import ProcessIdentity, _stat
 
 
 def identity_of(pid: int) -> ProcessIdentity:

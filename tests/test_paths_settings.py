@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from core.errors import ValidationError
-from core.paths import ancestor_dirs, is_under, normalize_prefix, parent_dir
-from core.settings import load_settings, mask_url
+from vectorctl.core.errors import ValidationError
+from vectorctl.core.paths import ancestor_dirs, is_under, normalize_prefix, parent_dir
+from vectorctl.core.settings import load_settings, mask_url
 
 
 @pytest.mark.parametrize(

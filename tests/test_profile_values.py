@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from core.errors import ValidationError
-from core.settings import load_settings
+from vectorctl.core.errors import ValidationError
+from vectorctl.core.settings import load_settings
 
 WRONG = {
     "collection = 5": "collection must be a quoted string, not a whole number",
@@ -41,7 +41,7 @@ def test_profile_that_is_not_utf8_is_refused_naming_the_file(tmp_path: Path) -> 
 
 @pytest.mark.parametrize("content", [b"vector_size = 3.7\n", b'operator = "J\xfcrgen"\n'])
 def test_cli_exits_2_on_a_bad_profile(tmp_path: Path, content: bytes) -> None:
-    from tui.cli import cli
+    from vectorctl.tui.cli import cli
 
     profile = tmp_path / "profile.toml"
     profile.write_bytes(content)

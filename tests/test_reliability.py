@@ -21,21 +21,21 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-import core.audit
-import core.backup
-import core.liveness
-import core.protocol
-from core.backup import BackupDamaged
-from core.db.models import VectorDeletionLog
-from core.errors import AuditDeferred, OperationFailed, SelectionChanged, ValidationError
-from core.liveness import ProcessIdentity
-from core.service import VectorService
-from core.settings import RESET_PHRASE, Settings, with_overrides
-from core.store.base import Record
-from core.targets import Target, TargetKind
+import vectorctl.core.audit
+import vectorctl.core.backup
+import vectorctl.core.liveness
+import vectorctl.core.protocol
 from tests.builders import deployment_settings, index_assets, tool_payload, vector_for
 from tests.commands import audit_entry, paused_at
 from tests.conftest import upgraded
+from vectorctl.core.backup import BackupDamaged
+from vectorctl.core.db.models import VectorDeletionLog
+from vectorctl.core.errors import AuditDeferred, OperationFailed, SelectionChanged, ValidationError
+from vectorctl.core.liveness import ProcessIdentity
+from vectorctl.core.service import VectorService
+from vectorctl.core.settings import RESET_PHRASE, Settings, with_overrides
+from vectorctl.core.store.base import Record
+from vectorctl.core.targets import Target, TargetKind
 
 DIR = TargetKind.DIRECTORY
 LIBRARY = [f"/lib/keep/{i}.jpg" for i in range(3)] + [f"/lib/go/{i}.jpg" for i in range(6)]
@@ -127,7 +127,7 @@ def test_restore_backs_up_what_it_overwrites_and_can_itself_be_undone(
     assert (restored.restored_count, restored.removed_count) == (6, 0)
     assert close_to(points(service), original)
     assert restored.backup is not None
-    pre_image = core.backup.verify(Path(restored.backup))
+    pre_image = vectorctl.core.backup.verify(Path(restored.backup))
     assert (pre_image.count, pre_image.absent) == (2, 4)  # 2 overwritten, 4 created
 
     undone = service.restore(restored.log_id)
@@ -184,7 +184,7 @@ def test_an_archive_never_replaces_an_existing_file(
     taken = service.backup_dir / "000001-directory-taken.vbak"
     taken.parent.mkdir(parents=True, exist_ok=True)
     taken.write_text("somebody else's archive")
-    monkeypatch.setattr(core.backup, "archive_name", lambda log_id, kind: taken.name)
+    monkeypatch.setattr(vectorctl.core.backup, "archive_name", lambda log_id, kind: taken.name)
 
     with pytest.raises(OperationFailed, match="File exists"):
         service.delete(Target(DIR, "/lib/go"), reason="t")
@@ -229,7 +229,7 @@ def test_a_reused_pid_does_not_make_an_interrupted_operation_look_alive(
     try:
         time.sleep(0.05)
         other = ProcessIdentity.current().as_dict()
-        real_start = core.liveness._stat(stranger.pid)[1]
+        real_start = vectorctl.core.liveness._stat(stranger.pid)[1]
         assert real_start is not None
         # The row's process had the pid the unrelated `sleep` has now, but started earlier.
         _with_process(service, log_id, {**other, "pid": stranger.pid, "started": real_start - 1})
@@ -250,7 +250,7 @@ def test_an_operation_on_another_machine_is_judged_by_its_heartbeat(
     assert service.audit_entry(log_id).status == "started"  # heartbeat just written
     with service.db.begin() as db:
         row = db.get_one(VectorDeletionLog, log_id)
-        row.heartbeat_at = row.heartbeat_at - core.audit.STALE_AFTER * 2
+        row.heartbeat_at = row.heartbeat_at - vectorctl.core.audit.STALE_AFTER * 2
     assert service.audit_entry(log_id).status == "interrupted"
 
 
@@ -383,7 +383,7 @@ def _flip_last_byte_of_member(archive: Path, name: str) -> None:
 def test_a_damaged_archive_is_refused_before_the_first_write(
     service: VectorService, monkeypatch: pytest.MonkeyPatch, damage: str
 ) -> None:
-    monkeypatch.setattr(core.protocol, "BACKUP_BATCH", 2)
+    monkeypatch.setattr(vectorctl.core.protocol, "BACKUP_BATCH", 2)
     index_assets(service, LIBRARY)
     deleted = service.delete(Target(DIR, "/lib/go"), reason="t")
     archive = Path(deleted.backup)
@@ -522,7 +522,8 @@ def test_the_cli_says_what_was_deleted_when_the_database_goes_away_at_the_end(
     paused = paused_at(
         on_postgres,
         tmp_path,
-        "core.protocol:AuditedRun.complete:1:before",  # every batch deleted, row not finished
+        # every batch deleted, row not finished
+        "vectorctl.core.protocol:AuditedRun.complete:1:before",
         "delete",
         "dir",
         "/lib/go",

@@ -9,26 +9,26 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from core.db.engine import create_db_engine
-from core.db.migrate import upgrade
-from core.db.models import (
+from tests.builders import deployment_settings
+from tests.tiny_clip import TINY_CLIP, make_images
+from vectorctl.core.db.engine import create_db_engine
+from vectorctl.core.db.migrate import upgrade
+from vectorctl.core.db.models import (
     TrainingEvidence,
     TrainingJob,
     TrainingSession,
     VectorDeletionLog,
 )
-from core.embedding import Embedder, ModelUnavailable
-from core.errors import NotFoundError, ReadOnlyError, ValidationError
-from core.ingest import scan
-from core.jobs import CANCELLED, COMPLETED, PENDING, RESET
-from core.progress import ProgressEvent
-from core.retrain import retrain
-from core.service import VectorService
-from core.settings import RESET_PHRASE, Settings, with_overrides
-from core.store.base import Selector
-from core.worker import run_worker
-from tests.builders import deployment_settings
-from tests.tiny_clip import TINY_CLIP, make_images
+from vectorctl.core.embedding import Embedder, ModelUnavailable
+from vectorctl.core.errors import NotFoundError, ReadOnlyError, ValidationError
+from vectorctl.core.ingest import scan
+from vectorctl.core.jobs import CANCELLED, COMPLETED, PENDING, RESET
+from vectorctl.core.progress import ProgressEvent
+from vectorctl.core.retrain import retrain
+from vectorctl.core.service import VectorService
+from vectorctl.core.settings import RESET_PHRASE, Settings, with_overrides
+from vectorctl.core.store.base import Selector
+from vectorctl.core.worker import run_worker
 
 pytestmark = pytest.mark.clip
 

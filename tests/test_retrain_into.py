@@ -12,23 +12,23 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
-from core.db.engine import create_db_engine
-from core.db.migrate import upgrade
-from core.db.models import TrainingJob, TrainingSession
-from core.embedding import Embedder
-from core.errors import StoreMismatch, ValidationError
-from core.ingest import scan
-from core.jobs import COMPLETED, INTO_SESSION_PREFIX, PENDING, queue_session
-from core.progress import ProgressEvent
-from core.retrain import RETRAIN_INTO, retrain_into
-from core.service import VectorService
-from core.worker import run_worker
 from tests.builders import deployment_settings
 from tests.tiny_clip import (
     TINY_CLIP,
     TINY_DIM,
     make_images,
 )
+from vectorctl.core.db.engine import create_db_engine
+from vectorctl.core.db.migrate import upgrade
+from vectorctl.core.db.models import TrainingJob, TrainingSession
+from vectorctl.core.embedding import Embedder
+from vectorctl.core.errors import StoreMismatch, ValidationError
+from vectorctl.core.ingest import scan
+from vectorctl.core.jobs import COMPLETED, INTO_SESSION_PREFIX, PENDING, queue_session
+from vectorctl.core.progress import ProgressEvent
+from vectorctl.core.retrain import RETRAIN_INTO, retrain_into
+from vectorctl.core.service import VectorService
+from vectorctl.core.worker import run_worker
 
 pytestmark = pytest.mark.clip
 

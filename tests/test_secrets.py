@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from core.settings import mask_url
-from core.store.lock import OWNER_FILE, DirectoryLock
 from tests.builders import deployment_settings
 from tests.commands import vectorctl
+from vectorctl.core.settings import mask_url
+from vectorctl.core.store.lock import OWNER_FILE, DirectoryLock
 
 # Every form of a credential SQLAlchemy and libpq accept, and what `info` shows for it.
 MASKED = {

@@ -24,11 +24,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from core import collections as collection_admin
-from core import snapshots
-from core.store import open_store
-from core.store.base import VectorStore
 from tests.builders import deployment_settings
+from vectorctl.core import collections as collection_admin
+from vectorctl.core import snapshots
+from vectorctl.core.store import open_store
+from vectorctl.core.store.base import VectorStore
 
 SNAPSHOT_BYTES = b"qdrant snapshot bytes " * 1000
 SNAPSHOT_NAME = "image_assets-123-2026-01-02-03-04-05.snapshot"
@@ -332,7 +332,7 @@ def test_the_command_line_switches_a_servers_alias_audited(
 
     from tests.commands import doc
     from tests.conftest import upgraded
-    from tui.cli import cli
+    from vectorctl.tui.cli import cli
 
     monkeypatch.setenv("VECTORCTL_PROFILE", "")
     options = [

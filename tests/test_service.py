@@ -11,21 +11,6 @@ import numpy as np
 import pytest
 from sqlalchemy import func, select
 
-from core.db.models import TrainingSession, VectorDeletionLog
-from core.errors import (
-    Cancelled,
-    NotFoundError,
-    OperationFailed,
-    ReadOnlyError,
-    SchemaOutOfDate,
-    StoreMismatch,
-    ValidationError,
-)
-from core.progress import ProgressEvent
-from core.service import VectorService
-from core.settings import RESET_PHRASE, Settings, with_overrides
-from core.store.base import Record
-from core.targets import Target, TargetKind
 from tests.builders import (
     add_category,
     add_session,
@@ -35,6 +20,21 @@ from tests.builders import (
     tool_payload,
     vector_for,
 )
+from vectorctl.core.db.models import TrainingSession, VectorDeletionLog
+from vectorctl.core.errors import (
+    Cancelled,
+    NotFoundError,
+    OperationFailed,
+    ReadOnlyError,
+    SchemaOutOfDate,
+    StoreMismatch,
+    ValidationError,
+)
+from vectorctl.core.progress import ProgressEvent
+from vectorctl.core.service import VectorService
+from vectorctl.core.settings import RESET_PHRASE, Settings, with_overrides
+from vectorctl.core.store.base import Record
+from vectorctl.core.targets import Target, TargetKind
 
 DIR = TargetKind.DIRECTORY
 
@@ -369,9 +369,9 @@ def test_restore_without_backup_is_refused(service: VectorService) -> None:
 
 
 def test_cancel_stops_between_batches_and_is_recorded(service: VectorService, monkeypatch) -> None:
-    import core.protocol
+    import vectorctl.core.protocol
 
-    monkeypatch.setattr(core.protocol, "DELETE_BATCH", 2)
+    monkeypatch.setattr(vectorctl.core.protocol, "DELETE_BATCH", 2)
     index_assets(service, [f"/big/{i}.jpg" for i in range(7)])
     cancel = threading.Event()
 
@@ -396,9 +396,9 @@ def test_store_failure_mid_delete_leaves_partial_audit_row(
     service: VectorService, monkeypatch
 ) -> None:
     # Fault injection: the real store, with its delete made to fail on the second call.
-    import core.protocol
+    import vectorctl.core.protocol
 
-    monkeypatch.setattr(core.protocol, "DELETE_BATCH", 2)
+    monkeypatch.setattr(vectorctl.core.protocol, "DELETE_BATCH", 2)
     index_assets(service, [f"/big/{i}.jpg" for i in range(6)])
     real_delete = service.store.delete_ids
     calls = {"n": 0}
@@ -510,7 +510,7 @@ def test_clean_deletes_only_the_confirmed_orphans_still_without_an_asset(
     shown = service.find_orphans()
     assert shown.count == 2
     # after the operator saw the scan: one asset comes back, another becomes an orphan
-    from core.db.models import ImageAsset
+    from vectorctl.core.db.models import ImageAsset
 
     with service.db.begin() as db:
         db.add(ImageAsset(id=ids["/photos/2023/e.jpg"], path="/photos/2023/e.jpg"))

@@ -12,15 +12,15 @@ from typing import Any
 
 import pytest
 
-from core import snapshots
-from core.service import VectorService
-from core.settings import Settings
-from core.targets import Target, TargetKind
 from tests.builders import FAULT_LIBRARY, deployment_settings, index_assets
 from tests.commands import Snapshot, audit_entry, paused_at, snapshot
 from tests.commands import vectorctl_on as vectorctl
 from tests.conftest import upgraded
 from tests.test_faults import same_points
+from vectorctl.core import snapshots
+from vectorctl.core.service import VectorService
+from vectorctl.core.settings import Settings
+from vectorctl.core.targets import Target, TargetKind
 
 
 @pytest.fixture
@@ -232,7 +232,7 @@ def test_kill_9_after_the_engine_restored_is_settled_as_done(
     paused = paused_at(
         deployed,
         tmp_path,
-        "core.snapshots:_replace:1:after",
+        "vectorctl.core.snapshots:_replace:1:after",
         "snapshots",
         "restore",
         taken["name"],
@@ -258,9 +258,9 @@ def test_kill_9_before_the_new_collection_is_swapped_in_leaves_the_old_one(
     delete_go(deployed)
     now: Snapshot = snapshot(deployed)
     swap_point = (
-        "core.store.edge_store:_fsync_tree:1:after"
+        "vectorctl.core.store.edge_store:_fsync_tree:1:after"
         if deployed.qdrant_edge
-        else "core.store.qdrant_client_store:_fsync_path:2:after"
+        else "vectorctl.core.store.qdrant_client_store:_fsync_path:2:after"
     )
     paused = paused_at(
         deployed,

@@ -16,10 +16,6 @@ from pathlib import Path
 
 import pytest
 
-from core.errors import ConnectionFailed, StoreMismatch
-from core.store import open_store
-from core.store.base import F_ASSET_ID, F_CATEGORY_ID, F_DIRS, F_PATH, Record, Selector, VectorStore
-from core.store.lock import describe_current_process
 from tests.builders import (
     STORE_SETTING,
     VECTOR_SIZE,
@@ -28,6 +24,18 @@ from tests.builders import (
     tool_payload,
     vector_for,
 )
+from vectorctl.core.errors import ConnectionFailed, StoreMismatch
+from vectorctl.core.store import open_store
+from vectorctl.core.store.base import (
+    F_ASSET_ID,
+    F_CATEGORY_ID,
+    F_DIRS,
+    F_PATH,
+    Record,
+    Selector,
+    VectorStore,
+)
+from vectorctl.core.store.lock import describe_current_process
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -315,7 +323,7 @@ def test_deleting_yielded_points_while_scrolling_visits_every_point_once(
 def test_delete_ids_deletes_many_ids_in_batches(
     store: VectorStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("core.store.common.ID_BATCH", 100)
+    monkeypatch.setattr("vectorctl.core.store.common.ID_BATCH", 100)
     store.upsert([point(i, f"/many/{i}.jpg") for i in range(1, 1201)])
     store.delete_ids(list(range(1, 1101)))
     assert ids(store) == list(range(1101, 1201))
@@ -399,9 +407,9 @@ def test_a_second_process_is_told_which_process_holds_the_store(
 ) -> None:
     script = (
         "import sys\n"
-        "from core.errors import ConnectionFailed\n"
-        "from core.settings import load_settings\n"
-        "from core.store import open_store\n"
+        "from vectorctl.core.errors import ConnectionFailed\n"
+        "from vectorctl.core.settings import load_settings\n"
+        "from vectorctl.core.store import open_store\n"
         f"settings = load_settings({{{STORE_SETTING[store_engine]!r}: {store.location!r}}},"
         " env={}, use_profile=False)\n"
         "try:\n"
@@ -466,7 +474,7 @@ def test_unreachable_server_fails_with_one_line_naming_the_url_but_not_the_key(
 
 def test_importing_core_store_does_not_import_an_engine() -> None:
     code = (
-        "import sys, core.store\n"
+        "import sys, vectorctl.core.store\n"
         "print(sorted(m for m in ('qdrant_client', 'qdrant_edge') if m in sys.modules))"
     )
     done = subprocess.run(

@@ -13,13 +13,6 @@ from pathlib import Path
 import pytest
 import qdrant_edge as qe
 
-from core.errors import Cancelled
-from core.paths import ancestor_dirs, parent_dir
-from core.progress import ProgressEvent
-from core.service import VectorService
-from core.store import edge_store
-from core.store.base import F_DIRS, F_PATH, Record, Selector
-from core.store.edge_store import EdgeStore
 from tests.builders import (
     VECTOR_SIZE,
     deployment_settings,
@@ -28,6 +21,13 @@ from tests.builders import (
     vector_for,
 )
 from tests.conftest import upgraded
+from vectorctl.core.errors import Cancelled
+from vectorctl.core.paths import ancestor_dirs, parent_dir
+from vectorctl.core.progress import ProgressEvent
+from vectorctl.core.service import VectorService
+from vectorctl.core.store import edge_store
+from vectorctl.core.store.base import F_DIRS, F_PATH, Record, Selector
+from vectorctl.core.store.edge_store import EdgeStore
 
 COLLECTION = "image_assets"
 PATHS = [
@@ -278,7 +278,7 @@ def test_info_advises_backfill_and_backfill_leaves_the_fast_layout(
 def test_local_mode_past_its_size_suggests_migrating_to_edge(
     db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from core.services import reads as service_module
+    from vectorctl.core.services import reads as service_module
 
     monkeypatch.setattr(service_module, "LOCAL_MODE_POINTS", 5)
     service = VectorService(deployment_settings(tmp_path, "local", database_url=upgraded(db_url)))

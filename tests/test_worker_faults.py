@@ -26,12 +26,21 @@ import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import Engine, select
 
-from core.db.engine import create_db_engine, session_factory
-from core.db.migrate import upgrade
-from core.db.models import ImageAsset, TrainingEvidence, TrainingJob, TrainingSession, utcnow
-from core.embedding import Embedder
-from core.ingest import scan
-from core.jobs import (
+from tests.builders import deployment_settings
+from tests.commands import global_options
+from tests.tiny_clip import TINY_CLIP, TINY_CONFIG, TINY_DIM, TINY_MODEL, make_images
+from vectorctl.core.db.engine import create_db_engine, session_factory
+from vectorctl.core.db.migrate import upgrade
+from vectorctl.core.db.models import (
+    ImageAsset,
+    TrainingEvidence,
+    TrainingJob,
+    TrainingSession,
+    utcnow,
+)
+from vectorctl.core.embedding import Embedder
+from vectorctl.core.ingest import scan
+from vectorctl.core.jobs import (
     COMPLETED,
     PENDING,
     RUNNING,
@@ -39,13 +48,10 @@ from core.jobs import (
     claim_jobs,
     default_worker_id,
 )
-from core.liveness import ProcessIdentity
-from core.results import WorkerResult
-from core.settings import Settings
-from core.worker import point_payload, run_worker
-from tests.builders import deployment_settings
-from tests.commands import global_options
-from tests.tiny_clip import TINY_CLIP, TINY_CONFIG, TINY_DIM, TINY_MODEL, make_images
+from vectorctl.core.liveness import ProcessIdentity
+from vectorctl.core.results import WorkerResult
+from vectorctl.core.settings import Settings
+from vectorctl.core.worker import point_payload, run_worker
 
 pytestmark = pytest.mark.clip
 
@@ -139,7 +145,7 @@ def _start_worker(cfg: Settings, tmp_path: Path, *args: str) -> subprocess.Popen
         *("--device", "cpu", "--vector-size", str(TINY_DIM)),
     ]
     return subprocess.Popen(
-        [sys.executable, "-m", "tui", *global_options(cfg), *clip, "worker", *args],
+        [sys.executable, "-m", "vectorctl.tui", *global_options(cfg), *clip, "worker", *args],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -174,7 +180,7 @@ def _dead_identity() -> ProcessIdentity:
 
 
 def _cli(cfg: Settings, *args: str) -> Result:
-    from tui.cli import cli
+    from vectorctl.tui.cli import cli
 
     clip = [
         *("--clip-model", TINY_MODEL, "--clip-pretrained", "random"),
@@ -201,7 +207,7 @@ def test_second_worker_reclaims_jobs_of_killed_worker_at_once(
     photos[0].write_bytes(picture)
     lease_ends = min(j.lease_expires_at for j in held if j.lease_expires_at)
 
-    from core.store import open_store
+    from vectorctl.core.store import open_store
 
     store = open_store(cfg)
     try:
@@ -292,7 +298,7 @@ def test_sigterm_finishes_the_batch_hands_back_the_rest_and_exits_0_when_followi
 def test_heartbeat_keeps_the_jobs_of_a_batch_that_outlasts_its_lease(
     cfg: Settings, engine: Engine, embedder: Embedder, tmp_path: Path
 ) -> None:
-    from core.store import open_store
+    from vectorctl.core.store import open_store
 
     photos = _queue(engine, tmp_path, 3)
     picture = _block(photos[0])
@@ -481,7 +487,7 @@ def _start_in_thread(
 ) -> tuple[str, Callable[[float], None]]:
     """A worker on an engine of its own (through `url`) in a thread; returns its id and a
     function that waits that many seconds for it to finish, then cancels it and cleans up."""
-    from core.store import open_store
+    from vectorctl.core.store import open_store
 
     worker_engine = create_db_engine(url)
     store = open_store(cfg)

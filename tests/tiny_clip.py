@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from core.store.base import VectorStore
+from vectorctl.core.store.base import VectorStore
 
 TINY_MODEL = "vectorctl-tiny-test"
 TINY_DIM = 32

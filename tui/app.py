@@ -31,28 +31,28 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.worker import get_current_worker
 
-from core.errors import Cancelled, VectorctlError
-from core.progress import ProgressCallback, ProgressEvent
-from core.results import Info, Preview, RetrainResult, WorkerResult
-from core.service import DriftReport, HealthReport, VectorService
-from core.settings import Settings, with_overrides
-from core.targets import Target
-from tui import log_setup
-from tui.modals.confirm_delete import ConfirmDeleteModal, DeleteRequest
-from tui.modals.delete_by_id import DeleteByIdModal
-from tui.modals.help import HelpModal
-from tui.modals.messages import MessagesModal, ShownMessage
-from tui.modals.retrain import RetrainModal, RetrainRequest
-from tui.running import JobProgress, RunningJob
-from tui.screens.audit import AuditScreen
-from tui.screens.collections import CollectionsScreen
-from tui.screens.danger import DangerScreen
-from tui.screens.directories import DirectoriesScreen
-from tui.screens.drift import DriftScreen
-from tui.screens.health import HealthScreen
-from tui.screens.orphans import OrphansScreen
-from tui.screens.sessions import SessionsScreen
-from tui.screens.snapshots import SnapshotsScreen
+from vectorctl.core.errors import Cancelled, VectorctlError
+from vectorctl.core.progress import ProgressCallback, ProgressEvent
+from vectorctl.core.results import Info, Preview, RetrainResult, WorkerResult
+from vectorctl.core.service import DriftReport, HealthReport, VectorService
+from vectorctl.core.settings import Settings, with_overrides
+from vectorctl.core.targets import Target
+from vectorctl.tui import log_setup
+from vectorctl.tui.modals.confirm_delete import ConfirmDeleteModal, DeleteRequest
+from vectorctl.tui.modals.delete_by_id import DeleteByIdModal
+from vectorctl.tui.modals.help import HelpModal
+from vectorctl.tui.modals.messages import MessagesModal, ShownMessage
+from vectorctl.tui.modals.retrain import RetrainModal, RetrainRequest
+from vectorctl.tui.running import JobProgress, RunningJob
+from vectorctl.tui.screens.audit import AuditScreen
+from vectorctl.tui.screens.collections import CollectionsScreen
+from vectorctl.tui.screens.danger import DangerScreen
+from vectorctl.tui.screens.directories import DirectoriesScreen
+from vectorctl.tui.screens.drift import DriftScreen
+from vectorctl.tui.screens.health import HealthScreen
+from vectorctl.tui.screens.orphans import OrphansScreen
+from vectorctl.tui.screens.sessions import SessionsScreen
+from vectorctl.tui.screens.snapshots import SnapshotsScreen
 
 T = TypeVar("T")
 log = logging.getLogger("vectorctl")
@@ -691,8 +691,8 @@ class VectorctlApp(App[None]):
 
 def binding_ids() -> set[str]:
     """Every binding id of the console (what a profile's [keymap] can name)."""
-    from tui.modals.confirm import ConfirmModal
-    from tui.widgets.directory_tree import DirectoryTree
+    from vectorctl.tui.modals.confirm import ConfirmModal
+    from vectorctl.tui.widgets.directory_tree import DirectoryTree
 
     classes: list[type[Any]] = [VectorctlApp, DirectoryTree, ConfirmModal]
     classes += [screen for screen in VectorctlApp.MODES.values() if isinstance(screen, type)]

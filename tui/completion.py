@@ -20,8 +20,8 @@ LIMIT = 100  # more than a screen of candidates helps nobody; type more first
 
 
 def _candidates(ctx: click.Context, kind: str, incomplete: str) -> list[CompletionItem]:
-    from core.service import VectorService
-    from core.settings import load_settings
+    from vectorctl.core.service import VectorService
+    from vectorctl.core.settings import load_settings
 
     root = ctx.find_root()
     options: dict[str, Any] = dict(root.params)

@@ -14,11 +14,11 @@ if TYPE_CHECKING:
     from textual.dom import DOMNode
     from textual.notifications import SeverityLevel
 
-    from core.progress import ProgressCallback
-    from core.results import Info, Preview
-    from core.service import DriftReport, HealthReport, VectorService
-    from tui.modals.confirm_delete import DeleteRequest
-    from tui.running import RunningJob
+    from vectorctl.core.progress import ProgressCallback
+    from vectorctl.core.results import Info, Preview
+    from vectorctl.core.service import DriftReport, HealthReport, VectorService
+    from vectorctl.tui.modals.confirm_delete import DeleteRequest
+    from vectorctl.tui.running import RunningJob
 
 T = TypeVar("T")
 

@@ -27,7 +27,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from core.progress import ProgressEvent
+from vectorctl.core.progress import ProgressEvent
 
 # Piped or redirected output is read by programs and kept in files: a table laid out for
 # an 80-column terminal there would fold paths across lines. Off a terminal it is as wide

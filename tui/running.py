@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from textual.message import Message
 
-from core.progress import ProgressEvent
+from vectorctl.core.progress import ProgressEvent
 
 
 @dataclass

@@ -12,8 +12,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.errors import ConnectionFailed, ValidationError
-from core.settings import hide_secrets, mask_url
+from vectorctl.core.errors import ConnectionFailed, ValidationError
+from vectorctl.core.settings import hide_secrets, mask_url
 
 
 def _normalise_url(url: str) -> str:

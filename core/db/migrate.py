@@ -17,8 +17,8 @@ from alembic.script import Script, ScriptDirectory
 from alembic.script.revision import ResolutionError
 from sqlalchemy import Connection, Engine, text
 
-from core.db.migrations.steps import Step
-from core.errors import SchemaOutOfDate
+from vectorctl.core.db.migrations.steps import Step
+from vectorctl.core.errors import SchemaOutOfDate
 
 VERSION_TABLE = "vectorctl_alembic_version"
 _MIGRATIONS = Path(__file__).with_name("migrations")

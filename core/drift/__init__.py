@@ -15,7 +15,7 @@ A repair sets the drifted fields from the database through the audited protocol
 (`core.protocol.change_payloads`), so it is previewed, backed up and undone like a delete.
 """
 
-from core.drift.report import (
+from vectorctl.core.drift.report import (
     DirectoryDrift,
     DriftEstimate,
     DriftItem,
@@ -23,9 +23,9 @@ from core.drift.report import (
     DriftReport,
     RateEstimate,
 )
-from core.drift.rules import KINDS, PAYLOAD_KINDS, parse_kinds
-from core.drift.sample import estimate
-from core.drift.scan import scan
+from vectorctl.core.drift.rules import KINDS, PAYLOAD_KINDS, parse_kinds
+from vectorctl.core.drift.sample import estimate
+from vectorctl.core.drift.scan import scan
 
 __all__ = [
     "KINDS",

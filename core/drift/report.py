@@ -14,11 +14,11 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from core.drift.rules import KINDS, Finding
-from core.paths import ancestor_dirs, is_under
-from core.protocol import PayloadChange
-from core.results import JsonResult
-from core.store.base import PointId
+from vectorctl.core.drift.rules import KINDS, Finding
+from vectorctl.core.paths import ancestor_dirs, is_under
+from vectorctl.core.protocol import PayloadChange
+from vectorctl.core.results import JsonResult
+from vectorctl.core.store.base import PointId
 
 SAMPLES_PER_KIND = 20
 

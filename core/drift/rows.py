@@ -29,11 +29,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from core.db.ids import max_id
-from core.db.models import Category, ImageAsset, TrainingJob, TrainingSession
-from core.drift.rules import canonical_uuid
-from core.errors import OperationFailed
-from core.jobs import COMPLETED
+from vectorctl.core.db.ids import max_id
+from vectorctl.core.db.models import Category, ImageAsset, TrainingJob, TrainingSession
+from vectorctl.core.drift.rules import canonical_uuid
+from vectorctl.core.errors import OperationFailed
+from vectorctl.core.jobs import COMPLETED
 
 CHUNK = 10_000  # rows per read
 IN_CHUNK = 5_000  # values per IN (...) list: below both databases' parameter limits

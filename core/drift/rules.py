@@ -12,9 +12,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from core.errors import ValidationError
-from core.paths import ancestor_dirs, parent_dir
-from core.store.base import F_CATEGORY_ID, F_DIR, F_DIRS, F_PATH
+from vectorctl.core.errors import ValidationError
+from vectorctl.core.paths import ancestor_dirs, parent_dir
+from vectorctl.core.store.base import F_CATEGORY_ID, F_DIR, F_DIRS, F_PATH
 
 PATH = "path"  # payload `path` (or `dir`) is not the asset's path
 CATEGORY = "category"  # payload `category_id` is not the embedding session's category

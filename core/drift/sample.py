@@ -15,8 +15,8 @@ from collections import Counter
 
 from sqlalchemy.orm import Session
 
-from core.drift.report import SAMPLES_PER_KIND, DriftEstimate, DriftItem, RateEstimate
-from core.drift.rows import (
+from vectorctl.core.drift.report import SAMPLES_PER_KIND, DriftEstimate, DriftItem, RateEstimate
+from vectorctl.core.drift.rows import (
     AssetRow,
     Catalog,
     FaceRow,
@@ -25,7 +25,7 @@ from core.drift.rows import (
     asset_id_limit,
     random_assets,
 )
-from core.drift.rules import (
+from vectorctl.core.drift.rules import (
     CATEGORY,
     FACES,
     FACES_MISSING,
@@ -39,9 +39,16 @@ from core.drift.rules import (
     path_finding,
     wanted_category,
 )
-from core.drift.scan import NO_FACES_TABLE
-from core.orphans import asset_id_of
-from core.store.base import F_ASSET_ID, F_CATEGORY_ID, F_PATH, Record, Selector, VectorStore
+from vectorctl.core.drift.scan import NO_FACES_TABLE
+from vectorctl.core.orphans import asset_id_of
+from vectorctl.core.store.base import (
+    F_ASSET_ID,
+    F_CATEGORY_ID,
+    F_PATH,
+    Record,
+    Selector,
+    VectorStore,
+)
 
 NOT_SAMPLED = "points without a database row are not drawn by a sample: the exact check counts them"
 

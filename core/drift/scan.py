@@ -26,8 +26,8 @@ from typing import TypeGuard
 
 from sqlalchemy.orm import Session
 
-from core.drift.report import DriftItem, DriftPlan, Tally
-from core.drift.rows import (
+from vectorctl.core.drift.report import DriftItem, DriftPlan, Tally
+from vectorctl.core.drift.rows import (
     IN_CHUNK,
     AssetRow,
     Catalog,
@@ -38,7 +38,7 @@ from core.drift.rows import (
     assets_by_id,
     face_cursor,
 )
-from core.drift.rules import (
+from vectorctl.core.drift.rules import (
     CATEGORY,
     F_IS_ASSIGNED,
     F_PERSON_ID,
@@ -54,9 +54,15 @@ from core.drift.rules import (
     path_finding,
     wanted_category,
 )
-from core.orphans import asset_id_of
-from core.progress import CancelToken, ProgressCallback, ProgressEvent, check_cancel, report
-from core.store.base import (
+from vectorctl.core.orphans import asset_id_of
+from vectorctl.core.progress import (
+    CancelToken,
+    ProgressCallback,
+    ProgressEvent,
+    check_cancel,
+    report,
+)
+from vectorctl.core.store.base import (
     F_ASSET_ID,
     F_CATEGORY_ID,
     F_DIR,

@@ -6,26 +6,31 @@ from __future__ import annotations
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from core import collections as collection_admin
-from core import export as point_export
-from core import health as health_checks
-from core import search as point_search
-from core import snapshots as collection_snapshots
-from core.errors import (
+from vectorctl.core import collections as collection_admin
+from vectorctl.core import export as point_export
+from vectorctl.core import health as health_checks
+from vectorctl.core import search as point_search
+from vectorctl.core import snapshots as collection_snapshots
+from vectorctl.core.errors import (
     ValidationError,
 )
-from core.progress import CancelToken, ProgressCallback
-from core.results import (
+from vectorctl.core.progress import CancelToken, ProgressCallback
+from vectorctl.core.results import (
     OptimizeResult,
 )
-from core.settings import Settings
-from core.store_maintenance import BackfillResult, CopyResult, backfill_ancestors, copy_collection
-from core.validation import check_export_format, check_reason
+from vectorctl.core.settings import Settings
+from vectorctl.core.store_maintenance import (
+    BackfillResult,
+    CopyResult,
+    backfill_ancestors,
+    copy_collection,
+)
+from vectorctl.core.validation import check_export_format, check_reason
 
 if TYPE_CHECKING:
     pass
-from core.services.drift_checks import DriftChecks
-from core.services.reads import Reads
+from vectorctl.core.services.drift_checks import DriftChecks
+from vectorctl.core.services.reads import Reads
 
 # Database rows the health check compares with their points: about 0.1 s, and enough to see a
 # drift of 1% (the degraded threshold) with a 95% interval of about +-0.6%.
@@ -60,7 +65,7 @@ class Administration(DriftChecks, Reads):
         cancel: CancelToken | None = None,
     ) -> CopyResult:
         """Copy this collection into another store (for example local mode to Qdrant Edge)."""
-        from core.store import open_store
+        from vectorctl.core.store import open_store
 
         if (target.store_kind, target.store_location, target.collection) == (
             self.settings.store_kind,

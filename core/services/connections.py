@@ -16,28 +16,28 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from core import protocol
-from core.audit import AuditLog
-from core.db.engine import check_connection, create_db_engine, session_factory
-from core.db.ids import max_id
-from core.db.models import (
+from vectorctl.core import protocol
+from vectorctl.core.audit import AuditLog
+from vectorctl.core.db.engine import check_connection, create_db_engine, session_factory
+from vectorctl.core.db.ids import max_id
+from vectorctl.core.db.models import (
     Base,
 )
-from core.deployment import Deployment, database_identity
-from core.errors import (
+from vectorctl.core.deployment import Deployment, database_identity
+from vectorctl.core.errors import (
     ReadOnlyError,
     SchemaOutOfDate,
     StoreMismatch,
     ValidationError,
     VectorctlError,
 )
-from core.results import (
+from vectorctl.core.results import (
     AuditEntry,
 )
-from core.settings import Settings, mask_url
-from core.stats_cache import StatsCache
-from core.store.base import VectorStore
-from core.targets import (
+from vectorctl.core.settings import Settings, mask_url
+from vectorctl.core.stats_cache import StatsCache
+from vectorctl.core.store.base import VectorStore
+from vectorctl.core.targets import (
     BACKUP_PRUNE,
     DRIFT_REPAIR,
 )
@@ -109,7 +109,7 @@ class ServiceConnections:
     def store(self) -> VectorStore:
         with self._open_lock:
             if self._store is None:
-                from core.store import open_store
+                from vectorctl.core.store import open_store
 
                 started = time.perf_counter()
                 self._store = open_store(self.settings)
@@ -256,7 +256,7 @@ class ServiceConnections:
     def candidates(self, kind: str, typed: str, *, limit: int = 100) -> list[str]:
         """Shell completion's candidates (`core.candidates`): the database only, on a
         connection of its own that runs no schema check and no recovery."""
-        from core.candidates import candidates
+        from vectorctl.core.candidates import candidates
 
         engine = create_db_engine(self.settings.database_url)
         try:
@@ -267,7 +267,7 @@ class ServiceConnections:
     def upgrade_schema(self) -> list[str]:
         """Bring a shared database's schema up to date (`vectorctl db upgrade`): the one
         open that migrates instead of refusing an old schema, and runs no recovery."""
-        from core.db import migrate
+        from vectorctl.core.db import migrate
 
         self.require_writable("upgrade the database schema")
         engine = create_db_engine(self.settings.database_url)
@@ -352,7 +352,7 @@ class ServiceConnections:
 
 def _prepare_schema(engine: Engine, *, upgrade: bool) -> None:
     """The embedded database migrates itself; a shared one must be upgraded on purpose."""
-    from core.db import migrate
+    from vectorctl.core.db import migrate
 
     if upgrade:
         migrate.upgrade(engine)

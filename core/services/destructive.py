@@ -11,42 +11,42 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete as sql_delete
 from sqlalchemy.orm import Session
 
-from core import backup as backup_archive
-from core import backup_catalog, protocol
-from core import orphans as orphan_scan
-from core import snapshots as collection_snapshots
-from core.db.models import (
+from vectorctl.core import backup as backup_archive
+from vectorctl.core import backup_catalog, protocol
+from vectorctl.core import orphans as orphan_scan
+from vectorctl.core import snapshots as collection_snapshots
+from vectorctl.core.db.models import (
     TrainingEvidence,
     TrainingJob,
     TrainingSession,
 )
-from core.errors import (
+from vectorctl.core.errors import (
     SelectionChanged,
     StoreMismatch,
     ValidationError,
 )
-from core.progress import CancelToken, ProgressCallback, ProgressEvent, report
-from core.results import (
+from vectorctl.core.progress import CancelToken, ProgressCallback, ProgressEvent, report
+from vectorctl.core.results import (
     DeleteResult,
     OrphanReport,
     PruneResult,
     ResetResult,
     RestoreResult,
 )
-from core.settings import RESET_PHRASE
-from core.store.base import Selector
-from core.targets import (
+from vectorctl.core.settings import RESET_PHRASE
+from vectorctl.core.store.base import Selector
+from vectorctl.core.targets import (
     BACKUP_PRUNE,
     DELETION_TYPES,
     Target,
     TargetKind,
 )
-from core.validation import check_reason
+from vectorctl.core.validation import check_reason
 
 if TYPE_CHECKING:
     pass
-from core.services.reads import Reads
-from core.services.resolution import Resolution
+from vectorctl.core.services.reads import Reads
+from vectorctl.core.services.resolution import Resolution
 
 
 class Deletes(Resolution, Reads):

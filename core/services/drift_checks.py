@@ -6,30 +6,30 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from core import drift, protocol
-from core.drift import (
+from vectorctl.core import drift, protocol
+from vectorctl.core.drift import (
     KINDS,
     PAYLOAD_KINDS,
     DriftEstimate,
     DriftPlan,
     DriftReport,
 )
-from core.drift.report import DriftRepair, RepairEntry
-from core.drift.rules import FACES
-from core.errors import (
+from vectorctl.core.drift.report import DriftRepair, RepairEntry
+from vectorctl.core.drift.rules import FACES
+from vectorctl.core.errors import (
     SelectionChanged,
     ValidationError,
 )
-from core.paths import normalize_prefix
-from core.progress import CancelToken, ProgressCallback
-from core.targets import (
+from vectorctl.core.paths import normalize_prefix
+from vectorctl.core.progress import CancelToken, ProgressCallback
+from vectorctl.core.targets import (
     DRIFT_REPAIR,
 )
-from core.validation import check_reason
+from vectorctl.core.validation import check_reason
 
 if TYPE_CHECKING:
     pass
-from core.services.connections import ServiceConnections
+from vectorctl.core.services.connections import ServiceConnections
 
 
 class DriftChecks(ServiceConnections):

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from core.progress import CancelToken, ProgressCallback
-from core.results import (
+from vectorctl.core.progress import CancelToken, ProgressCallback
+from vectorctl.core.results import (
     DemoResult,
     RetrainResult,
     ScanResult,
@@ -16,8 +16,8 @@ from core.results import (
 )
 
 if TYPE_CHECKING:
-    from core.embedding import Embedder
-from core.services.destructive import Deletes
+    from vectorctl.core.embedding import Embedder
+from vectorctl.core.services.destructive import Deletes
 
 
 class Operations(Deletes):
@@ -30,7 +30,7 @@ class Operations(Deletes):
         cancel: CancelToken | None = None,
     ) -> ScanResult:
         """Register the image files under `root` and queue a training session for them."""
-        from core.ingest import scan
+        from vectorctl.core.ingest import scan
 
         self.require_writable(f"scan {root}")
         return scan(self.db, root, category_id=category_id, progress=progress, cancel=cancel)
@@ -46,7 +46,7 @@ class Operations(Deletes):
         cancel: CancelToken | None = None,
     ) -> WorkerResult:
         """Embed queued jobs here (`core.worker.run_worker`), on this service's connections."""
-        from core.worker import run_worker
+        from vectorctl.core.worker import run_worker
 
         self.require_writable("run a worker")
         return run_worker(
@@ -65,7 +65,7 @@ class Operations(Deletes):
         self, directories: Sequence[str], category_id: int | None = None
     ) -> list[str]:
         """What `retrain` refuses, before anything is shown or asked."""
-        from core.retrain import check_directories
+        from vectorctl.core.retrain import check_directories
 
         return check_directories(self, directories, category_id)
 
@@ -84,7 +84,7 @@ class Operations(Deletes):
         cancel: CancelToken | None = None,
     ) -> RetrainResult:
         """Delete (audited) and queue the directories again: `core.retrain.retrain`."""
-        from core.retrain import retrain
+        from vectorctl.core.retrain import retrain
 
         return retrain(
             self,
@@ -112,7 +112,7 @@ class Operations(Deletes):
         cancel: CancelToken | None = None,
     ) -> RetrainResult:
         """Embed the directories into another collection: `core.retrain.retrain_into`."""
-        from core.retrain import retrain_into
+        from vectorctl.core.retrain import retrain_into
 
         return retrain_into(
             self,
@@ -134,7 +134,7 @@ class Operations(Deletes):
         cancel: CancelToken | None = None,
     ) -> DemoResult:
         """Build the demo library in this deployment: `core.demo.build_demo`."""
-        from core.demo import build_demo
+        from vectorctl.core.demo import build_demo
 
         return build_demo(
             self, per_event=per_event, embedder=embedder, progress=progress, cancel=cancel

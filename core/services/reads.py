@@ -10,37 +10,37 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import case, func, select
 
-from core import backup_catalog, stats
-from core.backup_catalog import BackupInfo
-from core.db.models import (
+from vectorctl.core import backup_catalog, stats
+from vectorctl.core.backup_catalog import BackupInfo
+from vectorctl.core.db.models import (
     Category,
     ImageAsset,
     TrainingJob,
     TrainingSession,
     VectorDeletionLog,
 )
-from core.db.paths import inside
-from core.errors import (
+from vectorctl.core.db.paths import inside
+from vectorctl.core.errors import (
     MissingIndex,
     NotFoundError,
     ValidationError,
     VectorctlError,
 )
-from core.paths import is_under, normalize_prefix
-from core.progress import CancelToken, ProgressCallback
-from core.results import (
+from vectorctl.core.paths import is_under, normalize_prefix
+from vectorctl.core.progress import CancelToken, ProgressCallback
+from vectorctl.core.results import (
     AuditEntry,
     DirectoryStats,
     Info,
     JobRow,
     SessionRow,
 )
-from core.stats_cache import fingerprint
-from core.store.base import Upkeep, VectorStore
+from vectorctl.core.stats_cache import fingerprint
+from vectorctl.core.store.base import Upkeep, VectorStore
 
 if TYPE_CHECKING:
     pass
-from core.services.connections import ServiceConnections, check_id_range
+from vectorctl.core.services.connections import ServiceConnections, check_id_range
 
 # qdrant-client's local mode is made for small collections (it says so above 20,000 points):
 # past that, `info` and the console suggest copying the collection to Qdrant Edge.

@@ -7,36 +7,36 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from core import protocol
-from core.db.models import (
+from vectorctl.core import protocol
+from vectorctl.core.db.models import (
     Category,
     ImageAsset,
     TrainingJob,
     TrainingSession,
 )
-from core.db.paths import inside
-from core.errors import (
+from vectorctl.core.db.paths import inside
+from vectorctl.core.errors import (
     NotFoundError,
     ValidationError,
 )
-from core.paths import directory_set
-from core.results import (
+from vectorctl.core.paths import directory_set
+from vectorctl.core.results import (
     PointSample,
     Preview,
 )
-from core.settings import RESET_PHRASE
-from core.store.base import F_ASSET_ID, F_CATEGORY_ID, F_PATH, Selector, VectorStore
-from core.targets import (
+from vectorctl.core.settings import RESET_PHRASE
+from vectorctl.core.store.base import F_ASSET_ID, F_CATEGORY_ID, F_PATH, Selector, VectorStore
+from vectorctl.core.targets import (
     DELETION_TYPES,
     Target,
     TargetKind,
     parse_id,
 )
-from core.validation import takes_nearly_all
+from vectorctl.core.validation import takes_nearly_all
 
 if TYPE_CHECKING:
     pass
-from core.services.connections import ServiceConnections, check_id_range
+from vectorctl.core.services.connections import ServiceConnections, check_id_range
 
 SAMPLE_SIZE = 10
 

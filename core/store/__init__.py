@@ -7,8 +7,8 @@ module.
 
 from __future__ import annotations
 
-from core.settings import Settings
-from core.store.base import VectorStore
+from vectorctl.core.settings import Settings
+from vectorctl.core.store.base import VectorStore
 
 
 def open_store(settings: Settings) -> VectorStore:
@@ -20,16 +20,16 @@ def open_store(settings: Settings) -> VectorStore:
     """
     kind = settings.store_kind
     if kind == "server":
-        from core.store.qdrant_client_store import connect_server
+        from vectorctl.core.store.qdrant_client_store import connect_server
 
         assert settings.qdrant_url is not None
         return connect_server(settings.qdrant_url, settings.qdrant_api_key, settings.collection)
     if kind == "local":
-        from core.store.qdrant_client_store import open_local
+        from vectorctl.core.store.qdrant_client_store import open_local
 
         assert settings.qdrant_path is not None
         return open_local(settings.qdrant_path, settings.collection)
-    from core.store.edge_store import EdgeStore
+    from vectorctl.core.store.edge_store import EdgeStore
 
     assert settings.qdrant_edge is not None
     return EdgeStore(settings.qdrant_edge, settings.collection)

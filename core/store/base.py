@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from core.errors import StoreMismatch, Unsupported
-from core.progress import CancelToken, ProgressCallback
+from vectorctl.core.errors import StoreMismatch, Unsupported
+from vectorctl.core.progress import CancelToken, ProgressCallback
 
 PointId = int | str  # Qdrant ids: unsigned integers or UUID strings
 

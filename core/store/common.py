@@ -15,9 +15,9 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from core.errors import MissingIndex, StoreMismatch
-from core.paths import is_under
-from core.store.base import (
+from vectorctl.core.errors import MissingIndex, StoreMismatch
+from vectorctl.core.paths import is_under
+from vectorctl.core.store.base import (
     F_ASSET_ID,
     F_CATEGORY_ID,
     F_DIR,

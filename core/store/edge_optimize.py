@@ -1,6 +1,6 @@
 """Optimise one Qdrant Edge shard: the child process of `EdgeStore.optimize`.
 
-    python -m core.store.edge_optimize SHARD_DIRECTORY
+    python -m vectorctl.core.store.edge_optimize SHARD_DIRECTORY
 
 Every engine call holds the interpreter lock, and `EdgeShard.optimize` runs for as long as
 the rebuild takes (33 s for 1,000,000 points here) without a way to stop it. Run here, it
@@ -18,8 +18,13 @@ from typing import Any
 
 import qdrant_edge as qe
 
-from core.store.base import F_PATH
-from core.store.edge_store import EDGE_INDEXES, index_schema, outdated_indexes, shard_layout_config
+from vectorctl.core.store.base import F_PATH
+from vectorctl.core.store.edge_store import (
+    EDGE_INDEXES,
+    index_schema,
+    outdated_indexes,
+    shard_layout_config,
+)
 
 
 def say(**event: Any) -> None:

@@ -39,9 +39,15 @@ from typing import IO, Any
 
 import qdrant_edge as qe
 
-from core.errors import Cancelled, ConnectionFailed, OperationFailed, StoreMismatch, ValidationError
-from core.progress import CancelToken, ProgressCallback, ProgressEvent, report
-from core.store.base import (
+from vectorctl.core.errors import (
+    Cancelled,
+    ConnectionFailed,
+    OperationFailed,
+    StoreMismatch,
+    ValidationError,
+)
+from vectorctl.core.progress import CancelToken, ProgressCallback, ProgressEvent, report
+from vectorctl.core.store.base import (
     F_ASSET_ID,
     F_DIRS,
     F_PATH,
@@ -54,7 +60,7 @@ from core.store.base import (
     ScoredPoint,
     Upkeep,
 )
-from core.store.common import (
+from vectorctl.core.store.common import (
     DISTANCES,
     ID_BATCH,
     INDEXES,
@@ -76,7 +82,7 @@ from core.store.common import (
     to_record,
     vector_of,
 )
-from core.store.lock import DirectoryLock
+from vectorctl.core.store.lock import DirectoryLock
 
 CONFIG_FILE = "vectorctl-collection.json"
 # Written into a shard restored from a snapshot: which snapshot, and the audit entry.
@@ -858,9 +864,9 @@ def _run_optimizer(
 
     The child runs in its own session, so a Ctrl-C meant for this process does not reach it:
     this process decides, and kills it when `cancel` is set."""
-    from core.store import edge_optimize
+    from vectorctl.core.store import edge_optimize
 
-    root = str(Path(__file__).resolve().parents[2])  # where `core` is imported from
+    root = str(Path(__file__).absolute().parents[3])  # where `vectorctl` is imported from
     paths = [root, os.environ.get("PYTHONPATH", "")]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
     child = subprocess.Popen(

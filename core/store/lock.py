@@ -17,8 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
-from core.errors import ConnectionFailed
-from core.settings import is_secret_name, mask_url
+from vectorctl.core.errors import ConnectionFailed
+from vectorctl.core.settings import is_secret_name, mask_url
 
 OWNER_FILE = "vectorctl.lock"
 MAX_COMMAND = 120

@@ -34,9 +34,9 @@ from qdrant_client import QdrantClient
 from qdrant_client import models as m
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
-from core.errors import ConnectionFailed, StoreMismatch, Unsupported, ValidationError
-from core.settings import mask_url
-from core.store.base import (
+from vectorctl.core.errors import ConnectionFailed, StoreMismatch, Unsupported, ValidationError
+from vectorctl.core.settings import mask_url
+from vectorctl.core.store.base import (
     F_ASSET_ID,
     F_DIRS,
     F_PATH,
@@ -48,7 +48,7 @@ from core.store.base import (
     ScoredPoint,
     SnapshotInfo,
 )
-from core.store.common import (
+from vectorctl.core.store.common import (
     DISTANCES,
     ID_BATCH,
     UPSERT_BATCH,
@@ -70,7 +70,7 @@ from core.store.common import (
     to_record,
     vector_of,
 )
-from core.store.lock import DirectoryLock
+from vectorctl.core.store.lock import DirectoryLock
 
 PROBE_TIMEOUT = 10  # seconds to decide that a server is unreachable
 BULK_TIMEOUT = 600  # seconds for one count, scroll page, facet, delete or snapshot

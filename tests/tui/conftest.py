@@ -12,9 +12,9 @@ from rich.console import Console
 from textual.pilot import Pilot
 from textual.worker import WorkerCancelled
 
-from core.service import VectorService
 from tests.builders import deployment_settings
 from tests.tui.library import populate
+from vectorctl.core.service import VectorService
 
 
 @pytest.fixture(params=["edge", "local"])

@@ -9,9 +9,6 @@ from datetime import UTC, datetime
 
 from sqlalchemy import update
 
-from core.db.models import VectorDeletionLog
-from core.service import VectorService
-from core.targets import Target, TargetKind
 from tests.builders import (
     add_assets,
     add_category,
@@ -20,6 +17,9 @@ from tests.builders import (
     index_assets,
 )
 from tests.conftest import upgraded
+from vectorctl.core.db.models import VectorDeletionLog
+from vectorctl.core.service import VectorService
+from vectorctl.core.targets import Target, TargetKind
 
 FIXED_TIME = datetime(2024, 6, 1, 9, 30, tzinfo=UTC)
 

@@ -8,21 +8,21 @@ from pathlib import Path
 import pytest
 from textual.widgets import Button, DataTable, Input, OptionList
 
-from core.service import VectorService
-from core.store.base import Record
 from tests.builders import deployment_settings, tool_payload
 from tests.tui.conftest import screen_text, settle
 from tests.tui.library import populate
-from tui.app import VectorctlApp
-from tui.modals.confirm import ConfirmModal
-from tui.modals.points_preview import PointsPreviewModal
-from tui.modals.restore_snapshot import RestoreSnapshotModal
-from tui.modals.similar import SimilarModal
-from tui.screens.collections import CollectionsScreen
-from tui.screens.directories import DirectoriesScreen
-from tui.screens.health import HealthScreen
-from tui.screens.snapshots import SnapshotsScreen
-from tui.widgets.directory_tree import DirectoryTree
+from vectorctl.core.service import VectorService
+from vectorctl.core.store.base import Record
+from vectorctl.tui.app import VectorctlApp
+from vectorctl.tui.modals.confirm import ConfirmModal
+from vectorctl.tui.modals.points_preview import PointsPreviewModal
+from vectorctl.tui.modals.restore_snapshot import RestoreSnapshotModal
+from vectorctl.tui.modals.similar import SimilarModal
+from vectorctl.tui.screens.collections import CollectionsScreen
+from vectorctl.tui.screens.directories import DirectoriesScreen
+from vectorctl.tui.screens.health import HealthScreen
+from vectorctl.tui.screens.snapshots import SnapshotsScreen
+from vectorctl.tui.widgets.directory_tree import DirectoryTree
 
 pytestmark = pytest.mark.anyio
 SIZE = (80, 24)

@@ -11,24 +11,24 @@ from pathlib import Path
 import pytest
 from textual.widgets import Button, DataTable, Input
 
-from core.db.models import VectorDeletionLog
-from core.service import VectorService
-from core.settings import RESET_PHRASE, Settings
-from core.store.base import Selector, VectorStore
 from tests.builders import deployment_settings
 from tests.tui.conftest import screen_text, settle
 from tests.tui.library import populate
-from tui.app import VectorctlApp
-from tui.modals.confirm import ConfirmModal
-from tui.modals.confirm_delete import ConfirmDeleteModal
-from tui.modals.help import HelpModal
-from tui.screens.audit import AuditScreen
-from tui.screens.danger import DangerScreen
-from tui.screens.directories import DirectoriesScreen
-from tui.screens.orphans import OrphansScreen
-from tui.screens.sessions import SessionsScreen
-from tui.widgets.directory_tree import DirectoryTree
-from tui.widgets.error_panel import ErrorPanel
+from vectorctl.core.db.models import VectorDeletionLog
+from vectorctl.core.service import VectorService
+from vectorctl.core.settings import RESET_PHRASE, Settings
+from vectorctl.core.store.base import Selector, VectorStore
+from vectorctl.tui.app import VectorctlApp
+from vectorctl.tui.modals.confirm import ConfirmModal
+from vectorctl.tui.modals.confirm_delete import ConfirmDeleteModal
+from vectorctl.tui.modals.help import HelpModal
+from vectorctl.tui.screens.audit import AuditScreen
+from vectorctl.tui.screens.danger import DangerScreen
+from vectorctl.tui.screens.directories import DirectoriesScreen
+from vectorctl.tui.screens.orphans import OrphansScreen
+from vectorctl.tui.screens.sessions import SessionsScreen
+from vectorctl.tui.widgets.directory_tree import DirectoryTree
+from vectorctl.tui.widgets.error_panel import ErrorPanel
 
 pytestmark = pytest.mark.anyio
 SIZE = (80, 24)
@@ -326,7 +326,7 @@ async def test_cancelling_a_job_before_its_first_batch_deletes_nothing(
 
 
 async def test_session_jobs_open_with_failed_ones_first(service: VectorService) -> None:
-    from tui.modals.session_detail import SessionDetailModal
+    from vectorctl.tui.modals.session_detail import SessionDetailModal
 
     app = VectorctlApp(service)
     async with app.run_test(size=SIZE) as pilot:
@@ -384,19 +384,19 @@ async def test_the_console_says_at_start_that_an_operation_was_interrupted(
 async def test_the_first_screen_is_drawn_while_the_store_opens(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import core.store
+    import vectorctl.core.store
 
     writable = VectorService(deployment_settings(tmp_path))
     populate(writable)
     writable.close()
     opened = threading.Event()
-    real_open = core.store.open_store
+    real_open = vectorctl.core.store.open_store
 
     def slow_open(settings: Settings) -> VectorStore:
         opened.wait(10)  # as a large store in an older layout: seconds
         return real_open(settings)
 
-    monkeypatch.setattr(core.store, "open_store", slow_open)
+    monkeypatch.setattr(vectorctl.core.store, "open_store", slow_open)
     service = VectorService(deployment_settings(tmp_path))
     app = VectorctlApp(service)
     try:

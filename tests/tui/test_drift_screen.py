@@ -10,16 +10,16 @@ import pytest
 from sqlalchemy import select, update
 from textual.widgets import DataTable
 
-from core.db.models import ImageAsset, TrainingJob, TrainingSession
-from core.service import VectorService
 from tests.builders import deployment_settings
 from tests.tui.conftest import screen_text, settle
 from tests.tui.library import populate
-from tui.app import VectorctlApp
-from tui.modals.confirm_repair import ConfirmRepairModal
-from tui.screens.directories import DirectoriesScreen
-from tui.screens.drift import DriftScreen
-from tui.widgets.directory_tree import DirectoryTree
+from vectorctl.core.db.models import ImageAsset, TrainingJob, TrainingSession
+from vectorctl.core.service import VectorService
+from vectorctl.tui.app import VectorctlApp
+from vectorctl.tui.modals.confirm_repair import ConfirmRepairModal
+from vectorctl.tui.screens.directories import DirectoriesScreen
+from vectorctl.tui.screens.drift import DriftScreen
+from vectorctl.tui.widgets.directory_tree import DirectoryTree
 
 pytestmark = pytest.mark.anyio
 SIZE = (80, 24)

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from textual.widgets import Input
 
-from core.service import VectorService
 from tests.bracketed import (
     CATEGORY,
     DRAFT,
@@ -24,15 +23,16 @@ from tests.bracketed import (
 )
 from tests.builders import deployment_settings
 from tests.tui.conftest import screen_text, settle
-from tui.app import VectorctlApp
-from tui.modals.audit_detail import AuditDetailModal
-from tui.modals.confirm_delete import ConfirmDeleteModal
-from tui.modals.points_preview import PointsPreviewModal
-from tui.modals.session_detail import SessionDetailModal
-from tui.screens.audit import AuditScreen
-from tui.screens.directories import DirectoriesScreen
-from tui.screens.sessions import SessionsScreen
-from tui.widgets.directory_tree import DirectoryTree
+from vectorctl.core.service import VectorService
+from vectorctl.tui.app import VectorctlApp
+from vectorctl.tui.modals.audit_detail import AuditDetailModal
+from vectorctl.tui.modals.confirm_delete import ConfirmDeleteModal
+from vectorctl.tui.modals.points_preview import PointsPreviewModal
+from vectorctl.tui.modals.session_detail import SessionDetailModal
+from vectorctl.tui.screens.audit import AuditScreen
+from vectorctl.tui.screens.directories import DirectoriesScreen
+from vectorctl.tui.screens.sessions import SessionsScreen
+from vectorctl.tui.widgets.directory_tree import DirectoryTree
 
 pytestmark = pytest.mark.anyio
 SIZE = (160, 40)  # wide enough that no table cuts a name short

@@ -10,24 +10,24 @@ from pathlib import Path
 import pytest
 from textual.widgets import Button, DataTable, Input, Static
 
-from core.service import VectorService
-from core.settings import RESET_PHRASE
-from core.store.base import Selector
-from core.targets import Target, TargetKind
 from tests.builders import deployment_settings
 from tests.tui.conftest import screen_text, settle
 from tests.tui.library import DEEP_ROOT, populate, populate_deep
-from tui import log_setup
-from tui.app import VectorctlApp
-from tui.modals.confirm_delete import ConfirmDeleteModal
-from tui.modals.delete_by_id import DeleteByIdModal
-from tui.modals.help import HelpModal
-from tui.modals.messages import MessagesModal
-from tui.modals.retrain import RetrainModal
-from tui.screens.directories import DirectoriesScreen
-from tui.widgets.directory_detail import DirectoryDetail
-from tui.widgets.directory_tree import DirectoryTree
-from tui.widgets.visible_checkbox import VisibleCheckbox
+from vectorctl.core.service import VectorService
+from vectorctl.core.settings import RESET_PHRASE
+from vectorctl.core.store.base import Selector
+from vectorctl.core.targets import Target, TargetKind
+from vectorctl.tui import log_setup
+from vectorctl.tui.app import VectorctlApp
+from vectorctl.tui.modals.confirm_delete import ConfirmDeleteModal
+from vectorctl.tui.modals.delete_by_id import DeleteByIdModal
+from vectorctl.tui.modals.help import HelpModal
+from vectorctl.tui.modals.messages import MessagesModal
+from vectorctl.tui.modals.retrain import RetrainModal
+from vectorctl.tui.screens.directories import DirectoriesScreen
+from vectorctl.tui.widgets.directory_detail import DirectoryDetail
+from vectorctl.tui.widgets.directory_tree import DirectoryTree
+from vectorctl.tui.widgets.visible_checkbox import VisibleCheckbox
 
 pytestmark = pytest.mark.anyio
 SIZE = (80, 24)
@@ -440,7 +440,7 @@ async def test_restore_in_the_console_says_what_happened_since_the_backup(
     library: VectorService,
 ) -> None:
     from tests.builders import add_session
-    from tui.modals.confirm import ConfirmModal
+    from vectorctl.tui.modals.confirm import ConfirmModal
 
     add_session(library, "/photos/2024-old", [])  # the directory was embedded again since
     app = VectorctlApp(library)
@@ -458,7 +458,7 @@ async def test_restore_in_the_console_says_what_happened_since_the_backup(
 
 
 async def test_the_help_names_every_key_for_the_keymap(library: VectorService) -> None:
-    from tui.app import binding_ids
+    from vectorctl.tui.app import binding_ids
 
     app = VectorctlApp(library)
     async with app.run_test(size=(120, 60)) as pilot:

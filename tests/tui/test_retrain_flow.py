@@ -8,20 +8,20 @@ import pytest
 from textual.message import Message
 from textual.widgets import DataTable
 
-from core.embedding import Embedder
-from core.ingest import scan
-from core.service import VectorService
-from core.settings import RESET_PHRASE
-from core.store.base import Selector
-from core.worker import run_worker
 from tests.builders import deployment_settings
 from tests.conftest import upgraded
 from tests.tiny_clip import TINY_CLIP, make_images
 from tests.tui.conftest import settle
-from tui.app import JobProgress, VectorctlApp
-from tui.modals.retrain import RetrainModal
-from tui.screens.directories import DirectoriesScreen
-from tui.widgets.directory_tree import DirectoryTree
+from vectorctl.core.embedding import Embedder
+from vectorctl.core.ingest import scan
+from vectorctl.core.service import VectorService
+from vectorctl.core.settings import RESET_PHRASE
+from vectorctl.core.store.base import Selector
+from vectorctl.core.worker import run_worker
+from vectorctl.tui.app import JobProgress, VectorctlApp
+from vectorctl.tui.modals.retrain import RetrainModal
+from vectorctl.tui.screens.directories import DirectoriesScreen
+from vectorctl.tui.widgets.directory_tree import DirectoryTree
 
 pytestmark = [pytest.mark.anyio, pytest.mark.clip]
 
@@ -83,7 +83,7 @@ async def test_the_queued_jobs_of_a_stopped_retrain_run_from_the_sessions_screen
 ) -> None:
     """An embedded store: no `vectorctl worker` can open it beside the console, so the
     console runs the queued jobs itself (w)."""
-    from core.retrain import retrain
+    from vectorctl.core.retrain import retrain
 
     settings = deployment_settings(tmp_path, **TINY_CLIP)
     upgraded(settings.database_url)

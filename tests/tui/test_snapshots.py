@@ -17,9 +17,6 @@ from sqlalchemy import update
 from textual.pilot import Pilot
 from textual.widgets import Input
 
-from core.db.models import VectorDeletionLog
-from core.service import VectorService
-from core.targets import Target, TargetKind
 from tests.builders import deployment_settings
 from tests.tui.conftest import settle
 from tests.tui.library import (
@@ -28,8 +25,11 @@ from tests.tui.library import (
     populate,
     populate_deep,
 )
-from tui.app import VectorctlApp
-from tui.screens.directories import DETAIL_DELAY
+from vectorctl.core.db.models import VectorDeletionLog
+from vectorctl.core.service import VectorService
+from vectorctl.core.targets import Target, TargetKind
+from vectorctl.tui.app import VectorctlApp
+from vectorctl.tui.screens.directories import DETAIL_DELAY
 
 SNAPSHOT_ROOT = Path(tempfile.gettempdir()) / "vectorctl-tui-snapshots"
 SIZES = {"small": (80, 24), "large": (160, 48)}
@@ -110,8 +110,8 @@ async def _messages(pilot: Pilot[None]) -> None:
     """Two messages kept after their toasts, at a fixed time (the screen shows it)."""
     from datetime import datetime
 
-    from tui.app import VectorctlApp
-    from tui.modals.messages import ShownMessage
+    from vectorctl.tui.app import VectorctlApp
+    from vectorctl.tui.modals.messages import ShownMessage
 
     app = pilot.app
     assert isinstance(app, VectorctlApp)

@@ -10,8 +10,8 @@ console itself is opened (no sub-command), so scripted calls over SSH start fast
 their text through `render`. Importing them here registers them on `cli`.
 """
 
-from tui.cli import checks, deleting, reading, store, training  # noqa: F401  (they register)
-from tui.cli.root import cli
+from vectorctl.tui.cli import checks, deleting, reading, store, training  # noqa: F401  (they register)
+from vectorctl.tui.cli.root import cli
 
 __all__ = ["cli", "main"]
 

@@ -10,12 +10,12 @@ from typing import Any
 import click
 from rich.text import Text
 
-from core.errors import ValidationError
-from core.service import VectorService
-from core.settings import RESET_PHRASE
-from core.validation import takes_nearly_all
-from tui.cli.render import number
-from tui.output import emit_json, stderr
+from vectorctl.core.errors import ValidationError
+from vectorctl.core.service import VectorService
+from vectorctl.core.settings import RESET_PHRASE
+from vectorctl.core.validation import takes_nearly_all
+from vectorctl.tui.cli.render import number
+from vectorctl.tui.output import emit_json, stderr
 
 confirm_option = click.option(
     "--confirm",

@@ -8,8 +8,8 @@ import sys
 
 import click
 
-from core.errors import SelectionChanged, ValidationError
-from core.service import (
+from vectorctl.core.errors import SelectionChanged, ValidationError
+from vectorctl.core.service import (
     DEFAULT_P95_MS,
     DEFAULT_RETENTION_DAYS,
     DEFAULT_SEARCHES,
@@ -20,10 +20,10 @@ from core.service import (
     SEARCH_BUDGET_SECONDS,
     Rules,
 )
-from tui.cli import render
-from tui.cli.asking import confirm
-from tui.cli.root import State, cli, command, json_option, pass_state
-from tui.output import emit_json, progress_bars
+from vectorctl.tui.cli import render
+from vectorctl.tui.cli.asking import confirm
+from vectorctl.tui.cli.root import State, cli, command, json_option, pass_state
+from vectorctl.tui.output import emit_json, progress_bars
 
 DRIFT_EXIT = 4  # the drift rate is above --max-rate
 kind_option = click.option(

@@ -9,13 +9,13 @@ from datetime import timedelta
 
 import click
 
-from core.errors import SelectionChanged, ValidationError
-from core.settings import RESET_PHRASE
-from core.targets import Target
-from tui import completion
-from tui.cli import render
-from tui.cli.asking import confirm, confirm_option, reset_phrase
-from tui.cli.root import (
+from vectorctl.core.errors import SelectionChanged, ValidationError
+from vectorctl.core.settings import RESET_PHRASE
+from vectorctl.core.targets import Target
+from vectorctl.tui import completion
+from vectorctl.tui.cli import render
+from vectorctl.tui.cli.asking import confirm, confirm_option, reset_phrase
+from vectorctl.tui.cli.root import (
     TARGET_KINDS,
     PlainId,
     State,
@@ -25,7 +25,7 @@ from tui.cli.root import (
     json_option,
     pass_state,
 )
-from tui.output import emit_json, progress_bars
+from vectorctl.tui.output import emit_json, progress_bars
 
 
 @cli.command(

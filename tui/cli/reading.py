@@ -11,12 +11,12 @@ from pathlib import Path
 
 import click
 
-from core.errors import ValidationError
-from core.targets import AUDIT_TYPES, Target
-from core.validation import check_export_format
-from tui import completion
-from tui.cli import render
-from tui.cli.root import (
+from vectorctl.core.errors import ValidationError
+from vectorctl.core.targets import AUDIT_TYPES, Target
+from vectorctl.core.validation import check_export_format
+from vectorctl.tui import completion
+from vectorctl.tui.cli import render
+from vectorctl.tui.cli.root import (
     TARGET_KINDS,
     AnyCase,
     PlainId,
@@ -27,7 +27,7 @@ from tui.cli.root import (
     json_option,
     pass_state,
 )
-from tui.output import emit_json, progress_bars
+from vectorctl.tui.output import emit_json, progress_bars
 
 JOB_STATUSES = ["PENDING", "RUNNING", "COMPLETED", "FAILED", "CANCELLED"]
 AUDIT_STATUSES = ["completed", "started", "interrupted", "failed", "partial", "cancelled"]

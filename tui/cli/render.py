@@ -17,7 +17,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from core.results import (
+from vectorctl.core.results import (
     AuditEntry,
     DeleteResult,
     DemoResult,
@@ -36,7 +36,7 @@ from core.results import (
     SessionRow,
     WorkerResult,
 )
-from core.service import (
+from vectorctl.core.service import (
     PAYLOAD_KINDS,
     AliasPreview,
     AliasResult,
@@ -54,9 +54,9 @@ from core.service import (
     SnapshotChange,
     SnapshotRow,
 )
-from core.settings import RESET_PHRASE
-from core.targets import Target
-from tui.output import notice_line, print_table, stderr, stdout
+from vectorctl.core.settings import RESET_PHRASE
+from vectorctl.core.targets import Target
+from vectorctl.tui.output import notice_line, print_table, stderr, stdout
 
 SHOWN = 20  # drift's sample lines and directories printed; --json has them all
 DRIFT_MEANING = {

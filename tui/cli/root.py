@@ -16,13 +16,13 @@ from typing import Any, TypeVar
 
 import click
 
-from core.errors import ValidationError, VectorctlError
-from core.service import VectorService
-from core.settings import load_settings
-from core.targets import parse_id
-from tui import log_setup
-from tui.global_options import GlobalOptionsGroup
-from tui.output import Verbosity, error_line, notice_line
+from vectorctl.core.errors import ValidationError, VectorctlError
+from vectorctl.core.service import VectorService
+from vectorctl.core.settings import load_settings
+from vectorctl.core.targets import parse_id
+from vectorctl.tui import log_setup
+from vectorctl.tui.global_options import GlobalOptionsGroup
+from vectorctl.tui.output import Verbosity, error_line, notice_line
 
 F = TypeVar("F", bound=Callable[..., Any])
 TARGET_KINDS = click.Choice(["dir", "asset", "session", "category"])
@@ -195,7 +195,7 @@ def require_terminal(what: str) -> None:
 
 @command
 def _open_console(state: State) -> None:
-    from tui.app import run_app
+    from vectorctl.tui.app import run_app
 
     require_terminal("the console")
     settings = state.service.settings

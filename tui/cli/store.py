@@ -8,12 +8,12 @@ from pathlib import Path
 
 import click
 
-from core.errors import NotFoundError, Unsupported, ValidationError
-from core.settings import with_overrides
-from tui.cli import render
-from tui.cli.asking import collection_name, confirm
-from tui.cli.root import State, cli, command, json_option, pass_state
-from tui.output import emit_json, progress_bars
+from vectorctl.core.errors import NotFoundError, Unsupported, ValidationError
+from vectorctl.core.settings import with_overrides
+from vectorctl.tui.cli import render
+from vectorctl.tui.cli.asking import collection_name, confirm
+from vectorctl.tui.cli.root import State, cli, command, json_option, pass_state
+from vectorctl.tui.output import emit_json, progress_bars
 
 
 @cli.group()

@@ -10,14 +10,22 @@ from pathlib import Path
 
 import click
 
-from core.service import VectorService
-from core.settings import RESET_PHRASE, load_settings
-from core.targets import Target, TargetKind
-from tui import completion, log_setup
-from tui.cli import render
-from tui.cli.asking import confirm, confirm_option, reset_phrase
-from tui.cli.root import State, cli, command, examples, json_option, pass_state, require_terminal
-from tui.output import ProgressLines, emit_json, error_line, progress_bars, stderr
+from vectorctl.core.service import VectorService
+from vectorctl.core.settings import RESET_PHRASE, load_settings
+from vectorctl.core.targets import Target, TargetKind
+from vectorctl.tui import completion, log_setup
+from vectorctl.tui.cli import render
+from vectorctl.tui.cli.asking import confirm, confirm_option, reset_phrase
+from vectorctl.tui.cli.root import (
+    State,
+    cli,
+    command,
+    examples,
+    json_option,
+    pass_state,
+    require_terminal,
+)
+from vectorctl.tui.output import ProgressLines, emit_json, error_line, progress_bars, stderr
 
 
 @cli.command()
@@ -284,7 +292,7 @@ def demo(
     else:
         render.demo(result, shlex.join(reopen))
     if not (no_open or as_json):
-        from tui.app import run_app
+        from vectorctl.tui.app import run_app
 
         require_terminal("opening the demo in the console (--no-open builds only)")
         log_setup.configure(settings.data_dir, verbose=state.verbose, to_stderr=False)

@@ -10,8 +10,8 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, Label, Static
 
-from core.validation import MAX_REASON
-from tui.modals.guarded import GuardedModal
+from vectorctl.core.validation import MAX_REASON
+from vectorctl.tui.modals.guarded import GuardedModal
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
-from core.results import AuditEntry
+from vectorctl.core.results import AuditEntry
 
 
 class AuditDetailModal(ModalScreen[None]):

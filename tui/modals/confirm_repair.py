@@ -14,9 +14,9 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Input, Label, Static
 
-from core.service import PAYLOAD_KINDS, DriftPlan
-from core.validation import MAX_REASON
-from tui.modals.guarded import GuardedModal
+from vectorctl.core.service import PAYLOAD_KINDS, DriftPlan
+from vectorctl.core.validation import MAX_REASON
+from vectorctl.tui.modals.guarded import GuardedModal
 
 SAMPLE_LINES = 12
 

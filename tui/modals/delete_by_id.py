@@ -13,8 +13,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
-from core.errors import ValidationError
-from core.targets import Target, TargetKind, parse_id
+from vectorctl.core.errors import ValidationError
+from vectorctl.core.targets import Target, TargetKind, parse_id
 
 
 class DeleteByIdModal(ModalScreen[Target | None]):

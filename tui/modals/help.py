@@ -81,7 +81,7 @@ def _ours(node: Any) -> set[str]:
     return {
         binding.action
         for cls in type(node).__mro__
-        if cls.__module__.startswith("tui.")
+        if cls.__module__.startswith("vectorctl.tui.")
         for binding in cls.__dict__.get("BINDINGS", [])
         if isinstance(binding, Binding)
     }

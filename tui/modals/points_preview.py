@@ -14,11 +14,11 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from core.results import Preview
-from tui.modals.similar import SimilarModal
+from vectorctl.core.results import Preview
+from vectorctl.tui.modals.similar import SimilarModal
 
 if TYPE_CHECKING:
-    from tui.console import Console
+    from vectorctl.tui.console import Console
 
 
 class PointsPreviewModal(ModalScreen[None]):

@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, Label, Static
 
-from tui.modals.guarded import GuardedModal
+from vectorctl.tui.modals.guarded import GuardedModal
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,9 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
-from core.service import ARCHIVE_LIMIT
-from core.validation import MAX_REASON
-from tui.modals.guarded import GuardedModal
+from vectorctl.core.service import ARCHIVE_LIMIT
+from vectorctl.core.validation import MAX_REASON
+from vectorctl.tui.modals.guarded import GuardedModal
 
 
 @dataclass(frozen=True)

@@ -14,12 +14,12 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.widgets import Button, Input, Label, Select, Static
 
-from core.results import Preview
-from core.settings import RESET_PHRASE
-from core.validation import MAX_REASON
-from tui.display import relative, shorten
-from tui.modals.guarded import GuardedModal
-from tui.widgets.visible_checkbox import VisibleCheckbox
+from vectorctl.core.results import Preview
+from vectorctl.core.settings import RESET_PHRASE
+from vectorctl.core.validation import MAX_REASON
+from vectorctl.tui.display import relative, shorten
+from vectorctl.tui.modals.guarded import GuardedModal
+from vectorctl.tui.widgets.visible_checkbox import VisibleCheckbox
 
 LISTED = 6  # directories named in the dialog; the count covers them all
 

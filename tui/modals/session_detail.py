@@ -12,7 +12,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
-from core.results import JobRow, SessionRow
+from vectorctl.core.results import JobRow, SessionRow
 
 JOBS_SHOWN = 200
 

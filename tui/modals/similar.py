@@ -12,7 +12,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
-from core.service import SimilarResult
+from vectorctl.core.service import SimilarResult
 
 
 class SimilarModal(ModalScreen[None]):

@@ -11,17 +11,17 @@ from textual.containers import Horizontal
 from textual.timer import Timer
 from textual.widgets import Input, Select
 
-from core.results import AuditEntry, PruneResult, RestoreResult
-from core.service import BackupInfo
-from core.targets import AUDIT_TYPES
-from tui.actions import ScreenAction
-from tui.display import relative, shorten
-from tui.modals.audit_detail import AuditDetailModal
-from tui.modals.confirm import ConfirmModal
-from tui.modals.prune_backups import PruneBackupsModal, RetentionRule
-from tui.screens.console_screen import ConsoleScreen
-from tui.widgets.error_panel import ErrorPanel
-from tui.widgets.fitted_table import Column, FittedTable
+from vectorctl.core.results import AuditEntry, PruneResult, RestoreResult
+from vectorctl.core.service import BackupInfo
+from vectorctl.core.targets import AUDIT_TYPES
+from vectorctl.tui.actions import ScreenAction
+from vectorctl.tui.display import relative, shorten
+from vectorctl.tui.modals.audit_detail import AuditDetailModal
+from vectorctl.tui.modals.confirm import ConfirmModal
+from vectorctl.tui.modals.prune_backups import PruneBackupsModal, RetentionRule
+from vectorctl.tui.screens.console_screen import ConsoleScreen
+from vectorctl.tui.widgets.error_panel import ErrorPanel
+from vectorctl.tui.widgets.fitted_table import Column, FittedTable
 
 STATUSES = ["completed", "started", "interrupted", "failed", "partial", "cancelled"]
 # Short columns first; the target takes what is left; operator, reason and backup from

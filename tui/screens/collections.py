@@ -8,18 +8,18 @@ from textual import on
 from textual.app import ComposeResult
 from textual.widgets import DataTable, Static
 
-from core.service import (
+from vectorctl.core.service import (
     AliasPreview,
     AliasResult,
     CollectionRow,
     CollectionsReport,
     IndexResult,
 )
-from tui.actions import ScreenAction
-from tui.modals.alias_switch import AliasSwitchModal, AliasSwitchRequest
-from tui.modals.confirm import ConfirmModal
-from tui.screens.console_screen import ConsoleScreen
-from tui.widgets.error_panel import ErrorPanel
+from vectorctl.tui.actions import ScreenAction
+from vectorctl.tui.modals.alias_switch import AliasSwitchModal, AliasSwitchRequest
+from vectorctl.tui.modals.confirm import ConfirmModal
+from vectorctl.tui.screens.console_screen import ConsoleScreen
+from vectorctl.tui.widgets.error_panel import ErrorPanel
 
 COLUMNS = ("collection", "points", "vectors", "status", "segments", "indexes", "disk", "aliases")
 STATUS_STYLE = {"green": "green", "yellow": "bold yellow", "grey": "yellow", "red": "bold red"}

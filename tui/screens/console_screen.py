@@ -10,13 +10,13 @@ from textual.binding import Binding, BindingType
 from textual.events import Key
 from textual.screen import Screen
 
-from tui.actions import ScreenAction, bindings, mutations, palette
-from tui.widgets.job_status import JobStatus
-from tui.widgets.priority_footer import PriorityFooter
-from tui.widgets.status_header import StatusHeader
+from vectorctl.tui.actions import ScreenAction, bindings, mutations, palette
+from vectorctl.tui.widgets.job_status import JobStatus
+from vectorctl.tui.widgets.priority_footer import PriorityFooter
+from vectorctl.tui.widgets.status_header import StatusHeader
 
 if TYPE_CHECKING:
-    from tui.console import Console
+    from vectorctl.tui.console import Console
 
 
 class ConsoleScreen(Screen[None]):

@@ -8,13 +8,13 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.widgets import Button, Input, Static
 
-from core.results import Info, ResetResult
-from core.settings import RESET_PHRASE
-from core.validation import MAX_REASON
-from tui.actions import ScreenAction
-from tui.modals.confirm import ConfirmModal
-from tui.screens.console_screen import ConsoleScreen
-from tui.widgets.visible_checkbox import VisibleCheckbox
+from vectorctl.core.results import Info, ResetResult
+from vectorctl.core.settings import RESET_PHRASE
+from vectorctl.core.validation import MAX_REASON
+from vectorctl.tui.actions import ScreenAction
+from vectorctl.tui.modals.confirm import ConfirmModal
+from vectorctl.tui.screens.console_screen import ConsoleScreen
+from vectorctl.tui.widgets.visible_checkbox import VisibleCheckbox
 
 
 class DangerScreen(ConsoleScreen):

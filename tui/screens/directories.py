@@ -9,17 +9,17 @@ from textual.containers import Horizontal, Vertical
 from textual.timer import Timer
 from textual.widgets import Input, Static, Tree
 
-from core.results import DirectoryStats, Preview, SessionRow
-from core.service import DriftReport, VectorService
-from core.targets import Target, TargetKind
-from tui.actions import ScreenAction
-from tui.display import relative
-from tui.modals.confirm_delete import ConfirmDeleteModal, DeleteRequest
-from tui.modals.points_preview import PointsPreviewModal
-from tui.screens.console_screen import ConsoleScreen
-from tui.widgets.directory_detail import DirectoryDetail
-from tui.widgets.directory_tree import DirectoryTree
-from tui.widgets.error_panel import ErrorPanel
+from vectorctl.core.results import DirectoryStats, Preview, SessionRow
+from vectorctl.core.service import DriftReport, VectorService
+from vectorctl.core.targets import Target, TargetKind
+from vectorctl.tui.actions import ScreenAction
+from vectorctl.tui.display import relative
+from vectorctl.tui.modals.confirm_delete import ConfirmDeleteModal, DeleteRequest
+from vectorctl.tui.modals.points_preview import PointsPreviewModal
+from vectorctl.tui.screens.console_screen import ConsoleScreen
+from vectorctl.tui.widgets.directory_detail import DirectoryDetail
+from vectorctl.tui.widgets.directory_tree import DirectoryTree
+from vectorctl.tui.widgets.error_panel import ErrorPanel
 
 DETAIL_DELAY = 0.15  # seconds the cursor must rest before the detail panel asks the store
 

@@ -9,8 +9,8 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import DataTable, Static
 
-from core.progress import ProgressCallback
-from core.service import (
+from vectorctl.core.progress import ProgressCallback
+from vectorctl.core.service import (
     KINDS,
     PAYLOAD_KINDS,
     DriftEstimate,
@@ -20,9 +20,9 @@ from core.service import (
     DriftReport,
     VectorService,
 )
-from tui.actions import ScreenAction
-from tui.modals.confirm_repair import ConfirmRepairModal, RepairRequest, shortened, shown
-from tui.screens.console_screen import ConsoleScreen
+from vectorctl.tui.actions import ScreenAction
+from vectorctl.tui.modals.confirm_repair import ConfirmRepairModal, RepairRequest, shortened, shown
+from vectorctl.tui.screens.console_screen import ConsoleScreen
 
 SAMPLE_SIZE = 10_000  # rows the estimate draws
 MEANING = {

@@ -7,9 +7,9 @@ from textual import on
 from textual.app import ComposeResult
 from textual.widgets import DataTable, Static
 
-from core.service import HealthReport
-from tui.actions import ScreenAction
-from tui.screens.console_screen import ConsoleScreen
+from vectorctl.core.service import HealthReport
+from vectorctl.tui.actions import ScreenAction
+from vectorctl.tui.screens.console_screen import ConsoleScreen
 
 STYLE = {
     "ok": "green",

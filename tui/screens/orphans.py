@@ -8,16 +8,16 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import Static
 
-from core.progress import ProgressCallback
-from core.results import DeleteResult, OrphanReport, Preview
-from core.service import VectorService
-from core.targets import Target, TargetKind
-from core.validation import takes_nearly_all
-from tui.actions import ScreenAction
-from tui.display import relative, shorten
-from tui.modals.confirm_delete import ConfirmDeleteModal, DeleteRequest
-from tui.screens.console_screen import ConsoleScreen
-from tui.widgets.fitted_table import Column, FittedTable
+from vectorctl.core.progress import ProgressCallback
+from vectorctl.core.results import DeleteResult, OrphanReport, Preview
+from vectorctl.core.service import VectorService
+from vectorctl.core.targets import Target, TargetKind
+from vectorctl.core.validation import takes_nearly_all
+from vectorctl.tui.actions import ScreenAction
+from vectorctl.tui.display import relative, shorten
+from vectorctl.tui.modals.confirm_delete import ConfirmDeleteModal, DeleteRequest
+from vectorctl.tui.screens.console_screen import ConsoleScreen
+from vectorctl.tui.widgets.fitted_table import Column, FittedTable
 
 MAX_ROWS = 1000  # a table of more is not read; the clean deletes every orphan found
 COLUMNS = [

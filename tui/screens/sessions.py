@@ -7,15 +7,15 @@ from datetime import datetime
 from rich.text import Text
 from textual.app import ComposeResult
 
-from core.results import DeleteResult, Preview, SessionRow
-from core.targets import Target, TargetKind
-from tui.actions import ScreenAction
-from tui.display import relative, shorten
-from tui.modals.confirm_delete import ConfirmDeleteModal, DeleteRequest
-from tui.modals.session_detail import SessionDetailModal
-from tui.screens.console_screen import ConsoleScreen
-from tui.widgets.error_panel import ErrorPanel
-from tui.widgets.fitted_table import Column, FittedTable
+from vectorctl.core.results import DeleteResult, Preview, SessionRow
+from vectorctl.core.targets import Target, TargetKind
+from vectorctl.tui.actions import ScreenAction
+from vectorctl.tui.display import relative, shorten
+from vectorctl.tui.modals.confirm_delete import ConfirmDeleteModal, DeleteRequest
+from vectorctl.tui.modals.session_detail import SessionDetailModal
+from vectorctl.tui.screens.console_screen import ConsoleScreen
+from vectorctl.tui.widgets.error_panel import ErrorPanel
+from vectorctl.tui.widgets.fitted_table import Column, FittedTable
 
 # Short columns first; the directory takes what is left; the rest from 120 columns on (and
 # in the detail, Enter).

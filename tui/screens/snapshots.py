@@ -7,13 +7,13 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import DataTable, Static
 
-from core.service import SnapshotChange, SnapshotRow
-from tui.actions import ScreenAction
-from tui.modals.confirm import ConfirmModal
-from tui.modals.restore_snapshot import RestoreRequest, RestoreSnapshotModal
-from tui.screens.collections import size_text
-from tui.screens.console_screen import ConsoleScreen
-from tui.widgets.error_panel import ErrorPanel
+from vectorctl.core.service import SnapshotChange, SnapshotRow
+from vectorctl.tui.actions import ScreenAction
+from vectorctl.tui.modals.confirm import ConfirmModal
+from vectorctl.tui.modals.restore_snapshot import RestoreRequest, RestoreSnapshotModal
+from vectorctl.tui.screens.collections import size_text
+from vectorctl.tui.screens.console_screen import ConsoleScreen
+from vectorctl.tui.widgets.error_panel import ErrorPanel
 
 
 class SnapshotsScreen(ConsoleScreen):

@@ -12,9 +12,9 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from core.results import DirectoryStats, Preview, SessionRow
-from core.service import PAYLOAD_KINDS, DirectoryDrift
-from tui.display import relative, shorten
+from vectorctl.core.results import DirectoryStats, Preview, SessionRow
+from vectorctl.core.service import PAYLOAD_KINDS, DirectoryDrift
+from vectorctl.tui.display import relative, shorten
 
 SESSIONS_SHOWN = 5
 

@@ -24,9 +24,9 @@ from textual.message import Message
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
-from core.results import DirectoryStats
-from core.service import DirectoryDrift
-from tui.display import shorten
+from vectorctl.core.results import DirectoryStats
+from vectorctl.core.service import DirectoryDrift
+from vectorctl.tui.display import shorten
 
 MAX_FILTER_MATCHES = 300  # more matches than a screen can show; type more letters
 MARK = "✓ "

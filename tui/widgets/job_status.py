@@ -9,7 +9,7 @@ from textual.containers import Horizontal
 from textual.widgets import Label, ProgressBar
 
 if TYPE_CHECKING:
-    from tui.running import RunningJob
+    from vectorctl.tui.running import RunningJob
 
 
 class JobStatus(Horizontal):

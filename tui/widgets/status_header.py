@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING, cast
 from rich.text import Text
 from textual.widgets import Static
 
-from core.results import Info
-from core.service import DOWN, HealthReport
+from vectorctl.core.results import Info
+from vectorctl.core.service import DOWN, HealthReport
 
 if TYPE_CHECKING:
-    from tui.console import Console
-    from tui.running import RunningJob
+    from vectorctl.tui.console import Console
+    from vectorctl.tui.running import RunningJob
 
 
 class StatusHeader(Static):

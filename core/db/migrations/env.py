@@ -6,7 +6,7 @@ that `core.db.migrate` commits) arrives in `config.attributes`.
 
 from alembic import context
 
-from core.db.migrate import VERSION_TABLE
+from vectorctl.core.db.migrate import VERSION_TABLE
 
 context.configure(
     connection=context.config.attributes["connection"],

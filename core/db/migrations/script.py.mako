@@ -10,7 +10,7 @@ from __future__ import annotations
 from alembic import context, op
 from sqlalchemy import Connection
 
-from core.db.migrations.steps import Step
+from vectorctl.core.db.migrations.steps import Step
 
 revision = ${repr(up_revision)}
 down_revision = ${repr(down_revision)}

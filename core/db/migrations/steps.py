@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import context, op
 
-from core.errors import SchemaOutOfDate
+from vectorctl.core.errors import SchemaOutOfDate
 
 
 @dataclass(frozen=True)

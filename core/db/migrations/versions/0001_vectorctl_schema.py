@@ -18,7 +18,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from alembic import op
 
-from core.db.migrations.steps import Step, apply, missing_steps, refuse_downgrade
+from vectorctl.core.db.migrations.steps import Step, apply, missing_steps, refuse_downgrade
 
 revision = "0001"
 down_revision = None

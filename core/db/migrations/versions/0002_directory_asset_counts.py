@@ -26,7 +26,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from core.db.migrations.steps import Step, apply, refuse_downgrade
+from vectorctl.core.db.migrations.steps import Step, apply, refuse_downgrade
 
 revision = "0002"
 down_revision = "0001"

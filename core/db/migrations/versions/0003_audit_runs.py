@@ -19,7 +19,7 @@ import uuid
 import sqlalchemy as sa
 from alembic import op
 
-from core.db.migrations.steps import (
+from vectorctl.core.db.migrations.steps import (
     Step,
     add_column,
     apply,
