@@ -522,3 +522,25 @@ def test_clean_deletes_only_the_confirmed_orphans_still_without_an_asset(
     remaining = all_points(service)
     assert ids["/photos/2024/a.jpg"] not in remaining
     assert {ids["/photos/2023/e.jpg"], ids["/photos/2024/b.jpg"]} <= set(remaining)
+
+
+def test_a_previewed_delete_counts_the_collection_only_where_a_figure_needs_it(
+    service: VectorService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Checking that the collection exists (before every read and write) asks for no count:
+    on a server a count is exact, and it ran once per check, six times for one delete."""
+    index_assets(service, LIBRARY)
+    store = service.store
+    counted: list[object] = []
+    real_count = store._count  # type: ignore[attr-defined]
+
+    def count(flt: object) -> int:
+        counted.append(flt)
+        return int(real_count(flt))
+
+    monkeypatch.setattr(store, "_count", count)
+    preview = service.preview(Target(DIR, "/photos/2024"))
+    service.delete(preview.target, reason="counted", expect=preview.count)
+    whole = [f for f in counted if f is None]
+    # The preview's total, and the delete's check whether it takes (nearly) everything.
+    assert len(whole) == 2, counted

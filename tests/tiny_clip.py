@@ -94,8 +94,8 @@ class LockedStore(VectorStore):
         with self._lock:
             return getattr(self._inner, name)(*args, **kwargs)
 
-    def collection_info(self):  # type: ignore[no-untyped-def]
-        return self._call("collection_info")
+    def collection_info(self, *, count=True):  # type: ignore[no-untyped-def]
+        return self._call("collection_info", count=count)
 
     def ensure_collection(self, vector_size, distance="cosine"):  # type: ignore[no-untyped-def]
         return self._call("ensure_collection", vector_size, distance)

@@ -217,7 +217,7 @@ class ServiceConnections:
     def _collection(self) -> VectorStore:
         """The store, after checking the collection exists with the configured vector size."""
         store = self.store
-        info = store.collection_info()
+        info = store.collection_info(count=False)
         if not info.exists:
             # Only writing embeddings creates a collection: a read or a delete on a mistyped
             # name must not leave an empty collection behind and report zeros from it.
@@ -287,7 +287,7 @@ class ServiceConnections:
         the same directory, under the lock this process holds); None where it does not
         exist."""
         store = self._faces_handle()
-        return store if store.collection_info().exists else None
+        return store if store.collection_info(count=False).exists else None
 
     def _faces_handle(self) -> VectorStore:
         if self.settings.faces_collection == self.settings.collection:
@@ -300,7 +300,7 @@ class ServiceConnections:
 
     def _faces_collection(self, *, create: bool = False) -> VectorStore:
         store = self._faces_handle()
-        if not create and not store.collection_info().exists:
+        if not create and not store.collection_info(count=False).exists:
             raise StoreMismatch(
                 f"collection {store.collection!r} does not exist in {store.kind} store "
                 f"{store.location}"
@@ -331,7 +331,7 @@ class ServiceConnections:
 
     def _environment(self, *, with_store: bool = True) -> protocol.Environment:
         store = self._collection() if with_store else None
-        info = store.collection_info() if store is not None else None
+        info = store.collection_info(count=False) if store is not None else None
         return protocol.Environment(
             store=store,
             audit=self.audit,

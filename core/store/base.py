@@ -108,8 +108,10 @@ class VectorStore(ABC):
     collection: str
 
     @abstractmethod
-    def collection_info(self) -> CollectionInfo:
-        """Describe the collection; `exists=False` (not an error) when it is missing."""
+    def collection_info(self, *, count: bool = True) -> CollectionInfo:
+        """Describe the collection; `exists=False` (not an error) when it is missing.
+        `count=False` leaves `points_count` out: on a server it is an exact count, which a
+        check of existence and vector size does not need."""
 
     @abstractmethod
     def ensure_collection(self, vector_size: int, distance: str = "cosine") -> None:

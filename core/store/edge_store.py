@@ -154,7 +154,7 @@ class EdgeStore(QdrantEngineStore[qe.Filter]):
 
     # -- collection -----------------------------------------------------------------------
 
-    def collection_info(self) -> CollectionInfo:
+    def collection_info(self, *, count: bool = True) -> CollectionInfo:
         if self._shard is None:
             return CollectionInfo(self.collection, exists=False)
         config = self._read_config()
@@ -163,7 +163,7 @@ class EdgeStore(QdrantEngineStore[qe.Filter]):
             exists=True,
             vector_size=config.get("vector_size"),
             distance=config.get("distance"),
-            points_count=self._count(None),
+            points_count=self._count(None) if count else None,
         )
 
     def ensure_collection(self, vector_size: int, distance: str = "cosine") -> None:

@@ -181,7 +181,7 @@ class QdrantClientStore(QdrantEngineStore[m.Filter]):
 
     # -- collection -----------------------------------------------------------------------
 
-    def collection_info(self) -> CollectionInfo:
+    def collection_info(self, *, count: bool = True) -> CollectionInfo:
         with self._calls():
             if not self._client.collection_exists(self.collection):
                 return CollectionInfo(self.collection, exists=False)
@@ -191,7 +191,7 @@ class QdrantClientStore(QdrantEngineStore[m.Filter]):
                 exists=True,
                 vector_size=vectors.size if vectors else None,
                 distance=_DISTANCE_NAME.get(vectors.distance) if vectors else None,
-                points_count=self._count(None),
+                points_count=self._count(None) if count else None,
             )
 
     def ensure_collection(self, vector_size: int, distance: str = "cosine") -> None:
