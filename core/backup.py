@@ -33,6 +33,7 @@ from typing import IO, Any
 
 import numpy as np
 
+from vectorctl.core.durable import fsync_path
 from vectorctl.core.errors import ValidationError
 from vectorctl.core.store.base import PointId, Record
 
@@ -150,7 +151,7 @@ class BackupWriter:
         self._file.close()
         os.link(self._partial, self.path)  # fails if the name exists: never overwrite
         os.unlink(self._partial)
-        fsync_directory(self.path.parent)
+        fsync_path(self.path.parent)
         return manifest
 
     def abort(self) -> None:
@@ -173,14 +174,6 @@ def log_id_of(path: Path) -> int | None:
     """The audit entry an archive (or a `.partial`) was written for, from its name."""
     head = path.name.split("-", 1)[0]
     return int(head) if head.isdigit() else None
-
-
-def fsync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def remove_partials(directory: Path, keep: Callable[[int | None], bool]) -> list[Path]:

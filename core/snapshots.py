@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import IO, Any, cast
 
 from vectorctl.core import protocol
+from vectorctl.core.durable import fsync_path
 from vectorctl.core.errors import NotFoundError, StoreMismatch, Unsupported, ValidationError
 from vectorctl.core.progress import CancelToken, ProgressCallback, ProgressEvent, report
 from vectorctl.core.results import JsonResult
@@ -158,7 +159,7 @@ def create(
     os.link(partial_path, path)  # never replaces a file
     partial_path.unlink()
     _write_json(path.with_name(name + ".json"), meta)
-    _fsync_directory(directory)
+    fsync_path(directory)
     return _file_row(path, meta)
 
 
@@ -440,14 +441,6 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
         out.flush()
         os.fsync(out.fileno())
     os.replace(partial_path, path)
-
-
-def _fsync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _sha256(path: Path) -> str:

@@ -260,7 +260,7 @@ def test_kill_9_before_the_new_collection_is_swapped_in_leaves_the_old_one(
     swap_point = (
         "vectorctl.core.store.edge_store:_fsync_tree:1:after"
         if deployed.qdrant_edge
-        else "vectorctl.core.store.qdrant_client_store:_fsync_path:2:after"
+        else "vectorctl.core.store.qdrant_client_store:fsync_path:2:after"
     )
     paused = paused_at(
         deployed,

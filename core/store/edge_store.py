@@ -39,6 +39,7 @@ from typing import IO, Any
 
 import qdrant_edge as qe
 
+from vectorctl.core.durable import fsync_path
 from vectorctl.core.errors import (
     Cancelled,
     ConnectionFailed,
@@ -402,7 +403,7 @@ class EdgeStore(QdrantEngineStore[qe.Filter]):
         if self._path.exists():
             self._path.rename(replaced)
         staging.rename(self._path)
-        _fsync_directory(self._path.parent)
+        fsync_path(self._path.parent)
         try:
             self._shard = qe.EdgeShard.load(str(self._path))
         except Exception as exc:  # put the old shard back
@@ -733,14 +734,6 @@ def _directory_size(path: Path) -> int:
     return total
 
 
-def _fsync_directory(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _fsync_tree(root: Path) -> None:
     """Every file and folder under `root` on disk: before a rename makes it the shard."""
     for folder, _dirs, files in os.walk(root):
@@ -750,7 +743,7 @@ def _fsync_tree(root: Path) -> None:
                 os.fsync(fd)
             finally:
                 os.close(fd)
-        _fsync_directory(Path(folder))
+        fsync_path(Path(folder))
 
 
 def index_schema(spec: IndexSpec) -> Any:

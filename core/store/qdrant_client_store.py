@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
 import shutil
 import sqlite3
@@ -34,6 +33,7 @@ from qdrant_client import QdrantClient
 from qdrant_client import models as m
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
+from vectorctl.core.durable import fsync_path
 from vectorctl.core.errors import ConnectionFailed, StoreMismatch, Unsupported, ValidationError
 from vectorctl.core.settings import mask_url
 from vectorctl.core.store.base import (
@@ -484,14 +484,14 @@ class QdrantClientStore(QdrantEngineStore[m.Filter]):
                     self.collection, vectors_config=m.VectorParams(**config["vectors"])
                 )
         (staging / RESTORED_FILE).write_text(json.dumps(marker), encoding="utf-8")
-        _fsync_path(staging / LOCAL_STORAGE)
-        _fsync_path(staging / RESTORED_FILE)
+        fsync_path(staging / LOCAL_STORAGE)
+        fsync_path(staging / RESTORED_FILE)
         self._client.close()
         shutil.rmtree(replaced, ignore_errors=True)
         if folder.exists():
             folder.rename(replaced)
         staging.rename(folder)
-        _fsync_path(folder.parent)
+        fsync_path(folder.parent)
         try:
             self._client = _local_client(Path(self.location))
         except Exception:
@@ -781,14 +781,6 @@ def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
     member = tarfile.TarInfo(name)
     member.size = len(data)
     tar.addfile(member, io.BytesIO(data))
-
-
-def _fsync_path(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _folder_size(path: Path) -> int:
