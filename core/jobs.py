@@ -272,12 +272,16 @@ def _dead_claimers(db: Session, scope: list[ColumnElement[bool]]) -> list[str]:
     return [claimer for claimer in claimers if claimer and claimer_alive(claimer) is False]
 
 
+def _held_by(worker_id: str) -> ColumnElement[bool]:
+    """The job is still `worker_id`'s: running under its claim. Every write a worker makes to
+    its jobs is conditional on this, so a job taken over meanwhile is left to its new holder."""
+    return and_(TrainingJob.claimed_by == worker_id, TrainingJob.status == RUNNING)
+
+
 def renew_leases(factory: sessionmaker[Session], worker_id: str, lease_seconds: float) -> int:
     """Extend the lease of every job `worker_id` still holds; returns how many."""
     with transaction(factory) as db:
-        mine = select(TrainingJob.id).where(
-            TrainingJob.claimed_by == worker_id, TrainingJob.status == RUNNING
-        )
+        mine = select(TrainingJob.id).where(_held_by(worker_id))
         if db.get_bind().dialect.name == "postgresql":
             # A row the worker is completing right now is skipped, not waited for: two
             # updates locking the same rows in different orders could deadlock.
@@ -286,8 +290,7 @@ def renew_leases(factory: sessionmaker[Session], worker_id: str, lease_seconds: 
             update(TrainingJob)
             .where(
                 TrainingJob.id.in_(mine),
-                TrainingJob.claimed_by == worker_id,
-                TrainingJob.status == RUNNING,
+                _held_by(worker_id),
             )
             .values(lease_expires_at=utcnow() + timedelta(seconds=lease_seconds))
             .execution_options(synchronize_session=False)
@@ -306,8 +309,7 @@ def release_jobs(factory: sessionmaker[Session], worker_id: str, job_ids: Sequen
                 update(TrainingJob)
                 .where(
                     TrainingJob.id.in_(job_ids),
-                    TrainingJob.claimed_by == worker_id,
-                    TrainingJob.status == RUNNING,
+                    _held_by(worker_id),
                 )
                 .values(
                     status=PENDING,
@@ -334,8 +336,7 @@ def complete_jobs(db: Session, worker_id: str, job_ids: Sequence[int], now: date
             update(TrainingJob)
             .where(
                 TrainingJob.id.in_(job_ids),
-                TrainingJob.claimed_by == worker_id,
-                TrainingJob.status == RUNNING,
+                _held_by(worker_id),
             )
             .values(status=COMPLETED, completed_at=now, lease_expires_at=None)
             .returning(TrainingJob.id)
@@ -353,8 +354,7 @@ def fail_job(db: Session, worker_id: str, job_id: int, error: str, now: datetime
         update(TrainingJob)
         .where(
             TrainingJob.id == job_id,
-            TrainingJob.claimed_by == worker_id,
-            TrainingJob.status == RUNNING,
+            _held_by(worker_id),
         )
         .values(status=FAILED, error_message=error, completed_at=now, lease_expires_at=None)
         .execution_options(synchronize_session=False)
