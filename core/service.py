@@ -27,6 +27,7 @@ from vectorctl.core.drift import (
     DriftReport,
 )
 from vectorctl.core.drift.report import DriftRepair
+from vectorctl.core.export import ExportResult
 from vectorctl.core.health import (
     DEFAULT_P95_MS,
     DEFAULT_RETENTION_DAYS,
@@ -42,6 +43,8 @@ from vectorctl.core.search import SimilarResult
 from vectorctl.core.services.administration import Administration
 from vectorctl.core.services.operations import Operations
 from vectorctl.core.snapshots import ARCHIVE_LIMIT, SnapshotChange, SnapshotRow
+from vectorctl.core.store.base import Upkeep
+from vectorctl.core.store_maintenance import BackfillResult, CopyResult
 
 # The types the service's methods take and return, and the constants interfaces show: the
 # interfaces import them from here, their one door into core (an import-linter contract in
@@ -60,21 +63,25 @@ __all__ = [
     "SEARCH_BUDGET_SECONDS",
     "AliasPreview",
     "AliasResult",
+    "BackfillResult",
     "BackupInfo",
     "CollectionRow",
     "CollectionsReport",
+    "CopyResult",
     "DirectoryDrift",
     "DriftEstimate",
     "DriftItem",
     "DriftPlan",
     "DriftRepair",
     "DriftReport",
+    "ExportResult",
     "HealthReport",
     "IndexResult",
     "Rules",
     "SimilarResult",
     "SnapshotChange",
     "SnapshotRow",
+    "Upkeep",
     "VectorService",
 ]
 

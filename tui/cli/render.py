@@ -40,19 +40,23 @@ from vectorctl.core.service import (
     PAYLOAD_KINDS,
     AliasPreview,
     AliasResult,
+    BackfillResult,
     BackupInfo,
     CollectionRow,
     CollectionsReport,
+    CopyResult,
     DriftEstimate,
     DriftItem,
     DriftPlan,
     DriftRepair,
     DriftReport,
+    ExportResult,
     HealthReport,
     IndexResult,
     SimilarResult,
     SnapshotChange,
     SnapshotRow,
+    Upkeep,
 )
 from vectorctl.core.settings import RESET_PHRASE
 from vectorctl.core.targets import Target
@@ -217,7 +221,7 @@ def similar(result: SimilarResult) -> None:
         stdout.print("  no other point in the collection")
 
 
-def exported(result: Any, output: Path | None) -> None:
+def exported(result: ExportResult, output: Path | None) -> None:
     """On stderr: stdout may be the export itself."""
     stderr.print(
         Text(
@@ -292,7 +296,7 @@ def restored(result: RestoreResult) -> None:
         )
 
 
-def upkeep_note(upkeep: Any) -> None:
+def upkeep_note(upkeep: Upkeep) -> None:
     """After a bulk write: say so when the store should be optimised now."""
     if upkeep.optimize_due:
         notice_line(
@@ -451,7 +455,7 @@ def schema_upgraded(changes: list[str]) -> None:
     stdout.print("database is up to date" + (f" ({len(changes)} changes)" if changes else ""))
 
 
-def backfilled(result: Any) -> None:
+def backfilled(result: BackfillResult) -> None:
     stdout.print(
         f"backfilled {result.updated} points ({result.skipped} without a path)"
         + ("; optimized the store" if result.optimized else "")
@@ -469,7 +473,7 @@ def optimized(result: OptimizeResult) -> None:
         stdout.print(f"nothing to optimize: the store opens in {result.open_seconds:.2f} s")
 
 
-def migrated(result: Any) -> None:
+def migrated(result: CopyResult) -> None:
     stdout.print(
         escape(f"copied {result.copied} points from {result.source} to {result.target}")
         + ("; optimized the target" if result.optimized else "")
