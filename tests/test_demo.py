@@ -9,9 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from tests.builders import deployment_settings
+from tests.conftest import upgraded
 from tests.tiny_clip import TINY_CLIP
-from vectorctl.core.db.engine import create_db_engine
-from vectorctl.core.db.migrate import upgrade
 from vectorctl.core.db.models import TrainingEvidence, TrainingSession
 from vectorctl.core.demo import build_demo
 from vectorctl.core.embedding import RANDOM_LABEL, Embedder
@@ -23,11 +22,8 @@ pytestmark = pytest.mark.clip
 
 @pytest.fixture
 def service(db_url: str, store_engine: str, tmp_path: Path) -> Iterator[VectorService]:
-    engine = create_db_engine(db_url)
-    upgrade(engine)
-    engine.dispose()
     service = VectorService(
-        deployment_settings(tmp_path, store_engine, database_url=db_url, **TINY_CLIP)
+        deployment_settings(tmp_path, store_engine, database_url=upgraded(db_url), **TINY_CLIP)
     )
     yield service
     service.close()

@@ -13,13 +13,12 @@ import pytest
 from sqlalchemy import select
 
 from tests.builders import deployment_settings
+from tests.conftest import upgraded
 from tests.tiny_clip import (
     TINY_CLIP,
     TINY_DIM,
     make_images,
 )
-from vectorctl.core.db.engine import create_db_engine
-from vectorctl.core.db.migrate import upgrade
 from vectorctl.core.db.models import TrainingJob, TrainingSession
 from vectorctl.core.embedding import Embedder
 from vectorctl.core.errors import StoreMismatch, ValidationError
@@ -35,11 +34,8 @@ pytestmark = pytest.mark.clip
 
 @pytest.fixture
 def service(db_url: str, store_engine: str, tmp_path: Path) -> Iterator[VectorService]:
-    engine = create_db_engine(db_url)
-    upgrade(engine)
-    engine.dispose()
     service = VectorService(
-        deployment_settings(tmp_path, store_engine, database_url=db_url, **TINY_CLIP)
+        deployment_settings(tmp_path, store_engine, database_url=upgraded(db_url), **TINY_CLIP)
     )
     yield service
     service.close()
